@@ -1,0 +1,152 @@
+"""The dispatcher every model calls, the SparseSelfAttention module and its KV cache."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import patterns as P
+from .kernels.dense import dense_attention
+from .kernels.reference import reference_attention
+
+BACKENDS = ("auto", "reference", "flex", "dense")
+
+
+def _check(q: Tensor, k: Tensor, v: Tensor, key_padding_mask, global_mask, backend) -> None:
+    if q.dim() != 4 or k.dim() != 4 or v.dim() != 4:
+        raise ValueError(f"q, k, v must have shape (B, H, N, D); got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+    if q.shape[:2] != k.shape[:2] or k.shape[:3] != v.shape[:3] or q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"q, k, v shapes disagree: {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+    if q.shape[2] > k.shape[2]:
+        raise ValueError(f"q has more positions ({q.shape[2]}) than k ({k.shape[2]})")
+    B, n_k = q.shape[0], k.shape[2]
+    for name, m, n in (("key_padding_mask", key_padding_mask, n_k), ("global_mask", global_mask, n_k)):
+        if m is not None and (m.dim() != 2 or tuple(m.shape) != (B, n)):
+            raise ValueError(f"{name} must be bool of shape (B, N) = ({B}, {n}), got {tuple(m.shape)}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+
+
+def sparse_attention(q: Tensor, k: Tensor, v: Tensor, pattern: P.Pattern, *, causal: bool | None = None,
+                     key_padding_mask: Tensor | None = None, global_mask: Tensor | None = None,
+                     backend: str = "auto", scale: float | None = None, k_start: int = 0,
+                     return_lse: bool = False, **routing_state):
+    """Attention of q (B, H, Nq, D) over k, v (B, H, Nk, D) restricted to ``pattern``.
+
+    Queries are the last Nq of the key positions k_start .. k_start + Nk - 1. key_padding_mask and
+    global_mask are bool (B, Nk), True = real / global token. Rows with no allowed key are zero.
+    """
+    _check(q, k, v, key_padding_mask, global_mask, backend)
+    if causal is not None and causal != pattern.causal:
+        pattern = dataclasses.replace(pattern, causal=causal)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    if backend == "auto":
+        backend = "flex" if q.is_cuda else "reference"
+    if global_mask is not None and not pattern.accepts_global_mask:
+        raise ValueError(f"global_mask is only accepted by patterns with global tokens (longformer), not {pattern.name}")
+    if global_mask is not None and (k_start or q.shape[2] != k.shape[2]):
+        raise ValueError("global_mask needs full self-attention (Nq == Nk, k_start == 0)")
+    if backend == "flex" and not q.is_cuda and torch.is_grad_enabled() and any(
+            t.requires_grad for t in (q, k, v)):
+        raise ValueError("backend='flex' on CPU has no backward (FlexAttention); use backend='reference' "
+                         "or run under torch.no_grad()")
+    n_q, n_k, n_heads = q.shape[2], k.shape[2], q.shape[1]
+    if backend == "dense":
+        if pattern.data_dependent:
+            raise ValueError(f"backend='dense' needs a static pattern; {pattern.name} routes per input")
+        out = dense_attention(q, k, v, pattern, scale=scale, key_padding_mask=key_padding_mask,
+                              global_mask=global_mask, k_start=k_start)
+        if return_lse:
+            raise ValueError("return_lse is not available with backend='dense'")
+        return out
+    if pattern.data_dependent:
+        comps = pattern.route(q, k, k_start=k_start, **routing_state)
+    elif global_mask is not None:
+        pattern.validate(n_q, n_k, n_heads)
+        comps = pattern.global_components(global_mask, n_heads)
+    else:
+        comps = pattern.components(n_q, n_k, n_heads, k_start)
+    if backend == "flex":
+        from .kernels.flex import flex_attention
+        out, lse = flex_attention(q, k, v, comps, scale=scale, key_padding_mask=key_padding_mask, k_start=k_start)
+    else:
+        out, lse = reference_attention(q, k, v, comps, scale=scale, key_padding_mask=key_padding_mask,
+                                       k_start=k_start)
+    return (out, lse) if return_lse else out
+
+
+class KVCache:
+    """Keys/values seen so far for one attention layer. A pattern with a bounded look-back (a
+    window) keeps only that many past keys, so a decoding step costs what the pattern allows."""
+
+    def __init__(self, lookback: int | None = None):
+        self.lookback = lookback
+        self.k: Tensor | None = None
+        self.v: Tensor | None = None
+        self.k_start = 0  # absolute position of the first cached key
+        self.length = 0  # positions seen
+
+    def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, int]:
+        """Add new keys (B, H, n, D); return all keys the new queries may need and their start."""
+        self.k = k if self.k is None else torch.cat([self.k, k], dim=2)
+        self.v = v if self.v is None else torch.cat([self.v, v], dim=2)
+        self.length += k.shape[2]
+        out = (self.k, self.v, self.k_start)
+        if self.lookback is not None and self.k.shape[2] > self.lookback:
+            drop = self.k.shape[2] - self.lookback
+            self.k, self.v = self.k[:, :, drop:], self.v[:, :, drop:]
+            self.k_start += drop
+        return out
+
+
+class SparseSelfAttention(nn.Module):
+    """Multi-head self-attention whose pattern is a zoo pattern; projections + dispatcher.
+
+    shared_qk=True uses Reformer's shared query/key (keys are the unit-normalised queries).
+    """
+
+    def __init__(self, dim: int, num_heads: int, pattern: P.Pattern, *, qkv_bias: bool = True,
+                 proj_drop: float = 0.0, backend: str = "auto", shared_qk: bool | None = None,
+                 max_len: int | None = None):
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"dim must be divisible by num_heads ({num_heads}), got {dim}")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        pattern.validate(1, 1, num_heads)
+        if max_len is not None:
+            pattern.validate_length(max_len)
+        self.pattern, self.num_heads, self.head_dim, self.backend = pattern, num_heads, dim // num_heads, backend
+        self.shared_qk = pattern.name == "lsh" if shared_qk is None else shared_qk
+        self.qkv = nn.Linear(dim, dim * (2 if self.shared_qk else 3), bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+        self.proj_drop = nn.Dropout(proj_drop)
+        from .routing import make_router
+        self.router = make_router(pattern, num_heads, self.head_dim)
+
+    def new_cache(self) -> KVCache:
+        if not self.pattern.causal:
+            raise ValueError(f"a KV cache needs a causal pattern; {self.pattern.describe()} is bidirectional")
+        return KVCache(self.pattern.lookback())
+
+    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None, global_mask: Tensor | None = None,
+                cache: KVCache | None = None) -> Tensor:
+        B, N, C = x.shape
+        qkv = self.qkv(x).view(B, N, -1, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        if self.shared_qk:
+            q, v = qkv[0], qkv[1]  # (B, H, N, D)
+            k = F.normalize(q, dim=-1)
+        else:
+            q, k, v = qkv[0], qkv[1], qkv[2]
+        k_start = 0
+        if cache is not None:
+            if key_padding_mask is not None or global_mask is not None:
+                raise ValueError("key_padding_mask/global_mask are not supported while decoding with a cache")
+            k, v, k_start = cache.append(k, v)
+        state = self.router(q, k) if self.router is not None else {}
+        out = sparse_attention(q, k, v, self.pattern, key_padding_mask=key_padding_mask, global_mask=global_mask,
+                               backend=self.backend, k_start=k_start, **state)  # (B, H, N, D)
+        return self.proj_drop(self.proj(out.transpose(1, 2).reshape(B, N, C)))

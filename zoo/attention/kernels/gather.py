@@ -1,0 +1,97 @@
+"""Shared plumbing for component kernels: gather a component's queries/keys into its processing
+order, and merge the per-component (out, lse) pieces back by log-sum-exp.
+
+Merging softmax pieces: with lse_c = log sum_{j in c} exp(s_ij), the union's softmax output is
+sum_c exp(lse_c - lse) out_c where lse = logsumexp_c lse_c. Rows with no key anywhere give zeros.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ..layout import Component
+
+_NEG = -1e30  # finite stand-in for -inf so gradients of empty rows stay 0, never NaN
+
+
+@dataclass
+class Gathered:
+    """A component's tensors in processing order."""
+
+    q: Tensor  # (B, Hc, Nqc, D)
+    k: Tensor  # (B, Hc, Nkc, D)
+    v: Tensor  # (B, Hc, Nkc, D)
+    q_abs: Tensor  # (B|1, Hc|1, Nqc) absolute positions, -1 = padding
+    k_abs: Tensor  # (B|1, Hc|1, Nkc)
+    q_local: Tensor  # (B|1, Hc|1, Nqc) index into the caller's query axis (padding -> n_q)
+    heads: Tensor  # (Hc,) absolute head index of each gathered head
+
+
+def _take(x: Tensor, idx: Tensor | None) -> Tensor:
+    """x (B, H, N, D) gathered along N by idx of shape (N',) or (B|1, H|1, N')."""
+    if idx is None:
+        return x
+    if idx.dim() == 1:
+        return x.index_select(2, idx)
+    b, h, _, d = x.shape
+    idx = idx.expand(b, h, idx.shape[-1])
+    return torch.gather(x, 2, idx[..., None].expand(b, h, idx.shape[-1], d))
+
+
+def gather(q: Tensor, k: Tensor, v: Tensor, comp: Component, k_start: int) -> Gathered:
+    B, H, n_q, _ = q.shape
+    n_k = k.shape[2]
+    dev = q.device
+    heads = torch.arange(H, device=dev) if comp.heads is None else torch.tensor(comp.heads, device=dev)
+    if comp.heads is not None:
+        q, k, v = q.index_select(1, heads), k.index_select(1, heads), v.index_select(1, heads)
+    q0 = k_start + n_k - n_q
+    if comp.q_pos is None:
+        q_abs = torch.arange(q0, q0 + n_q, device=dev)
+        q_idx = None
+    else:
+        q_abs = comp.q_pos.to(dev)
+        q_idx = (q_abs - q0).clamp(min=0)
+    if comp.k_pos is None:
+        k_abs = torch.arange(k_start, k_start + n_k, device=dev)
+        k_idx = None
+    else:
+        k_abs = comp.k_pos.to(dev)
+        k_idx = (k_abs - k_start).clamp(min=0)
+    qc, kc, vc = _take(q, q_idx), _take(k, k_idx), _take(v, k_idx)
+    q_local = torch.where(q_abs >= 0, q_abs - q0, n_q)
+    as3 = lambda t: t.view(1, 1, -1) if t.dim() == 1 else t  # noqa: E731
+    return Gathered(qc, kc, vc, as3(q_abs), as3(k_abs), as3(q_local), heads)
+
+
+def scatter_rows(x: Tensor, g: Gathered, n_q: int, n_heads: int, fill: float) -> Tensor:
+    """Put a component's rows (B, Hc, Nqc[, D]) back at their query positions in (B, H, n_q[, D])."""
+    has_d = x.dim() == 4
+    B, hc, nqc = x.shape[:3]
+    idx = g.q_local.expand(B, hc, nqc)
+    shape = (B, hc, n_q + 1) + ((x.shape[3],) if has_d else ())
+    base = torch.full(shape, fill, dtype=x.dtype, device=x.device)
+    if has_d:
+        idx = idx[..., None].expand(B, hc, nqc, x.shape[3])
+    rows = base.scatter(2, idx, x)[:, :, :n_q]
+    if hc == n_heads and torch.equal(g.heads, torch.arange(n_heads, device=g.heads.device)):
+        return rows
+    full = torch.full((B, n_heads) + rows.shape[2:], fill, dtype=x.dtype, device=x.device)
+    return full.index_copy(1, g.heads, rows)
+
+
+def merge(pieces: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
+    """Merge (out (B,H,N,D), lse (B,H,N)) pieces over disjoint key sets; lse=-inf marks none."""
+    if len(pieces) == 1:
+        out, lse = pieces[0]
+        return torch.where(torch.isfinite(lse)[..., None], out, 0.0), lse
+    lses = torch.stack([torch.nan_to_num(p[1], neginf=_NEG) for p in pieces])  # (C, B, H, N)
+    total = torch.logsumexp(lses, dim=0)
+    w = torch.exp(lses - total)  # (C, B, H, N)
+    finite = torch.stack([torch.isfinite(p[1]) for p in pieces])
+    w = torch.where(finite, w, 0.0)
+    out = sum(w[c][..., None] * pieces[c][0] for c in range(len(pieces)))
+    any_key = finite.any(0)
+    return out, torch.where(any_key, total, float("-inf"))
