@@ -1,23 +1,104 @@
 """Data-dependent patterns: Reformer LSH and anchor (cluster) routing.
 
 Route -> stable sort by (bucket, position) -> attend own + previous chunk in the sorted order
-(a static band, so one block layout serves every batch) -> unsort. Rounds (hashes) are separate
-components merged by log-sum-exp, as in Reformer.
+(a static band, so one block layout serves every batch) -> unsort. A component's q_pos / k_pos
+are the sorted absolute positions, (B, H, N) on the input's device; its key ranges are the band
+in sorted index space, (N,) on the CPU like any static pattern, and the kernels scatter the rows
+back to their positions (the unsort). Papers: Reformer (Kitaev et al. 2020), Routing
+Transformer (Roy et al. 2021) for the cluster routing that the anchor pattern simplifies.
+
+Semantics, shared by both patterns. Positions are routed by their *key* (the query of a shared-QK
+layer is the same vector); with N_k keys, sorted index s belongs to chunk s // chunk and attends
+the keys of its own and the previous chunk (chunk 0 has no previous chunk: no wrap-around).
+Chunks ignore bucket boundaries (as in Reformer's implementations). Causal masks by original
+positions (j <= i). When there are fewer queries than keys (a cache), the queries are the last
+N_q positions and the other sorted slots are padding (-1). Routing never sees key_padding_mask:
+padded keys are sorted like the others and masked out by the kernels.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import ClassVar
 
+import torch
 from torch import Tensor
 
+from .anchors import AnchorRouter, assign, route_dtype, spherical_kmeans, unit
 from .layout import Component
-from .patterns import Pattern, _positive
+from .patterns import Pattern, SlidingWindow, _positive
+
+SELF_MASK_BIAS = -1e5  # Reformer's self-mask score (trax, Hugging Face fp32): self only when alone
+
+
+@lru_cache(maxsize=128)
+def _chunk_band(n: int, chunk: int) -> tuple[Tensor, Tensor, dict]:
+    """Own + previous chunk in sorted index space: inclusive (lo, hi) per sorted slot, (n,) each.
+
+    Also returns one block cache shared by every component of this band: the candidate blocks
+    depend only on the ranges and shapes (per-input positions never get a cached BlockMask)."""
+    c = torch.arange(n) // chunk
+    lo = (c - 1).clamp(min=0) * chunk
+    hi = (c * chunk + chunk - 1).clamp(max=n - 1)
+    return lo, hi, {}
+
+
+def _sorted_positions(groups: Tensor, n_q: int, k_start: int, chunk: int) -> tuple[Tensor, Tensor, Tensor]:
+    """groups (…, B, H, N_k) bucket/cluster ids -> (q_pos, k_pos) sorted by (group, position), and
+    the chunk of every key position (…, B, H, N_k), indexed by position - k_start."""
+    n_k = groups.shape[-1]
+    order = torch.argsort(groups, dim=-1, stable=True)
+    rank = torch.empty_like(order).scatter_(-1, order, torch.arange(n_k, device=order.device).expand_as(order))
+    k_pos = order + k_start
+    q_pos = k_pos
+    if n_q < n_k:
+        q_pos = torch.where(k_pos >= k_start + n_k - n_q, k_pos, -1)
+    return q_pos, k_pos, rank // chunk
+
+
+def _chunk_rule(chunk_of: Tensor, k_start: int):
+    """mask(b, h, i, j): key j lies in query i's own or previous chunk (absolute positions).
+
+    The kernels take the ranges only as candidate blocks; the mask is the token-level truth."""
+    def near(b, h, i, j):
+        d = chunk_of[b, h, (i - k_start).clamp(min=0)] - chunk_of[b, h, (j - k_start).clamp(min=0)]
+        return (d == 0) | (d == 1)
+    return near
+
+
+def _no_state(name: str, state: dict) -> None:
+    if state:
+        raise ValueError(f"{name} takes no routing state, got {sorted(state)}")
+
+
+@lru_cache(maxsize=32)
+def _rotations_cpu(seed: int, n_heads: int, dim: int, n_hashes: int, half: int) -> Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n_heads, dim, n_hashes, half, generator=g)
+
+
+def lsh_rotations(seed: int, n_heads: int, dim: int, n_hashes: int, n_buckets: int,
+                  device=None, dtype=torch.float32) -> Tensor:
+    """Random rotations (H, D, n_hashes, n_buckets / 2): ``torch.randn`` of that shape (fp32) from
+    ``torch.Generator().manual_seed(seed)`` on the CPU, then moved (reproducible on any device)."""
+    return _rotations_cpu(seed, n_heads, dim, n_hashes, n_buckets // 2).to(device=device, dtype=dtype)
 
 
 @dataclass(frozen=True)
 class LSH(Pattern):
-    """Reformer (Kitaev et al. 2020): shared-QK angular LSH with random rotations."""
+    """Reformer (Kitaev et al. 2020): shared-QK angular LSH with random rotations.
+
+    n_buckets = max(2, ceil(N / bucket_size) rounded up to even). Per round r, bucket(x) =
+    argmax([x R_r, -x R_r]) of the key; sort by (bucket, position); chunks of ``chunk`` attend
+    their own and the previous chunk. A query never attends itself unless it is alone: the
+    self score gets ``SELF_MASK_BIAS`` (-1e5, Reformer's value), so a query with any other
+    allowed key gives itself weight exp(-1e5) = 0, and a query whose only key is itself (the
+    first causal token) attends itself. Rounds are separate components merged by log-sum-exp:
+    out = sum_r exp(lse_r - logsumexp_r lse_r) out_r, Reformer's combination (trax, Hugging Face).
+    A key that shares a chunk with the query in several rounds is counted once per round (no
+    duplicate-count correction; the paper's appendix mentions one, its implementations do not).
+    Rotations are fixed by ``seed`` (Reformer redraws them every step), so results reproduce.
+    """
 
     bucket_size: int = 64
     n_hashes: int = 2
@@ -32,18 +113,59 @@ class LSH(Pattern):
         _positive("bucket_size", self.bucket_size, 1)
         _positive("n_hashes", self.n_hashes, 1)
         _positive("chunk", self.chunk, 1)
+        _positive("seed", self.seed, 0)
 
-    def route(self, q: Tensor, k: Tensor, **state) -> list[Component]:
-        raise NotImplementedError("LSH routing is being written")
+    def n_buckets(self, n: int) -> int:
+        nb = -(-n // self.bucket_size)
+        return max(2, nb + nb % 2)
+
+    def buckets(self, k: Tensor) -> Tensor:
+        """Bucket of every key per round: (n_hashes, B, H, N) int64 on k's device."""
+        B, H, N, D = k.shape
+        nb = self.n_buckets(N)
+        x = k.detach().to(route_dtype(k))
+        rot = lsh_rotations(self.seed, H, D, self.n_hashes, nb, x.device, x.dtype).flatten(2)
+        xr = torch.einsum("bhnd,hdr->bhnr", x, rot).unflatten(-1, (self.n_hashes, nb // 2))
+        return torch.cat([xr, -xr], dim=-1).argmax(-1).permute(3, 0, 1, 2)
+
+    def route(self, q: Tensor, k: Tensor, k_start: int = 0, **state) -> list[Component]:
+        _no_state(self.name, state)
+        n_q, n_k, n_heads = q.shape[2], k.shape[2], q.shape[1]
+        self.validate(n_q, n_k, n_heads)
+        q_pos, k_pos, chunk_of = _sorted_positions(self.buckets(k), n_q, k_start, self.chunk)
+        lo, hi, cache = _chunk_band(n_k, self.chunk)
+        causal = self.causal
+
+        def rule(near):
+            return (lambda b, h, i, j: near(b, h, i, j) & (j <= i)) if causal else near
+        return [Component(mask=rule(_chunk_rule(chunk_of[r], k_start)), q_pos=q_pos[r], k_pos=k_pos[r],
+                          ranges=(lo, hi), exact=not causal, diag_bias=SELF_MASK_BIAS, _cache=cache)
+                for r in range(self.n_hashes)]
 
 
 @dataclass(frozen=True)
 class Anchor(Pattern):
-    """Anchor routing (the seed's proposal replacing LSH): anchors cluster queries/keys."""
+    """Anchor routing (the seed's proposal replacing LSH): anchors cluster the keys.
+
+    Each position goes to its nearest anchor (cosine, of its key; with shared QK that is also its
+    query); sort by (cluster, position); balanced chunks of ``chunk`` attend their own and the
+    previous chunk; plus a local window in original order: j in [i - window + 1, i] when causal,
+    |i - j| <= window // 2 otherwise (window = 0: none). The two pieces are disjoint (the cluster
+    piece drops the pairs the window covers), so the result is one softmax over their union.
+    Self-attention is allowed (the window holds it). Anchors (H, A, D) come from the layer's
+    ``AnchorRouter`` (EMA k-means, or ``learned`` by gradient through its auxiliary loss);
+    a call with no routing state runs ``kmeans_iters`` seeded k-means steps on each example's
+    keys instead. Causal note: as in Reformer, which past keys a query sees can depend on later
+    tokens (they shift chunk boundaries, and per-call k-means sees them).
+    """
 
     n_anchors: int = 64
     chunk: int = 64
     window: int = 64
+    decay: float = 0.99
+    learned: bool = False
+    seed: int = 0
+    kmeans_iters: int = 4
     name: ClassVar[str] = "anchor"
     kind: ClassVar[str] = "global"
     complexity: ClassVar[str] = "O(N log N)"
@@ -53,11 +175,60 @@ class Anchor(Pattern):
         _positive("n_anchors", self.n_anchors, 1)
         _positive("chunk", self.chunk, 1)
         _positive("window", self.window, 0)
+        _positive("seed", self.seed, 0)
+        _positive("kmeans_iters", self.kmeans_iters, 0)
+        if isinstance(self.decay, bool) or not isinstance(self.decay, (int, float)) or not 0 <= self.decay < 1:
+            raise ValueError(f"decay must be a number in [0, 1), got {self.decay!r}")
+        if not isinstance(self.learned, bool):
+            raise ValueError(f"learned must be True or False, got {self.learned!r}")
 
-    def route(self, q: Tensor, k: Tensor, **state) -> list[Component]:
-        raise NotImplementedError("anchor routing is being written")
+    def window_sides(self) -> tuple[int, int]:
+        """(left, right) of the local window in original order."""
+        return (self.window - 1, 0) if self.causal else (self.window // 2, self.window // 2)
+
+    def in_window(self, i: Tensor, j: Tensor) -> Tensor:
+        left, right = self.window_sides()
+        return (i - j <= left) & (j - i <= right) if self.window > 0 else torch.zeros_like(i - j, dtype=torch.bool)
+
+    def clusters(self, k: Tensor, anchors: Tensor | None = None) -> Tensor:
+        """Cluster of every key (B, H, N): nearest given anchor, else per-example seeded k-means."""
+        B, H, N, D = k.shape
+        x = unit(k)
+        if anchors is None:
+            anchors = spherical_kmeans(x, self.n_anchors, self.kmeans_iters, self.seed)  # (B, H, A, D)
+        elif anchors.shape[-3:] != (H, self.n_anchors, D) or anchors.dim() not in (3, 4) or \
+                (anchors.dim() == 4 and anchors.shape[0] != B):
+            raise ValueError(f"anchors must have shape (H, n_anchors, D) = ({H}, {self.n_anchors}, {D}) "
+                             f"or (B, H, n_anchors, D), got {tuple(anchors.shape)}")
+        return assign(x, anchors)
+
+    def route(self, q: Tensor, k: Tensor, k_start: int = 0, anchors: Tensor | None = None,
+              clusters: Tensor | None = None, **state) -> list[Component]:
+        _no_state(self.name, state)
+        B, n_heads, n_k, _ = k.shape
+        n_q = q.shape[2]
+        self.validate(n_q, n_k, n_heads)
+        if clusters is None:
+            clusters = self.clusters(k, anchors)
+        elif tuple(clusters.shape) != (B, n_heads, n_k):
+            raise ValueError(f"clusters must have shape (B, H, N_k) = {(B, n_heads, n_k)}, got {tuple(clusters.shape)}")
+        q_pos, k_pos, chunk_of = _sorted_positions(clusters, n_q, k_start, self.chunk)
+        lo, hi, cache = _chunk_band(n_k, self.chunk)
+        causal, near = self.causal, _chunk_rule(chunk_of, k_start)
+
+        def mask(b, h, i, j):
+            ok = near(b, h, i, j) & ~self.in_window(i, j)
+            return ok & (j <= i) if causal else ok
+        comps = [Component(mask=mask, q_pos=q_pos, k_pos=k_pos, ranges=(lo, hi), _cache=cache)]
+        if self.window > 0:
+            left, right = self.window_sides()
+            comps += SlidingWindow(left=left, right=right, causal=causal).components(n_q, n_k, n_heads, k_start)
+        return comps
 
 
 def make_router(pattern: Pattern, num_heads: int, head_dim: int):
     """The module holding a pattern's routing state (anchors), or None when it needs none."""
+    if isinstance(pattern, Anchor):
+        return AnchorRouter(num_heads, head_dim, pattern.n_anchors, decay=pattern.decay,
+                            learned=pattern.learned, seed=pattern.seed, kmeans_iters=pattern.kmeans_iters)
     return None

@@ -139,9 +139,9 @@ class ShardSink:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.summary = SplitSummary(split)
         self._counts: dict[str, int] = {}
-        pattern = str(self.out_dir / f"{split}-%06d.tar")
+        self._pattern = str(self.out_dir / f"{split}-%06d.tar")
         # mtime fixed: the same source converts to byte-identical shards
-        self._writer = wds.ShardWriter(pattern, maxcount=maxcount, maxsize=maxsize, verbose=0,
+        self._writer = wds.ShardWriter(self._pattern, maxcount=maxcount, maxsize=maxsize, verbose=0,
                                        encoder=False, mtime=0.0)
         # progress=None: tqdm shows the bar only on a terminal
         self._bar = tqdm(total=total, desc=desc or split, unit="sample",
@@ -166,19 +166,23 @@ class ShardSink:
         if self._closed:
             return self.summary
         self._closed = True
+        n_opened = self._writer.shard  # ShardWriter.close() deletes this attribute
         self._writer.close()
         self._bar.close()
-        # ShardWriter opens its first shard eagerly: drop it when nothing was written
-        for path in sorted(self.out_dir.glob(f"{self.summary.split}-*.tar")):
+        for i in range(n_opened):
+            path = Path(self._pattern % i)
             n = self._counts.get(str(path), 0)
-            if n == 0:
-                if str(path) == self._writer.fname or str(path) not in self._counts:
-                    if str(path) in self._counts or path.stat().st_size <= 10240:
-                        path.unlink()
-                        continue
+            if n == 0:  # ShardWriter opens its first shard eagerly, even when nothing follows
+                path.unlink(missing_ok=True)
+                continue
             size = path.stat().st_size
             self.summary.shards.append({"name": path.name, "samples": n, "bytes": size})
             self.summary.bytes += size
+        stale = sorted(p.name for p in self.out_dir.glob(f"{self.summary.split}-*.tar")
+                       if p.name not in {s["name"] for s in self.summary.shards})
+        if stale:
+            log.warning("%s: stale shards from an earlier conversion, not in index.json: %s",
+                        self.out_dir, ", ".join(stale))
         return self.summary
 
     def __enter__(self) -> "ShardSink":

@@ -4,8 +4,9 @@ bits/dim is the negative log-likelihood in base 2 divided by the number of sub-p
 van den Oord et al., "Pixel Recurrent Neural Networks" (2016) and Child et al., "Generating Long
 Sequences with Sparse Transformers" (2019); bits/char is the same quantity per byte of enwik8 /
 text8 (Al-Rfou et al. 2019; Dai et al., "Transformer-XL", 2019). Scores are *exact* sums over the
-whole split: NLL is summed in float64 (logits are upcast before the log-softmax) and divided by
-the count of real targets once at the end, never averaged over batch means.
+whole split: logits are upcast to float64 before the log-softmax, each term is converted to bits,
+per-sample sums are added with ``math.fsum``, and the total is divided by the count of real
+targets once at the end — never an average of batch means.
 
 Sequence-length handling and padding:
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Iterable, Mapping
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -52,8 +54,7 @@ def token_nll(
 ) -> tuple[torch.Tensor, int]:
     """Summed NLL (nats, float64 scalar) and the number of non-ignored targets.
 
-    logits (..., V), targets (...) of class ids. float64 keeps the sum exact enough that a uniform
-    model over 256 symbols gives 8 bits to ~1e-15.
+    logits (..., V), targets (...) of class ids; logits are upcast to float64 first.
     """
     if logits.shape[:-1] != targets.shape:
         raise ValueError(f"logits {tuple(logits.shape)} do not match targets {tuple(targets.shape)}")
@@ -72,8 +73,21 @@ def rasterize(images: torch.Tensor) -> torch.Tensor:
     return images.permute(0, 2, 3, 1).reshape(images.shape[0], -1).long()
 
 
-def pixel_nll(logits: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-    """Per-image, per-channel summed NLL in nats, float64 (B, C).
+def _elementwise_bits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """-log2 p(target) per position in float64, shape of ``targets``, 0 where ignored.
+
+    Converting each term to bits *before* summing keeps round numbers round: a uniform model's
+    term is exactly 8.0 bits, and sums of 8.0 are exact, so its bits/dim is exactly 8.0.
+    """
+    nll = F.cross_entropy(
+        logits.double().reshape(-1, logits.shape[-1]), targets.reshape(-1).long(),
+        reduction="none", ignore_index=IGNORE_INDEX,
+    )
+    return (nll / math.log(2)).view(targets.shape)
+
+
+def pixel_nll(logits: torch.Tensor, images: torch.Tensor, *, unit: str = "nats") -> torch.Tensor:
+    """Per-image, per-channel summed NLL, float64 (B, C), in ``unit`` "nats" or "bits".
 
     logits (B, C*H*W, 256) over the raster (row, col, channel); images uint8 (B, C, H, W).
     """
@@ -83,10 +97,8 @@ def pixel_nll(logits: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
         raise ValueError(
             f"pixel logits {tuple(logits.shape)} do not cover the raster {tuple(targets.shape)}"
         )
-    nll = F.cross_entropy(
-        logits.double().reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none"
-    )
-    return nll.view(b, -1, c).sum(dim=1)  # channel is the fastest raster axis
+    bits = _elementwise_bits(logits, targets).view(b, -1, c).sum(dim=1)  # channel fastest
+    return bits if unit == "bits" else bits * math.log(2)
 
 
 class _EvalMode:
@@ -112,18 +124,26 @@ def _device_of(model: torch.nn.Module, device: torch.device | str | None) -> tor
     return p.device if p is not None else torch.device("cpu")
 
 
+class AutoId(NamedTuple):
+    """Stand-in id for data without sample ids: unique per rank, but not the same across runs
+    with different rank counts (so duplicates between ranks cannot be detected with it)."""
+
+    rank: int
+    index: int
+
+
 def _ids(batch: Mapping, id_key: str | None, size: int, seen: int, rank: int) -> list[Hashable]:
-    """Sample ids from the batch, or (rank, running index) when the data carries none."""
+    """Sample ids from the batch, or AutoId(rank, running index) when the data carries none."""
     if id_key is not None and id_key in batch:
         ids = batch[id_key]
         ids = ids.tolist() if isinstance(ids, torch.Tensor) else list(ids)
         if len(ids) != size:
             raise ValueError(f"batch has {len(ids)} ids for {size} samples")
         return ids
-    return [(rank, seen + i) for i in range(size)]
+    return [AutoId(rank, seen + i) for i in range(size)]
 
 
-# Records map a sample id to its sufficient statistics: summing them over any partition of the
+# Records map a sample id to its sufficient statistics (NLL in bits, counts): summing them over any partition of the
 # split (batches, ranks) gives the same totals, and duplicate ids show a sample scored twice.
 Records = dict
 
@@ -136,7 +156,7 @@ def pixel_records(
     id_key: str | None = None,
     rank: int = 0,
 ) -> Records:
-    """{id: (per-channel NLL nats, dims)} per image of batches ``{"image": uint8 (B,3,H,W)}``.
+    """{id: (per-channel NLL bits, dims)} per image of batches ``{"image": uint8 (B,3,H,W)}``.
 
     Only the image is passed to the model (``model(image=...)``); the NLL comes from its logits,
     never from a loss it may report.
@@ -146,7 +166,7 @@ def pixel_records(
     with _EvalMode(model):
         for batch in batches:
             image = batch["image"].to(device)
-            nll = pixel_nll(model(image=image)["logits"], image).cpu()  # (B, C)
+            nll = pixel_nll(model(image=image)["logits"], image, unit="bits").cpu()  # (B, C)
             dims = image[0].numel()
             for k, row in zip(_ids(batch, id_key, len(image), len(out), rank), nll.tolist()):
                 _put(out, k, (row, dims))
@@ -161,7 +181,7 @@ def lm_records(
     id_key: str | None = None,
     rank: int = 0,
 ) -> Records:
-    """{id: (NLL nats, #targets)} per sequence of batches ``{"input_ids", "labels"}`` (B, N).
+    """{id: (NLL bits, #targets)} per sequence of batches ``{"input_ids", "labels"}`` (B, N).
 
     ``labels`` are the next bytes, -100 where padded. ``attention_mask`` is forwarded if present.
     """
@@ -174,10 +194,7 @@ def lm_records(
                 inputs["attention_mask"] = batch["attention_mask"].to(device)
             logits = model(**inputs)["logits"]  # (B, N, 256)
             labels = batch["labels"].to(device).long()
-            nll = F.cross_entropy(
-                logits.double().flatten(0, 1), labels.flatten(),
-                reduction="none", ignore_index=IGNORE_INDEX,
-            ).view(labels.shape).sum(dim=1)
+            nll = _elementwise_bits(logits, labels).sum(dim=1)
             counts = (labels != IGNORE_INDEX).sum(dim=1)
             ids = _ids(batch, id_key, labels.shape[0], len(out), rank)
             for k, v, n in zip(ids, nll.tolist(), counts.tolist()):
@@ -195,16 +212,15 @@ def pixel_summary(records: Records) -> dict:
     """bits/dim overall and per channel from pixel records (of one rank or all merged)."""
     if not records:
         raise ValueError("no images were evaluated")
-    per_channel = [math.fsum(col) for col in zip(*(r[0] for r in records.values()))]
+    per_channel = [math.fsum(col) for col in zip(*(r[0] for r in records.values()))]  # bits
     dims = sum(r[1] for r in records.values())
     c = len(per_channel)
     names = CHANNELS if c == 3 else tuple(str(i) for i in range(c))
+    total = math.fsum(per_channel)
     return {
-        "bits_per_dim": bits_per_dim(math.fsum(per_channel), dims),
-        "bits_per_dim_per_channel": {
-            k: bits_per_dim(v, dims // c) for k, v in zip(names, per_channel)
-        },
-        "nll_nats": math.fsum(per_channel),
+        "bits_per_dim": total / dims,
+        "bits_per_dim_per_channel": {k: v / (dims // c) for k, v in zip(names, per_channel)},
+        "nll_nats": total * math.log(2),
         "dims": int(dims),
         "images": len(records),
     }
@@ -214,9 +230,11 @@ def lm_summary(records: Records) -> dict:
     """bits/char from LM or sliding-window records (of one rank or all merged)."""
     if not records:
         raise ValueError("no text was evaluated")
-    nats = math.fsum(r[0] for r in records.values())
+    bits = math.fsum(r[0] for r in records.values())
     count = sum(r[1] for r in records.values())
-    return {"bits_per_char": bits_per_char(nats, count), "nll_nats": nats, "chars": int(count),
+    if count == 0:
+        raise ValueError("no targets were scored")
+    return {"bits_per_char": bits / count, "nll_nats": bits * math.log(2), "chars": int(count),
             "sequences": len(records)}
 
 
@@ -262,7 +280,7 @@ def sliding_records(
     rank: int = 0,
     world_size: int = 1,
 ) -> Records:
-    """{("window", begin): (NLL nats, #scored)} for this rank's share of the sliding windows.
+    """{("window", begin): (NLL bits, #scored)} for this rank's share of the sliding windows.
 
     ``data`` is the whole split (bytes or a 1-D integer tensor); the model must be causal and
     accept ``min(context, len - 1)`` tokens. Windows are dealt round-robin over ranks, so the
@@ -285,10 +303,7 @@ def sliding_records(
             first = torch.tensor([f for _, f in chunk])[:, None]
             y = y.masked_fill(offsets[None, :] < first, IGNORE_INDEX).to(device)
             logits = model(input_ids=x.to(device))["logits"]  # (b, n, 256)
-            nll = F.cross_entropy(
-                logits.double().flatten(0, 1), y.flatten(),
-                reduction="none", ignore_index=IGNORE_INDEX,
-            ).view(y.shape).sum(dim=1)
+            nll = _elementwise_bits(logits, y).sum(dim=1)
             counts = (y != IGNORE_INDEX).sum(dim=1)
             for (b, _), v, k in zip(chunk, nll.tolist(), counts.tolist()):
                 _put(out, ("window", b), (v, k))

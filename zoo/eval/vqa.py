@@ -20,7 +20,7 @@ exact match after full normalisation of both sides.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from fractions import Fraction
 
@@ -118,6 +118,18 @@ def _fraction_correct(
     # Leave annotator i out: the others match `matches - [gts[i] == pred]` times.
     total = sum(min(3, matches - (g == pred)) for g in gts)
     return Fraction(total, 3 * len(gts))
+
+
+def answer_type(answers: Sequence[str] | str) -> str:
+    """VQA v2's answer type from the most common answer: "yes/no", "number" or "other".
+
+    Used when the data carries no ``answer_type`` (easy-VQA), so the breakdown still exists.
+    """
+    answers = [answers] if isinstance(answers, str) else list(answers)
+    top = normalize_answer(Counter(answers).most_common(1)[0][0])
+    if top in ("yes", "no"):
+        return "yes/no"
+    return "number" if top.replace(".", "", 1).isdigit() else "other"
 
 
 def vqa_question_accuracy(

@@ -78,16 +78,26 @@ def _block_mask(comp: Component, g: Gathered, n_q: int, n_k: int, bq: int, bk: i
                                     BLOCK_SIZE=(bq, bk), mask_mod=mask_mod, **kw)
 
 
-def _run(q: Tensor, k: Tensor, v: Tensor, block_mask, scale: float, kernel_options=None):
+def _run(q: Tensor, k: Tensor, v: Tensor, block_mask, scale: float, kernel_options=None, need_lse=True):
     fn = _compiled()
     kw = {"block_mask": block_mask, "scale": scale}
     if kernel_options:
         kw["kernel_options"] = kernel_options
+    if not need_lse:  # FlexAttention on CPU returns no lse; a single piece needs none
+        out = fn(q, k, v, **kw)
+        return out, torch.zeros(out.shape[:-1], device=out.device)
     if "return_aux" in _flex_params():
         from torch.nn.attention.flex_attention import AuxRequest
         out, aux = fn(q, k, v, return_aux=AuxRequest(lse=True), **kw)
         return out, aux.lse
     return fn(q, k, v, return_lse=True, **kw)
+
+
+def _any_key(comp: Component, g: Gathered, n_q: int, n_k: int, block: int, kpm) -> Tensor:
+    """Which rows have at least one allowed key (CPU single-piece path, no lse available)."""
+    from .reference import component_attention
+    _, lse = component_attention(g, comp, n_q, n_k, 1.0, kpm, block, block)
+    return torch.isfinite(lse)
 
 
 def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component], *, scale: float,
@@ -100,6 +110,11 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
     if key_padding_mask is not None:
         kpm = torch.nn.functional.pad(key_padding_mask.bool(), (k_start, 0), value=False)
     pieces = []
+    live = [c for c in components]
+    need_lse = q.is_cuda or len(live) > 1
+    if need_lse and not q.is_cuda:
+        raise ValueError(f"backend='flex' on CPU runs single-piece patterns only (FlexAttention returns no "
+                         f"log-sum-exp on CPU); this pattern has {len(live)} pieces: use backend='reference'")
     for comp in components:
         g = gather(q, k, v, comp, k_start)
         if g.q.shape[2] == 0 or g.k.shape[2] == 0:
@@ -115,8 +130,8 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
             bm = _block_mask(comp, g, n_q, n_k, block, block, kpm)
             if static:
                 comp._cache[key] = bm
-        out, lse = _run(g.q, g.k, g.v, bm, scale, kernel_options)
-        lse = lse.float()
+        out, lse = _run(g.q, g.k, g.v, bm, scale, kernel_options, need_lse)
+        lse = lse.float() if need_lse else torch.where(_any_key(comp, g, n_q, n_k, block, kpm), 0.0, float("-inf"))
         pieces.append((scatter_rows(out, g, n_q, H, 0.0), scatter_rows(lse, g, n_q, H, float("-inf"))))
     if not pieces:
         return q.new_zeros(q.shape[:-1] + (v.shape[-1],)), q.new_full(q.shape[:-1], float("-inf"))

@@ -25,7 +25,8 @@ def _pad(x: Tensor, n: int, dim: int, value=0) -> Tensor:
 
 
 def component_attention(g: Gathered, comp: Component, n_q: int, n_k: int, scale: float,
-                        key_padding_mask: Tensor | None, bq: int, bk: int) -> tuple[Tensor, Tensor]:
+                        key_padding_mask: Tensor | None, bq: int, bk: int,
+                        need_lse_grad: bool = True) -> tuple[Tensor, Tensor]:
     """Attention of one component: returns (out (B, Hc, Nqc, D), lse (B, Hc, Nqc))."""
     B, hc, nqc, D = g.q.shape
     nkc = g.k.shape[2]
@@ -66,13 +67,17 @@ def component_attention(g: Gathered, comp: Component, n_q: int, n_k: int, scale:
     s = torch.einsum("bhqid,bhqjd->bhqij", q.to(compute), kg.to(compute)) * scale  # (B,Hc,nQB,bq,Kk)
     if comp.diag_bias:
         s = s + comp.diag_bias * (i == j)
-    allowed = allowed.expand(s.shape)
-    row_any = allowed.any(-1)
+    row_any = allowed.any(-1).expand(s.shape[:-1])  # (B, Hc, nQB, bq)
+    # rows with no key get zeros instead of -inf so no NaN flows; their output is zeroed below
     s = torch.where(allowed, s, torch.where(row_any[..., None], float("-inf"), 0.0))
-    lse = torch.logsumexp(s, dim=-1)  # (B, Hc, nQB, bq)
-    p = torch.exp(s - lse[..., None]).masked_fill(~allowed, 0.0)
+    p = torch.softmax(s, dim=-1)  # autograd keeps only p
+    if need_lse_grad:
+        lse = torch.logsumexp(s, dim=-1)
+    else:
+        with torch.no_grad():
+            lse = torch.logsumexp(s, dim=-1)
     out = torch.einsum("bhqij,bhqjd->bhqid", p, vg.to(compute))
-    out = out.flatten(2, 3)[:, :, :nqc].to(g.q.dtype)
+    out = out.masked_fill(~row_any[..., None], 0.0).flatten(2, 3)[:, :, :nqc].to(g.q.dtype)
     lse = torch.where(row_any, lse, float("-inf")).flatten(2, 3)[:, :, :nqc]
     return out, lse
 
@@ -92,7 +97,7 @@ def reference_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Compon
         kpm = None
         if key_padding_mask is not None:  # index by absolute key position
             kpm = torch.nn.functional.pad(key_padding_mask.bool(), (k_start, 0), value=False)
-        out, lse = component_attention(g, comp, n_q, n_k, scale, kpm, bq, bk)
+        out, lse = component_attention(g, comp, n_q, n_k, scale, kpm, bq, bk, need_lse_grad=len(components) > 1)
         pieces.append((scatter_rows(out, g, n_q, H, 0.0), scatter_rows(lse, g, n_q, H, float("-inf"))))
     if not pieces:
         return q.new_zeros(q.shape[:-1] + (v.shape[-1],)), q.new_full(q.shape[:-1], float("-inf"))

@@ -1,0 +1,10 @@
+"""Shared test settings: CPU only, deterministic, quiet DeepSpeed."""
+import os
+
+os.environ.setdefault("DS_ACCELERATOR", "cpu")
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("TORCH_EXTENSIONS_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), ".cache", "torch_extensions"))
+
+import torch  # noqa: E402
+
+torch.set_num_threads(2)

@@ -1,0 +1,130 @@
+"""SparseSelfAttention, its KV cache, the flex backend on CPU, memory and bad parameters."""
+import dataclasses
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from zoo.attention import SparseSelfAttention, available, build, patterns, sparse_attention
+
+from attention_cases import static_patterns, with_causal
+
+CAUSAL = {k: with_causal(p, True) for k, p in static_patterns().items()}
+
+
+@pytest.mark.parametrize("name", list(CAUSAL))
+def test_kv_cache_decoding_equals_full_recompute(name):
+    torch.manual_seed(0)
+    attn = SparseSelfAttention(16, 2, CAUSAL[name]).double().eval()
+    x = torch.randn(2, 45, 16, dtype=torch.float64)
+    full = attn(x)
+    cache = attn.new_cache()
+    prompt = 12 if name == "prefix_lm" else 5  # a bidirectional prefix must arrive whole
+    steps = [attn(x[:, :prompt], cache=cache)]  # a prompt, then one token at a time
+    steps += [attn(x[:, t:t + 1], cache=cache) for t in range(prompt, 45)]
+    assert torch.allclose(torch.cat(steps, 1), full, atol=1e-12, rtol=0)
+    look = CAUSAL[name].lookback()
+    if look is not None:  # a window keeps only its look-back
+        assert cache.k.shape[2] <= look
+
+
+def test_cache_needs_causal_pattern():
+    with pytest.raises(ValueError, match="causal"):
+        SparseSelfAttention(16, 2, build("sliding_window", left=2, right=2)).new_cache()
+
+
+@pytest.mark.parametrize("pattern", [build("sliding_window", left=20, right=20), build("dense", causal=True)])
+def test_flex_cpu_inference_matches_reference(pattern):
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 2, 200, 16) for _ in range(3))
+    with torch.no_grad():
+        flex = sparse_attention(q, k, v, pattern, backend="flex")
+        ref = sparse_attention(q, k, v, pattern, backend="reference")
+    assert (flex - ref).abs().max() < 1e-5
+
+
+def test_flex_on_cpu_with_grad_raises():
+    q = torch.randn(1, 1, 8, 16, requires_grad=True)
+    with pytest.raises(ValueError, match="flex"):
+        sparse_attention(q, q, q, build("dense"), backend="flex")
+
+
+def test_reference_memory_is_linear_in_length():
+    """Sliding window at N = 32,768 forward+backward: an N x N fp32 mask alone would be 4 GiB."""
+    code = textwrap.dedent("""
+        import resource, torch
+        from zoo.attention import build, sparse_attention
+        torch.set_num_threads(2)
+        q, k, v = (torch.randn(1, 4, 32768, 64, requires_grad=True) for _ in range(3))
+        out = sparse_attention(q, k, v, build("sliding_window", left=128, right=128), backend="reference")
+        out.sum().backward()
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    """)
+    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    peak_gib = int(res.stdout.split()[-1]) / 2**20
+    assert peak_gib < 2.0, f"peak RSS {peak_gib:.2f} GiB"
+
+
+@pytest.mark.parametrize("name, params, word", [
+    ("sliding_window", {"left": -1}, "left"),
+    ("dilated_window", {"dilation": 0}, "dilation"),
+    ("dilated_window", {"dilation": [1, 0]}, "dilation"),
+    ("longformer", {"window": 0}, "window"),
+    ("bigbird", {"block": 0}, "block"),
+    ("bigbird", {"random_blocks": -2}, "random_blocks"),
+    ("strided", {"stride": 0}, "stride"),
+    ("strided", {"heads": "half"}, "heads"),
+    ("fixed", {"summary": 9, "stride": 8}, "summary"),
+    ("sliding_window", {"widow": 3}, "widow"),
+    ("prefix_lm", {"prefix_len": -1}, "prefix_len"),
+    ("union", {"patterns": [build("dense")]}, "patterns"),
+    ("lsh", {"bucket_size": 0}, "bucket_size"),
+    ("anchor", {"n_anchors": 0}, "n_anchors"),
+])
+def test_bad_parameters_name_the_parameter(name, params, word):
+    with pytest.raises(ValueError, match=word):
+        build(name, **params)
+
+
+def test_unknown_pattern_lists_known_names():
+    with pytest.raises(ValueError, match="sliding_window"):
+        build("slidingwindow")
+
+
+def test_stride_longer_than_sequence_raises():
+    with pytest.raises(ValueError, match="stride"):
+        build("strided", stride=300).validate_length(256)
+    with pytest.raises(ValueError, match="stride"):
+        SparseSelfAttention(16, 2, build("fixed", stride=64, summary=4), max_len=32)
+
+
+def test_split_heads_need_even_head_count():
+    with pytest.raises(ValueError, match="n_heads"):
+        SparseSelfAttention(12, 3, build("strided", stride=4, heads="split"))
+
+
+def test_bad_shapes_and_masks_raise():
+    q = torch.randn(2, 2, 8, 4)
+    with pytest.raises(ValueError, match="key_padding_mask"):
+        sparse_attention(q, q, q, build("dense"), key_padding_mask=torch.ones(2, 7, dtype=torch.bool))
+    with pytest.raises(ValueError, match="global_mask"):
+        sparse_attention(q, q, q, build("dense"), global_mask=torch.ones(2, 8, dtype=torch.bool))
+    with pytest.raises(ValueError, match="backend"):
+        sparse_attention(q, q, q, build("dense"), backend="triton")
+    with pytest.raises(ValueError, match="shape"):
+        sparse_attention(q[0], q[0], q[0], build("dense"))
+
+
+def test_available_lists_every_family_with_defaults():
+    av = available()
+    for name in ("dense", "sliding_window", "dilated_window", "longformer", "bigbird", "strided", "fixed",
+                 "lsh", "anchor", "learned", "union", "intersection", "prefix_lm"):
+        assert name in av
+    assert av["bigbird"]["block"] == 64 and av["bigbird"]["random_blocks"] == 3
+    for cls in patterns._REGISTRY.values():
+        assert cls.kind in ("local", "global", "hybrid")

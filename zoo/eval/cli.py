@@ -1,0 +1,285 @@
+"""``zoo eval CHECKPOINT_OR_NAME --task ... --data SHARDS``: score a model, write eval.json + eval.md.
+
+Works in one process and under ``deepspeed`` / ``torchrun``: each rank scores its part of the
+split, rank 0 merges per-sample records (checking for duplicates) and writes the report. The
+only code that knows the registry and the data pipeline is ``_load``; everything else runs on
+plain models and iterables (see ``tasks.py``).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import time
+import traceback
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from . import distributed as D
+from . import pictures, tasks
+from .report import make_record, print_report, write_report
+
+log = logging.getLogger("zoo.eval")
+TASKS = ("captioning", "vqa", "bpd", "bpc", "listops")
+ID_KEYS = {"captioning": "image_id", "vqa": "question_id", "bpd": "__key__", "bpc": "__key__",
+           "listops": "__key__"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Arguments of ``zoo eval`` (the lead's zoo/cli.py adds them to its subparser)."""
+    p = parser
+    p.add_argument("model", metavar="CHECKPOINT_OR_NAME",
+                   help="registry name (e.g. captioner_small_bigbird.easyvqa) or checkpoint path")
+    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--data", metavar="SHARDS",
+                   help="webdataset shards (brace pattern or index); for --task bpc with "
+                        "--context, a raw text file of the split")
+    p.add_argument("--split", default="test", help="split name recorded in the report")
+    p.add_argument("--decode", choices=("greedy", "beam"), default="greedy")
+    p.add_argument("--beams", type=int, default=5, help="beam width for --decode beam")
+    p.add_argument("--max-len", type=int, default=30, help="max new caption tokens")
+    p.add_argument("--caption-metrics", default="BLEU,METEOR,ROUGE-L,CIDEr-D,SPICE",
+                   help="comma-separated subset (METEOR starts a 2 GB JVM; SPICE runs only if "
+                        "Stanford CoreNLP is installed)")
+    p.add_argument("--context", type=int, default=None,
+                   help="bpc: sliding-window length over the raw text (default: model's length)")
+    p.add_argument("--stride", type=int, default=None,
+                   help="bpc: tokens a window advances; each byte is scored once (default: "
+                        "context // 2)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--limit", type=int, default=None, help="score at most N samples per process")
+    p.add_argument("--device", default=None, help="default: this rank's GPU, else CPU")
+    p.add_argument("--pictures", type=int, default=16,
+                   help="images in the sheet / samples in the grid (0: no pictures)")
+    p.add_argument("--out", metavar="DIR", default=None,
+                   help="report folder (default: next to the checkpoint, else runs/eval/NAME-TASK)")
+    p.add_argument("--local_rank", "--local-rank", type=int, default=None,
+                   help=argparse.SUPPRESS)  # passed by the deepspeed launcher; env wins
+    return p
+
+
+@dataclass
+class Loaded:
+    """What ``_load`` hands to the generic runner."""
+
+    model: torch.nn.Module
+    name: str
+    batches: Iterable[Mapping] | None = None  # this rank's batches
+    text: bytes | None = None  # bpc with a sliding context: the whole split
+    dataset: str | None = None
+    answer_vocab: list[str] | None = None
+    decode_ids: Callable | None = None
+    checkpoint_dir: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _load(args: argparse.Namespace, rank: int, world: int) -> Loaded:
+    """THE glue with zoo.registry and zoo.data.pipeline — adapt here when their APIs settle.
+
+    Imports are lazy so ``zoo eval --help`` and the scoring code work without those modules.
+    """
+    import zoo  # create_model comes from zoo.registry (issue 4)
+
+    model = zoo.create_model(args.model)
+    path = Path(args.model)
+    name = getattr(model, "model_name", None) or getattr(
+        getattr(model, "config", None), "name", None) or args.model
+    ckpt_dir = (path if path.is_dir() else path.parent) if path.exists() else None
+    loaded = Loaded(model=model, name=str(name), dataset=args.data, checkpoint_dir=ckpt_dir)
+
+    if args.task == "bpc" and args.data and Path(args.data).is_file() and not _is_shard(args.data):
+        loaded.text = Path(args.data).read_bytes()  # raw split: sliding-window evaluation
+        return loaded
+
+    from zoo.data import pipeline  # issue 5; exact-once eval split, this rank's share
+
+    loaded.batches = pipeline.eval_loader(args.task, args.data, split=args.split,
+                                          batch_size=args.batch_size, rank=rank,
+                                          world_size=world, model=model)
+    if args.task == "vqa":
+        loaded.answer_vocab = list(getattr(model, "answer_vocab", None)
+                                   or pipeline.answer_vocab(args.data))
+    if args.task == "captioning":
+        loaded.decode_ids = _caption_decoder(model)
+    return loaded
+
+
+def _is_shard(path: str) -> bool:
+    return path.endswith((".tar", ".tar.gz", ".tgz", ".json")) or "{" in path
+
+
+def _caption_decoder(model: torch.nn.Module) -> Callable[[list[int]], str]:
+    """Token ids -> text: the model's own tokenizer if it has one, else open_clip's BPE."""
+    own = getattr(model, "decode_caption", None) or getattr(
+        getattr(model, "tokenizer", None), "decode", None)
+    if own is not None:
+        return own
+    from open_clip.tokenizer import SimpleTokenizer
+
+    tok = SimpleTokenizer()
+
+    def decode(ids: list[int]) -> str:
+        ids = [int(i) for i in ids]
+        if tok.eot_token_id in ids:
+            ids = ids[: ids.index(tok.eot_token_id)]
+        return tok.decode([i for i in ids if i not in (0, tok.sot_token_id)]).strip()
+
+    return decode
+
+
+def _limit(batches: Iterable[Mapping], n: int | None) -> Iterator[Mapping]:
+    """Stop after ``n`` samples, cutting the last batch (tensors and lists alike)."""
+    if n is None:
+        yield from batches
+        return
+    seen = 0
+    for batch in batches:
+        size = len(next(iter(batch.values())))
+        if seen + size > n:
+            batch = {k: v[: n - seen] for k, v in batch.items()}
+        yield batch
+        seen += min(size, n - seen)
+        if seen >= n:
+            return
+
+
+def _default_out(args: argparse.Namespace, loaded: Loaded) -> Path:
+    if args.out:
+        return Path(args.out)
+    if loaded.checkpoint_dir is not None:
+        return loaded.checkpoint_dir / f"eval-{args.task}"
+    return Path("runs") / "eval" / f"{loaded.name.replace('/', '_')}-{args.task}"
+
+
+def _device(args: argparse.Namespace) -> torch.device:
+    if args.device:
+        return torch.device(args.device)
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
+
+
+def evaluate(args: argparse.Namespace, loaded: Loaded, rank: int = 0, world: int = 1,
+             gallery: dict | None = None) -> tuple[dict, dict[str, Any]]:
+    """This rank's records for the task, and the settings to record with the scores."""
+    model = loaded.model
+    device = _device(args)
+    model.to(device)
+    common = dict(device=device, rank=rank)
+    batches = _limit(loaded.batches, args.limit) if loaded.batches is not None else None
+    if batches is not None and gallery is not None and args.task in ("captioning", "vqa"):
+        batches = pictures.tap_images(batches, gallery, args.pictures, ID_KEYS[args.task])
+    settings: dict[str, Any] = {}
+    if args.task == "captioning":
+        settings = {"decode": args.decode, "max_len": args.max_len, "temperature": 0.0,
+                    "top_k": None, "use_cache": True}
+        if args.decode == "beam":
+            settings["beams"] = args.beams
+        recs = tasks.caption_records(model, batches, decode_ids=loaded.decode_ids,
+                                     decode=args.decode, beams=args.beams,
+                                     max_len=args.max_len, **common)
+    elif args.task == "vqa":
+        settings = {"decode": "argmax over answer vocabulary",
+                    "n_answers": len(loaded.answer_vocab)}
+        recs = tasks.vqa_records(model, batches, answer_vocab=loaded.answer_vocab, **common)
+    elif args.task == "listops":
+        recs = tasks.listops_records(model, batches, **common)
+    elif args.task == "bpd":
+        recs = tasks.pixel_records(model, batches, id_key="__key__", **common)
+    elif args.task == "bpc" and loaded.text is not None:
+        text = loaded.text[: args.limit + 1] if args.limit else loaded.text
+        context = args.context or _model_length(model)
+        stride = args.stride or max(1, context // 2)
+        settings = {"context": context, "stride": stride}
+        recs = tasks.sliding_records(model, text, context=context, stride=stride,
+                                     batch_size=args.batch_size, world_size=world, **common)
+    elif args.task == "bpc":
+        recs = tasks.lm_records(model, batches, id_key="__key__", **common)
+    else:
+        raise ValueError(f"unknown task {args.task!r}")
+    return recs, settings
+
+
+def _model_length(model: torch.nn.Module) -> int:
+    for attr in ("max_seq_len", "seq_len", "block_size", "max_len"):
+        for obj in (model, getattr(model, "config", None)):
+            v = getattr(obj, attr, None)
+            if isinstance(v, int):
+                return v
+    raise ValueError("cannot tell the model's sequence length: pass --context")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate, merge on rank 0, write eval.json + eval.md and pictures; 0 on success."""
+    rank, world = D.init_from_env()
+    t0 = time.time()
+    loaded = _load(args, rank, world)
+    gallery: dict = {} if (rank == 0 and args.pictures > 0) else None
+    records, settings = evaluate(args, loaded, rank, world, gallery)
+    merged = D.gather_records(records)  # the only collective: after every rank finished
+    rc = 0
+    if rank == 0:
+        try:
+            _report(args, loaded, merged, settings, gallery, world, time.time() - t0)
+        except Exception:  # keep the other ranks from waiting forever on the broadcast
+            traceback.print_exc()
+            rc = 1
+    return D.broadcast_int(rc)
+
+
+def samples_digest(records: Mapping) -> str:
+    """sha1 of the sorted sample ids: equal digests mean the same sample set was scored."""
+    ids = sorted(repr(k) for k in records)
+    return hashlib.sha1("\n".join(ids).encode()).hexdigest()
+
+
+def _report(args, loaded: Loaded, merged: dict, settings: dict, gallery: dict | None,
+            world: int, seconds: float) -> None:
+    kw = {}
+    if args.task == "captioning":
+        kw["metrics"] = [m.strip() for m in args.caption_metrics.split(",") if m.strip()]
+    scores = tasks.score_records(args.task, merged, **kw)
+    out = _default_out(args, loaded)
+    notes = list(loaded.notes)
+    if args.task == "captioning" and "SPICE" in kw["metrics"] and "SPICE" not in scores:
+        from .captioning import spice_available
+
+        notes.append(spice_available()[1] or "SPICE not computed")
+    if args.pictures and args.task == "listops":
+        from .listops import plot_confusion
+
+        plot_confusion(scores["confusion_matrix"], out / "confusion.png")
+    if gallery and args.task in ("captioning", "vqa"):
+        texts = (pictures.caption_texts if args.task == "captioning" else pictures.vqa_texts)(
+            merged, list(gallery))
+        pictures.image_sheet(gallery, texts, out / "sheet.png", title=f"{loaded.name}")
+    if args.pictures and args.task == "bpd" and hasattr(loaded.model, "sample"):
+        with torch.inference_mode():
+            samples = loaded.model.sample(args.pictures)
+        ch = ", ".join(f"{k} {v:.3f}" for k, v in scores["bits_per_dim_per_channel"].items())
+        pictures.sample_grid(samples, out / "samples.png",
+                             title=f"{loaded.name}: {scores['bits_per_dim']:.3f} bits/dim ({ch})")
+    # One record per scored sample: images, questions, sequences (or sliding windows).
+    rec = make_record(scores, task=args.task, model=loaded.name, dataset=loaded.dataset,
+                      split=args.split, n_samples=len(merged), decoding=settings or None, notes=notes,
+                      extra={"samples_digest": samples_digest(merged), "world_size": world,
+                             "batch_size": args.batch_size,
+                             "limit": args.limit, "seconds": round(seconds, 2)})
+    write_report(rec, out)
+    print_report(rec)
+    log.info("wrote %s", out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m zoo.eval.cli ...`` until the lead wires ``zoo eval``."""
+    parser = add_arguments(argparse.ArgumentParser(prog="zoo eval", description=__doc__))
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

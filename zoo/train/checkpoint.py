@@ -1,0 +1,240 @@
+"""Checkpoints: DeepSpeed ``save_checkpoint`` on every rank, exact resume, safetensors export.
+
+Layout of a run folder::
+
+    RUN/checkpoints/latest                  DeepSpeed's pointer to the newest tag
+    RUN/checkpoints/step000100/             one tag: DeepSpeed model/optimizer shards + ...
+    RUN/checkpoints/step000100/model.safetensors   portable weights (+ name + config), rank 0
+
+Exact resume: the client state holds the step and the data stream's position (its seed and the
+number of micro-batches drawn, see ``zoo.train.data.ResumableStream``); dropout and other
+randomness are re-seeded from (seed, rank, step) at every step, so steps 11-20 after a resume see
+the same batches and the same random numbers as steps 11-20 of an uninterrupted run.
+
+Loading never unpickles arbitrary objects: DeepSpeed's checkpoint engine is swapped for one that
+calls ``torch.load(weights_only=True)`` with only the few DeepSpeed classes its files contain
+allow-listed (a checkpoint is a file someone can hand you).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+from pathlib import Path
+from typing import Any
+
+import torch
+
+TAG_FORMAT = "step{:09d}"
+EXPORT_NAME = "model.safetensors"
+EXPORT_FORMAT = "zoo/1"
+
+
+# ---------------------------------------------------------------------------------------------
+# safe loading
+
+
+def _deepspeed_safe_globals() -> list[Any]:
+    """The non-tensor classes DeepSpeed writes into its checkpoint files (all plain data)."""
+    out: list[Any] = []
+    for mod, names in (("deepspeed.runtime.zero.config", ("ZeroStageEnum",)),
+                       ("deepspeed.utils.tensor_fragment", ("fragment_address",)),
+                       ("deepspeed.runtime.fp16.loss_scaler", ("LossScaler", "DynamicLossScaler")),
+                       ("deepspeed.checkpoint.constants", ())):
+        try:
+            m = __import__(mod, fromlist=list(names) or ["_"])
+        except ImportError:
+            continue
+        out.extend(getattr(m, n) for n in names if hasattr(m, n))
+    return out
+
+
+def safe_load(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
+    """``torch.load(weights_only=True)`` that also admits DeepSpeed's checkpoint dataclasses."""
+    with torch.serialization.safe_globals(_deepspeed_safe_globals()):
+        return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def install_safe_loader(engine) -> None:
+    """Make DeepSpeed's own ``load_checkpoint`` read files with weights_only=True."""
+    from deepspeed.runtime.checkpoint_engine.torch_checkpoint_engine import TorchCheckpointEngine
+
+    ce = getattr(engine, "checkpoint_engine", None)
+    if ce is not None and isinstance(ce, TorchCheckpointEngine):
+        ce.load = lambda path, map_location=None: safe_load(path, map_location)
+
+
+# ---------------------------------------------------------------------------------------------
+# save / resume
+
+
+def checkpoint_dir(run: str | os.PathLike) -> Path:
+    return Path(run) / "checkpoints"
+
+
+def latest_tag(ckpt_dir: str | os.PathLike) -> str | None:
+    f = Path(ckpt_dir) / "latest"
+    if not f.is_file():
+        return None
+    tag = f.read_text().strip()
+    return tag if (Path(ckpt_dir) / tag).is_dir() else None
+
+
+def resolve_resume(resume: str, run: str | os.PathLike) -> tuple[Path, str]:
+    """``--resume latest`` (this run's newest checkpoint), a tag, or a checkpoint folder/tag path."""
+    if resume == "latest":
+        d = checkpoint_dir(run)
+        tag = latest_tag(d)
+        if tag is None:
+            raise FileNotFoundError(f"--resume latest: no checkpoint in {d} (no 'latest' file)")
+        return d, tag
+    p = Path(resume)
+    if p.is_dir() and (p / "latest").is_file():  # a checkpoints/ folder
+        return p, latest_tag(p) or (p / "latest").read_text().strip()
+    if p.is_dir() and p.parent.is_dir() and any(p.glob("*model_states.pt")):  # a tag folder
+        return p.parent, p.name
+    if (checkpoint_dir(run) / resume).is_dir():  # a tag of this run
+        return checkpoint_dir(run), resume
+    raise FileNotFoundError(f"--resume {resume}: not 'latest', a tag of {checkpoint_dir(run)}, "
+                            "or a DeepSpeed checkpoint folder")
+
+
+def save(engine, run: str | os.PathLike, step: int, client_state: dict[str, Any], *,
+         model_name: str, model_config: dict[str, Any], export: bool = True, keep: int = 0) -> Path:
+    """DeepSpeed checkpoint of every rank (a collective: call it on all ranks), then the export."""
+    import torch.distributed as dist
+
+    d = checkpoint_dir(run)
+    tag = TAG_FORMAT.format(step)
+    engine.save_checkpoint(str(d), tag=tag, client_state=client_state)
+    if export:
+        state = consolidated_state_dict(engine)  # collective under ZeRO-3
+        if engine.global_rank == 0:
+            export_safetensors(state, d / tag / EXPORT_NAME, model_name=model_name,
+                               config=model_config, step=step)
+    if dist.is_initialized():
+        dist.barrier()
+    if engine.global_rank == 0 and keep > 0:
+        prune(d, keep)
+    return d / tag
+
+
+def prune(ckpt_dir: Path, keep: int) -> None:
+    """Delete all but the newest `keep` step tags (never the one `latest` points to)."""
+    current = latest_tag(ckpt_dir)
+    tags = sorted(p.name for p in ckpt_dir.iterdir() if p.is_dir() and re.fullmatch(r"step\d+", p.name))
+    for tag in tags[:-keep]:
+        if tag != current:
+            shutil.rmtree(ckpt_dir / tag, ignore_errors=True)
+
+
+def load(engine, ckpt_dir: Path, tag: str) -> dict[str, Any]:
+    """Restore module, optimizer, scheduler (all ranks); return the client state."""
+    install_safe_loader(engine)
+    path, client = engine.load_checkpoint(str(ckpt_dir), tag=tag, load_optimizer_states=True,
+                                          load_lr_scheduler_states=True)
+    if path is None:
+        raise FileNotFoundError(f"DeepSpeed could not load {ckpt_dir}/{tag}")
+    return client or {}
+
+
+# ---------------------------------------------------------------------------------------------
+# export
+
+
+def consolidated_state_dict(engine) -> dict[str, torch.Tensor] | None:
+    """Full weights on rank 0 (gathered under ZeRO-3; a collective then), None elsewhere."""
+    if engine.zero_optimization_partition_weights():
+        sd = engine._zero3_consolidated_16bit_state_dict()
+        return sd if engine.global_rank == 0 else None
+    return engine.module.state_dict() if engine.global_rank == 0 else None
+
+
+def export_safetensors(state: dict[str, torch.Tensor], path: str | os.PathLike, *, model_name: str,
+                       config: dict[str, Any], step: int | None = None) -> Path:
+    """Weights + model name + config JSON in one safetensors file (the portable format)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # clone: tied weights share storage, which safetensors refuses; each key gets its own copy
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
+    meta = {"format": EXPORT_FORMAT, "model": model_name, "config": json.dumps(config, sort_keys=True)}
+    if step is not None:
+        meta["step"] = str(step)
+    tmp = path.with_suffix(".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    os.replace(tmp, path)  # never leave a half-written export behind a crash
+    return path
+
+
+def read_export(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(state dict, {"model", "config", "step"}) of an exported file."""
+    from safetensors import safe_open
+
+    tensors = {}
+    with safe_open(str(path), framework="pt") as f:
+        meta = dict(f.metadata() or {})
+        for k in f.keys():
+            tensors[k] = f.get_tensor(k)
+    info = {"model": meta.get("model"), "config": json.loads(meta.get("config", "{}")),
+            "step": int(meta["step"]) if "step" in meta else None, "format": meta.get("format")}
+    return tensors, info
+
+
+def module_state_from_checkpoint(ckpt: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Weights and client state of a DeepSpeed checkpoint (tag folder), ZeRO stages 0-2.
+
+    Prefer the tag's model.safetensors; without it, read DeepSpeed's module states file (which
+    holds the full weights unless the run used ZeRO-3).
+    """
+    tag_dir = Path(ckpt)
+    states = sorted(tag_dir.glob("mp_rank_00_model_states.pt")) or sorted(
+        tag_dir.glob("*mp_rank_00_model_states.pt"))
+    if not states:
+        raise FileNotFoundError(f"{tag_dir}: no DeepSpeed model states file")
+    sd = safe_load(states[0])
+    module = sd.get("module") or {}
+    shapes = sd.get("param_shapes") or []
+    expected = sum(len(g) for g in shapes) if isinstance(shapes, list) else 0
+    if not module or any(t.numel() == 0 for t in module.values()) or len(
+            [k for k in module]) < expected:
+        raise ValueError(f"{tag_dir}: the weights are partitioned (ZeRO-3) and this checkpoint has "
+                         f"no {EXPORT_NAME}; run DeepSpeed's zero_to_fp32.py on it first")
+    client = {k: v for k, v in sd.items() if k in ("step", "model", "model_config", "data", "recipe")}
+    return module, client
+
+
+# ---------------------------------------------------------------------------------------------
+# SIGTERM / SIGINT
+
+
+class StopSignal:
+    """Turns SIGTERM/SIGINT into a flag the loop checks between steps (then checkpoints)."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> "StopSignal":
+        for s in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self._old[s] = signal.signal(s, self._handle)
+            except ValueError:  # not the main thread (e.g. under some test runners)
+                pass
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum is not None and signum == signal.SIGINT:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __exit__(self, *exc: object) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
