@@ -95,7 +95,7 @@ def _batches(task, n, bs):
                         "answer_type": ["other"] * b, "question": [f"q{i}?" for i in ids]})
         elif task == "captioning":
             out.append({"image": image, "image_id": [f"img{i}" for i in ids],
-                        "captions": [["a small red circle", "a red circle"]] * b})
+                        "references": [["a small red circle", "a red circle"]] * b})
         elif task == "bpd":
             out.append({"image": image, "__key__": [f"px{i}" for i in ids]})
         elif task == "listops":
@@ -111,6 +111,8 @@ MODELS = {"vqa": FakeVQA, "captioning": FakeCaptioner, "bpd": UniformPixels,
 
 
 def _fake_load(args, rank, world):
+    if os.environ.get("FAKE_FAIL_RANK") == str(rank):
+        raise RuntimeError("shard unreadable")
     model = MODELS[args.task]()
     loaded = cli.Loaded(model=model, name=f"fake_{args.task}", dataset="fixture")
     if args.task == "bpc":
@@ -125,7 +127,7 @@ def _fake_load(args, rank, world):
 
 def _args(task, out, *extra):
     p = cli.add_arguments(argparse.ArgumentParser())
-    return p.parse_args(["fake", "--task", task, "--out", str(out), "--device", "cpu",
+    return p.parse_args(["fake", "--task", task, "--out", str(out), "--device", "cpu", "--split", "test",
                          "--caption-metrics", "BLEU,ROUGE-L,CIDEr-D", *extra])
 
 
@@ -187,23 +189,53 @@ def _worker(rank, world, port, out):
         # One batch in all: rank 1 gets nothing and must neither hang nor fail.
         os.environ["FAKE_N"] = "3"
         assert cli.run(_args("bpd", out / "bpd", "--pictures", "0")) == 0
+        # A rank that fails still joins the gather: every rank returns 1, none hangs.
+        os.environ["FAKE_FAIL_RANK"] = "1"
+        assert cli.run(_args("listops", out / "fail", "--pictures", "0")) == 1
     finally:
         torch.distributed.destroy_process_group()
 
 
 @pytest.mark.timeout(120)
-def test_two_processes_score_exactly_the_one_process_sample_set(fake_load, tmp_path):
+def test_two_processes_score_exactly_the_one_process_sample_set(fake_load, tmp_path,
+                                                                 monkeypatch):
     mp.spawn(_worker, args=(2, _free_port(), tmp_path / "two"), nprocs=2, join=True)
     assert cli.run(_args("vqa", tmp_path / "one" / "vqa", "--pictures", "0")) == 0
-    os.environ["FAKE_N"] = "3"
-    try:
-        assert cli.run(_args("bpd", tmp_path / "one" / "bpd", "--pictures", "0")) == 0
-    finally:
-        del os.environ["FAKE_N"]
+    monkeypatch.setenv("FAKE_N", "3")
+    assert cli.run(_args("bpd", tmp_path / "one" / "bpd", "--pictures", "0")) == 0
+    assert not (tmp_path / "two" / "fail" / "eval.json").exists()
     for task in ("vqa", "bpd"):
         one = json.loads((tmp_path / "one" / task / "eval.json").read_text())
         two = json.loads((tmp_path / "two" / task / "eval.json").read_text())
         assert two["extra"]["world_size"] == 2 and one["extra"]["world_size"] == 1
+        assert one["extra"]["samples_digest"]  # the fixtures carry sample ids
         assert two["extra"]["samples_digest"] == one["extra"]["samples_digest"]
         assert two["n_samples"] == one["n_samples"]
         assert two["scores"] == one["scores"]
+
+
+def test_load_glue_on_real_text_shards(monkeypatch, tmp_path):
+    """cli._load against zoo.data's real converter and pipeline (the registry is faked)."""
+    import zoo
+
+    fixtures = pytest.importorskip("zoo.data.fixtures")
+    text = pytest.importorskip("zoo.data.text")
+    pytest.importorskip("webdataset")
+    fixtures.write_text(tmp_path / "src", "enwik8", n_bytes=40_980)  # test split: 2,049 bytes
+    text.convert(tmp_path / "src", tmp_path / "shards", "enwik8", chunk_size=4096, progress=False)
+    monkeypatch.setattr(zoo, "create_model", lambda name: CausalMeanLM(), raising=False)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    results = {}
+    for name, extra in {"windows": [], "sliding": ["--context", "32", "--stride", "32"]}.items():
+        out = tmp_path / name
+        args = cli.add_arguments(argparse.ArgumentParser()).parse_args(
+            ["fake", "--task", "bpc", "--data", str(tmp_path / "shards"), "--split", "test",
+             "--out", str(out), "--device", "cpu"] + extra)
+        assert cli.run(args) == 0
+        results[name] = json.loads((out / "eval.json").read_text())
+    # The pipeline's non-overlapping windows and sliding with stride = context over the
+    # reassembled split score the same 2,048 = 64 x 32 bytes with the same contexts.
+    a, b = results["windows"]["scores"], results["sliding"]["scores"]
+    assert a["chars"] == b["chars"] == 2048
+    assert results["windows"]["dataset"] == "enwik8" and results["windows"]["split"] == "test"
+    assert b["bits_per_char"] == pytest.approx(a["bits_per_char"], rel=1e-9)

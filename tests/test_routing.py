@@ -133,7 +133,7 @@ def _check(out_fn, ref_fn, q, k, v):
 @pytest.mark.parametrize("n", LENGTHS)
 @pytest.mark.parametrize("padded", [False, True])
 def test_lsh_matches_oracle(n_hashes, causal, n, padded):
-    p = build("lsh", causal=causal, bucket_size=8, n_hashes=n_hashes, chunk=8, seed=3)
+    p = build("lsh", causal=causal, bucket_size=8, n_hashes=n_hashes, chunk=6, seed=3)  # chunks straddle blocks
     q, k, v = _inputs(n)
     kpm = _padding(n) if padded else None
     _check(lambda: sparse_attention(q, k, v, p, key_padding_mask=kpm, backend="reference"),
@@ -182,6 +182,17 @@ def test_lsh_buckets_rules():
     assert (key.diff(dim=-1) > 0).all()
 
 
+@pytest.mark.parametrize("n,chunk", [(1, 4), (20, 4), (37, 5), (257, 64)])
+def test_chunk_band_ranges_are_exactly_own_and_previous_chunk(n, chunk):
+    """The ranges double as the kernels' "full block" test (exact components): token-exact."""
+    comp = build("lsh", bucket_size=4, chunk=chunk).route(*_inputs(n)[:2])[0]
+    lo, hi = comp.ranges
+    s = torch.arange(n)
+    d = s[:, None] // chunk - s[None, :] // chunk
+    near = (d == 0) | (d == 1)
+    assert torch.equal(near, (s[None, :] >= lo[:, None]) & (s[None, :] <= hi[:, None]))
+
+
 def test_lsh_in_module():
     m = SparseSelfAttention(32, 4, build("lsh", bucket_size=4, n_hashes=2, chunk=4, causal=True))
     assert m.shared_qk and m.router is None
@@ -199,7 +210,7 @@ def _anchors(seed=5, A=4):
 @pytest.mark.parametrize("n", LENGTHS)
 @pytest.mark.parametrize("padded", [False, True])
 def test_anchor_matches_oracle(causal, n, padded):
-    p = build("anchor", causal=causal, n_anchors=4, chunk=8, window=5)
+    p = build("anchor", causal=causal, n_anchors=4, chunk=12, window=5)
     q, k, v = _inputs(n, seed=1)
     kpm = _padding(n) if padded else None
     a = _anchors()
@@ -276,7 +287,7 @@ def test_anchor_router_trains_in_module():
     torch.manual_seed(0)
     p = build("anchor", n_anchors=4, chunk=8, window=4, causal=True)
     m = SparseSelfAttention(32, 4, p)
-    assert isinstance(m.router, AnchorRouter) and "anchors" in dict(m.named_buffers())
+    assert isinstance(m.router, AnchorRouter) and "router.anchors" in dict(m.named_buffers())
     assert make_router(build("lsh"), 4, 8) is None
     x = torch.randn(2, 40, 32)
     kpm = torch.ones(2, 40, dtype=torch.bool)

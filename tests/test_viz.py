@@ -80,6 +80,25 @@ def test_lsh_draws_on_random_inputs(tmp_path):
                  "-o", str(tmp_path / "lsh.png")]) == 0
 
 
+def test_lsh_fallback_when_routing_is_missing(monkeypatch):
+    def missing(self, q, k, **state):
+        raise NotImplementedError
+    monkeypatch.setattr(type(P.build("lsh")), "route", missing)
+    mask, note = viz.pattern_mask(P.build("lsh", bucket_size=8, chunk=8, n_hashes=1), 32)
+    assert "illustrative" in note
+    c = torch.arange(32) // 8
+    back = c[:, None] - c[None, :]
+    assert torch.equal(mask[0], ((back == 0) | (back == 1)) & ~torch.eye(32, dtype=torch.bool))
+
+
+def test_lsh_sorted_picture_is_the_chunk_band():
+    """Reformer after sorting: own + previous chunk, no self (routing.py's stated semantics)."""
+    mask, _ = viz.pattern_mask(P.build("lsh", bucket_size=8, chunk=8, n_hashes=1), 64)
+    c = torch.arange(64) // 8
+    back = c[:, None] - c[None, :]
+    assert torch.equal(mask[0], ((back == 0) | (back == 1)) & ~torch.eye(64, dtype=torch.bool))
+
+
 def test_draw_mask_matches_token_mask():
     p = P.build("bigbird", block=4, window_blocks=3, global_blocks=1, random_blocks=1)
     mask, _ = viz.pattern_mask(p, 32)

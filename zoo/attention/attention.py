@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
 import torch
 import torch.nn.functional as F
@@ -49,7 +50,7 @@ def sparse_attention(q: Tensor, k: Tensor, v: Tensor, pattern: P.Pattern, *, cau
         raise ValueError(f"global_mask is only accepted by patterns with global tokens (longformer), not {pattern.name}")
     if global_mask is not None and (k_start or q.shape[2] != k.shape[2]):
         raise ValueError("global_mask needs full self-attention (Nq == Nk, k_start == 0)")
-    if backend == "flex" and not q.is_cuda and torch.is_grad_enabled() and any(
+    if backend == "flex" and not q.is_cuda and os.environ.get("ZOO_FLEX_EAGER") != "1" and torch.is_grad_enabled() and any(
             t.requires_grad for t in (q, k, v)):
         raise ValueError("backend='flex' on CPU has no backward (FlexAttention); use backend='reference' "
                          "or run under torch.no_grad()")

@@ -80,6 +80,20 @@ class Component:
         return self._cache[key]
 
 
+_ON_DEVICE: dict = {}
+
+
+def on_device(t: Tensor, device) -> Tensor:
+    """A cached copy of a (small, constant) table on ``device``: masks index such tables, and a
+    compiled kernel must find them on its own device without a copy per call."""
+    if t.device == torch.device(device) if not isinstance(device, torch.device) else t.device == device:
+        return t
+    key = (id(t), str(device))
+    if key not in _ON_DEVICE:
+        _ON_DEVICE[key] = (t, t.to(device))  # keep t alive so its id stays unique
+    return _ON_DEVICE[key][1]
+
+
 def _pad_rows(lo: Tensor, hi: Tensor, nq: int, bq: int, fill_lo: int, fill_hi: int) -> tuple[Tensor, Tensor]:
     """Pad the query axis to whole blocks and fold it: (…, nQB, bq)."""
     n_blocks = -(-nq // bq)

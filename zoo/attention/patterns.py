@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from .layout import Component, band_ranges, residue_order
+from .layout import Component, band_ranges, on_device, residue_order
 
 _REGISTRY: dict[str, type["Pattern"]] = {}
 
@@ -367,7 +367,7 @@ class BigBird(Pattern):
             if self.causal:
                 tab &= torch.ones_like(tab).tril()
             comps.append(Component(
-                mask=lambda b, h, i, j: self._causal(i, j, tab.to(i.device)[i // self.block, j // self.block]),
+                mask=lambda b, h, i, j: self._causal(i, j, on_device(tab, i.device)[i // self.block, j // self.block]),
                 q_pos=loc_q, table=tab[None], table_block=self.block,
                 table_offset=(int(loc_q[0]), k_start)))
         glob_q = q_abs[q_abs < n_g]
@@ -556,7 +556,7 @@ class Learned(Pattern):
             tt = tt & torch.ones_like(tt[0]).tril()
 
         def mask(b, h, i, j):
-            return self._causal(i, j, tt.to(i.device)[h, i // self.block, j // self.block])
+            return self._causal(i, j, on_device(tt, i.device)[h, i // self.block, j // self.block])
         return [Component(mask=mask, table=tt, table_block=self.block, table_offset=(int(q_abs[0]), k_start))]
 
 

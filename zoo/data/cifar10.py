@@ -62,7 +62,7 @@ def read_batch(path: str | os.PathLike) -> tuple[np.ndarray, list[int], list[str
 
 
 def convert(src: str | os.PathLike, out: str | os.PathLike, limit: int | None = None, *,
-            maxcount: int = 5000, progress: bool | None = None) -> dict[str, Any]:
+            maxcount: int = 1000, progress: bool | None = None) -> dict[str, Any]:
     """Batches in `src` -> shards in `out` (at most `limit` images per split)."""
     folder = find_batches(src)
     summaries = []

@@ -16,6 +16,7 @@ Shards: one sample per image, `jpg` (the original file, byte for byte) + `json`
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 
 from .shards import ShardSink, print_summary, write_index
 
+log = logging.getLogger(__name__)
 URL = "https://cocodataset.org/#download"
 KARPATHY = "dataset_coco.json"
 KARPATHY_SPLITS = {"train": "train", "restval": "train", "val": "val", "test": "test"}
@@ -58,28 +60,28 @@ def find_sources(src: str | os.PathLike) -> tuple[str, dict[str, tuple[list[dict
     src = Path(src)
     if (src / KARPATHY).is_file():
         return "karpathy", {s: (recs, src) for s, recs in read_karpathy(src / KARPATHY).items()}
-    splits = {}
-    missing = []
+    splits, missing = {}, []
     for split in ("train", "val"):
         name = f"captions_{split}2017.json"
         ann = next((p for p in (src / "annotations" / name, src / name) if p.is_file()), None)
         images = src / f"{split}2017"
-        if ann is None:
-            missing.append(f"annotations/{name}")
-        if not images.is_dir():
-            missing.append(f"{split}2017/")
-        if ann is not None and images.is_dir():
+        absent = ([] if ann else [f"annotations/{name}"]) + ([] if images.is_dir() else [f"{split}2017/"])
+        if absent:
+            missing += absent
+        else:
             splits[split] = (read_official(ann), images)
-    if missing:
+    if not splits:
         raise FileNotFoundError(
             f"COCO captions: {src} lacks {', '.join(missing)}. Download annotations_trainval2017.zip, "
             f"train2017.zip and val2017.zip from {URL} and unzip them into --src (or put the "
             f"Karpathy split's {KARPATHY} next to train2014/ and val2014/)")
+    if missing:
+        log.warning("COCO captions: converting %s only; missing %s", sorted(splits), ", ".join(missing))
     return "coco2017", splits
 
 
 def convert(src: str | os.PathLike, out: str | os.PathLike, limit: int | None = None, *,
-            maxcount: int = 2000, progress: bool | None = None) -> dict[str, Any]:
+            maxcount: int = 1000, progress: bool | None = None) -> dict[str, Any]:
     """COCO captions + images -> shards (at most `limit` images per split)."""
     layout, splits = find_sources(src)
     summaries = []

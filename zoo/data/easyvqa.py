@@ -134,7 +134,7 @@ def read_split(split: str) -> tuple[dict[int, str], dict[int, list[dict[str, Any
     return paths, per_image
 
 
-def convert(out: str | os.PathLike, limit: int | None = None, *, maxcount: int = 1000,
+def convert(out: str | os.PathLike, limit: int | None = None, *, maxcount: int = 250,
             progress: bool | None = None) -> dict[str, Any]:
     """The installed easy-VQA data -> shards (at most `limit` images per split)."""
     from PIL import Image

@@ -126,7 +126,7 @@ def encode(source: str, add_cls: bool = False) -> list[int]:
     return ids
 
 
-def convert(out: str | os.PathLike, limit: int | None = None, *, maxcount: int = 4000,
+def convert(out: str | os.PathLike, limit: int | None = None, *, maxcount: int = 500,
             progress: bool | None = None) -> dict[str, Any]:
     """Generate the three splits into shards (`txt` = LRA Source, `json` = label and length)."""
     summaries = []

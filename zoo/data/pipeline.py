@@ -69,18 +69,26 @@ class _Expand:
 
 
 class _Shuffle:
-    """Stage: a seeded shuffle buffer (webdataset's own reseeds from the clock in every worker)."""
+    """Stage: a seeded shuffle buffer (webdataset's own reseeds from the clock in every worker).
 
-    def __init__(self, bufsize: int, seed: int | None):
-        self.bufsize, self.seed, self.epoch = bufsize, seed, -1
+    It starts yielding after `bufsize // 10` items and grows to `bufsize` by reading two items per
+    item yielded, so the first batch does not wait for a full buffer.
+    """
+
+    def __init__(self, bufsize: int, seed: int | None, salt: int):
+        self.bufsize, self.seed, self.salt, self.epoch = bufsize, seed, salt, -1
 
     def __call__(self, src: Iterable[Any]) -> Iterator[Any]:
         self.epoch += 1
-        rng = _worker_rng(self.seed, 2, self.epoch)
+        rng = _worker_rng(self.seed, self.salt, self.epoch)
+        src = iter(src)
+        initial = max(1, self.bufsize // 10)
         buf: list[Any] = []
         for x in src:
             buf.append(x)
-            if len(buf) >= self.bufsize:
+            if len(buf) < self.bufsize:
+                buf.extend(islice(src, 1))
+            if len(buf) >= initial:
                 i = rng.randrange(len(buf))
                 buf[i], buf[-1] = buf[-1], buf[i]
                 yield buf.pop()
@@ -161,10 +169,11 @@ def make_decoder(kind: str, train: bool, seq_len: int, index: dict | None, *,
 
 def make_loader(kind: str, urls: Any, batch_size: int, train: bool, seq_len: int | None = None, *,
                 split: str | None = None, num_workers: int = 0, seed: int | None = None,
-                epoch_batches: int | None = None, shuffle_buffer: int = 1000,
+                epoch_batches: int | None = None, shuffle_buffer: int = 500,
                 image_size: int | None = None, answers: Sequence[str] | None = None,
                 add_cls: bool = False, max_skip_fraction: float = 0.01, check_after: int = 100,
-                eval_split: str = "shard", pin_memory: bool = False) -> wds.WebLoader:
+                eval_split: str = "shard", pin_memory: bool = False,
+                multiprocessing_context: str | None = None) -> wds.WebLoader:
     """A loader of batch dicts over shards (see module docstring and zoo.data.decode).
 
     kind: "pixels", "bytes", "listops", "vqa", "caption" (or a dataset name with one kind).
@@ -172,6 +181,14 @@ def make_loader(kind: str, urls: Any, batch_size: int, train: bool, seq_len: int
     seq_len: window length (bytes), padded length (listops), question / caption tokens.
     epoch_batches: batches per rank per epoch when training; default from index.json's
     counts, or an endless stream when unknown. Eval loaders always yield one pass.
+    seed: makes training draws reproducible per (seed, rank, worker, epoch); workers are
+    persistent when training so their epoch counters survive between epochs.
+    shuffle_buffer: raw samples held for shuffling (items of VQA/bytes get a second small one).
+    max_skip_fraction, check_after: the broken-sample budget (see zoo.data.skips).
+    eval_split: "shard" (deal shards) or "sample" (deal samples; balanced, reads every shard).
+    multiprocessing_context: the workers' start method ("fork", "spawn", ...), also used for
+    the shared skip counters.
+    Returns a `webdataset.WebLoader` with `.skips` (SkipCounter) and `.epoch_batches`.
     """
     kind = DATASET_KINDS.get(kind, kind)
     if kind not in KINDS:
@@ -183,7 +200,8 @@ def make_loader(kind: str, urls: Any, batch_size: int, train: bool, seq_len: int
     if eval_split not in ("shard", "sample"):
         raise ValueError(f"eval_split must be 'shard' or 'sample', got {eval_split!r}")
     urls, index = _resolve(urls, split, train)
-    skips = SkipCounter(max_skip_fraction, check_after, name=f"{kind} {'train' if train else 'eval'}")
+    skips = SkipCounter(max_skip_fraction, check_after, name=f"{kind} {'train' if train else 'eval'}",
+                        context=multiprocessing_context)
     decoder = make_decoder(kind, train, seq_len, index, image_size=image_size, answers=answers,
                            add_cls=add_cls)
 
@@ -197,9 +215,11 @@ def make_loader(kind: str, urls: Any, batch_size: int, train: bool, seq_len: int
         ds.pipeline[0] = wds.ResampledShards(urls, seed=seed, deterministic=True)
     if by_sample:
         ds = ds.compose(_SplitSamples())
+    if train:  # shuffle raw samples (cheap bytes), then the items of multi-item samples
+        ds = ds.compose(_Shuffle(shuffle_buffer, seed, salt=2))
     ds = ds.compose(_Expand(decoder, skips, seed))
-    if train:
-        ds = ds.compose(_Shuffle(shuffle_buffer, seed))
+    if train and kind in ("vqa", "bytes"):  # questions of one image / windows of one chunk
+        ds = ds.compose(_Shuffle(max(64, 4 * batch_size), seed, salt=3))
     ds = ds.batched(batch_size, collation_fn=decode.collate, partial=not train)
     if not train:
         ds = ds.compose(_FinalCheck(skips))
@@ -212,7 +232,8 @@ def make_loader(kind: str, urls: Any, batch_size: int, train: bool, seq_len: int
         ds = ds.with_epoch(math.ceil(epoch_batches / max(1, num_workers)))
 
     loader = wds.WebLoader(ds, batch_size=None, shuffle=False, num_workers=num_workers,
-                           persistent_workers=train and num_workers > 0, pin_memory=pin_memory)
+                           persistent_workers=train and num_workers > 0, pin_memory=pin_memory,
+                           multiprocessing_context=multiprocessing_context if num_workers else None)
     loader.skips = skips
     loader.epoch_batches = epoch_batches if train else None
     loader.kind = kind

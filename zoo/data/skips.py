@@ -6,6 +6,9 @@ dropped; it is never replaced by zeros, which would silently train on garbage. T
 in shared memory (`multiprocessing.Value`), so DataLoader workers add to the numbers the trainer
 reads in the main process. Once `check_after` samples have gone by, a skip fraction above
 `max_skip_fraction` raises `DataSkipError`; eval pipelines also check when their stream ends.
+
+`skipped` counts handler calls: one per broken sample; a truncated tar adds its read error (once
+or twice, webdataset reports it at two levels) and the partial sample it leaves, if any.
 """
 from __future__ import annotations
 
@@ -23,14 +26,16 @@ class DataSkipError(RuntimeError):
 class SkipCounter:
     """A webdataset `handler` that counts and logs, plus the counters trainers read."""
 
-    def __init__(self, max_skip_fraction: float = 0.01, check_after: int = 100, name: str = "data"):
+    def __init__(self, max_skip_fraction: float = 0.01, check_after: int = 100, name: str = "data",
+                 context: str | None = None):
         if not 0.0 <= max_skip_fraction <= 1.0:
             raise ValueError(f"max_skip_fraction must be in [0, 1], got {max_skip_fraction}")
         self.max_skip_fraction = max_skip_fraction
         self.check_after = check_after
         self.name = name
-        self._seen = mp.Value("q", 0)     # samples decoded fine
-        self._skipped = mp.Value("q", 0)  # handler calls: broken samples or shard remainders
+        ctx = mp.get_context(context)  # must match the DataLoader workers' start method
+        self._seen = ctx.Value("q", 0)     # samples decoded fine
+        self._skipped = ctx.Value("q", 0)  # handler calls: broken samples, unreadable shard tails
         self.last_error = ""              # per process; the log has them all
 
     @property

@@ -22,6 +22,7 @@ import torch
 
 from . import distributed as D
 from . import pictures, tasks
+from .likelihood import AutoId
 from .report import make_record, print_report, write_report
 
 log = logging.getLogger("zoo.eval")
@@ -37,9 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="registry name (e.g. captioner_small_bigbird.easyvqa) or checkpoint path")
     p.add_argument("--task", required=True, choices=TASKS)
     p.add_argument("--data", metavar="SHARDS",
-                   help="webdataset shards (brace pattern or index); for --task bpc with "
-                        "--context, a raw text file of the split")
-    p.add_argument("--split", default="test", help="split name recorded in the report")
+                   help="shard folder with index.json (or a brace pattern); for --task bpc "
+                        "also a raw text file of the split")
+    p.add_argument("--split", default=None,
+                   help="split of a shard folder (default: val, else test, as the pipeline does)")
     p.add_argument("--decode", choices=("greedy", "beam"), default="greedy")
     p.add_argument("--beams", type=int, default=5, help="beam width for --decode beam")
     p.add_argument("--max-len", type=int, default=30, help="max new caption tokens")
@@ -47,7 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="comma-separated subset (METEOR starts a 2 GB JVM; SPICE runs only if "
                         "Stanford CoreNLP is installed)")
     p.add_argument("--context", type=int, default=None,
-                   help="bpc: sliding-window length over the raw text (default: model's length)")
+                   help="bpc: sliding-window length over the whole split (raw file or text "
+                        "shards); without it, shard folders are scored in non-overlapping "
+                        "windows of the model's length")
     p.add_argument("--stride", type=int, default=None,
                    help="bpc: tokens a window advances; each byte is scored once (default: "
                         "context // 2)")
@@ -75,15 +79,21 @@ class Loaded:
     answer_vocab: list[str] | None = None
     decode_ids: Callable | None = None
     checkpoint_dir: Path | None = None
+    settings: dict[str, Any] = field(default_factory=dict)  # recorded with the scores
     notes: list[str] = field(default_factory=list)
 
 
+PIPELINE_KINDS = {"captioning": "caption", "vqa": "vqa", "bpd": "pixels", "bpc": "bytes",
+                  "listops": "listops"}
+
+
 def _load(args: argparse.Namespace, rank: int, world: int) -> Loaded:
-    """THE glue with zoo.registry and zoo.data.pipeline — adapt here when their APIs settle.
+    """THE glue with zoo.registry (issue 4) and zoo.data (issue 5) — adapt here if they change.
 
     Imports are lazy so ``zoo eval --help`` and the scoring code work without those modules.
+    The eval loader is exact-once: webdataset's ``split_by_node`` deals shards to this rank.
     """
-    import zoo  # create_model comes from zoo.registry (issue 4)
+    import zoo
 
     model = zoo.create_model(args.model)
     path = Path(args.model)
@@ -91,45 +101,76 @@ def _load(args: argparse.Namespace, rank: int, world: int) -> Loaded:
         getattr(model, "config", None), "name", None) or args.model
     ckpt_dir = (path if path.is_dir() else path.parent) if path.exists() else None
     loaded = Loaded(model=model, name=str(name), dataset=args.data, checkpoint_dir=ckpt_dir)
-
-    if args.task == "bpc" and args.data and Path(args.data).is_file() and not _is_shard(args.data):
-        loaded.text = Path(args.data).read_bytes()  # raw split: sliding-window evaluation
+    if not args.data:
+        raise SystemExit("zoo eval: --data is required (shard folder, brace pattern or file)")
+    if args.task == "bpc" and Path(args.data).is_file() and not _is_shard(args.data):
+        loaded.text = Path(args.data).read_bytes()  # the raw split: sliding-window evaluation
         return loaded
 
-    from zoo.data import pipeline  # issue 5; exact-once eval split, this rank's share
+    from zoo.data.pipeline import make_loader
+    from zoo.data.shards import INDEX_NAME, read_index, shard_urls
 
-    loaded.batches = pipeline.eval_loader(args.task, args.data, split=args.split,
-                                          batch_size=args.batch_size, rank=rank,
-                                          world_size=world, model=model)
+    index = read_index(args.data) if (Path(args.data) / INDEX_NAME).is_file() else {}
+    loaded.dataset = index.get("dataset", args.data)
+    if args.split is None and index:  # the pipeline's own default for evaluation
+        args.split = next((s for s in ("val", "test") if s in index.get("splits", {})), None)
+    if args.task == "bpc" and args.context and index:  # sliding context over the whole split
+        loaded.text = _read_text_split(shard_urls(args.data, args.split))
+        return loaded
+    kw: dict[str, Any] = {}
     if args.task == "vqa":
-        loaded.answer_vocab = list(getattr(model, "answer_vocab", None)
-                                   or pipeline.answer_vocab(args.data))
+        vocab = getattr(model, "answer_vocab", None) or index.get("meta", {}).get("answers")
+        if not vocab:
+            raise SystemExit("zoo eval: no answer vocabulary (model.answer_vocab or index meta)")
+        loaded.answer_vocab = kw["answers"] = list(vocab)
+    if args.task == "bpc":
+        kw["seq_len"] = _model_length(model)
+        loaded.settings = {"window": kw["seq_len"], "overlap": 0}
     if args.task == "captioning":
-        loaded.decode_ids = _caption_decoder(model)
+        from zoo.data.tokenizer import decode
+
+        loaded.decode_ids = getattr(model, "decode_caption", None) or decode
+    loaded.batches = make_loader(PIPELINE_KINDS[args.task], args.data, args.batch_size,
+                                 train=False, split=args.split, **kw)
+    if args.task == "vqa":
+        loaded.batches = _with_question_text(loaded.batches)
     return loaded
+
+
+def _with_question_text(batches: Iterable[Mapping]) -> Iterator[Mapping]:
+    """Add the question as text (decoded from its tokens) for the picture sheet."""
+    from zoo.data.tokenizer import decode
+
+    for batch in batches:
+        if "question" not in batch and "question_ids" in batch:
+            batch = {**batch, "question": [decode(q) for q in batch["question_ids"]]}
+        yield batch
+
+
+def _read_text_split(urls: list[str]) -> bytes:
+    """Reassemble a text split from its byte-chunk shards (zoo.data.text: chunk k holds bytes
+    [k*C, (k+1)*C + 1) with its offset in the json). Reads only .bin and .json members."""
+    import json
+    import tarfile
+
+    chunks: dict[str, dict] = {}
+    for url in urls:
+        with tarfile.open(url) as tar:
+            for m in tar:
+                key, _, ext = m.name.partition(".")
+                if m.isfile() and ext in ("bin", "json"):
+                    chunks.setdefault(key, {})[ext] = tar.extractfile(m).read()
+    text = bytearray()
+    for c in sorted((json.loads(c["json"]) | {"bin": c["bin"]} for c in chunks.values()),
+                    key=lambda c: c["offset"]):
+        if c["offset"] > max(0, len(text) - 1):
+            raise ValueError(f"text shards leave a gap before offset {c['offset']}")
+        text[c["offset"]:] = c["bin"]
+    return bytes(text)
 
 
 def _is_shard(path: str) -> bool:
     return path.endswith((".tar", ".tar.gz", ".tgz", ".json")) or "{" in path
-
-
-def _caption_decoder(model: torch.nn.Module) -> Callable[[list[int]], str]:
-    """Token ids -> text: the model's own tokenizer if it has one, else open_clip's BPE."""
-    own = getattr(model, "decode_caption", None) or getattr(
-        getattr(model, "tokenizer", None), "decode", None)
-    if own is not None:
-        return own
-    from open_clip.tokenizer import SimpleTokenizer
-
-    tok = SimpleTokenizer()
-
-    def decode(ids: list[int]) -> str:
-        ids = [int(i) for i in ids]
-        if tok.eot_token_id in ids:
-            ids = ids[: ids.index(tok.eot_token_id)]
-        return tok.decode([i for i in ids if i not in (0, tok.sot_token_id)]).strip()
-
-    return decode
 
 
 def _limit(batches: Iterable[Mapping], n: int | None) -> Iterator[Mapping]:
@@ -202,7 +243,7 @@ def evaluate(args: argparse.Namespace, loaded: Loaded, rank: int = 0, world: int
         recs = tasks.lm_records(model, batches, id_key="__key__", **common)
     else:
         raise ValueError(f"unknown task {args.task!r}")
-    return recs, settings
+    return recs, {**settings, **loaded.settings}
 
 
 def _model_length(model: torch.nn.Module) -> int:
@@ -218,22 +259,38 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate, merge on rank 0, write eval.json + eval.md and pictures; 0 on success."""
     rank, world = D.init_from_env()
     t0 = time.time()
-    loaded = _load(args, rank, world)
-    gallery: dict = {} if (rank == 0 and args.pictures > 0) else None
-    records, settings = evaluate(args, loaded, rank, world, gallery)
-    merged = D.gather_records(records)  # the only collective: after every rank finished
+    gallery: dict | None = {} if (rank == 0 and args.pictures > 0) else None
+    if world == 1:  # one process: let errors surface with their own traceback
+        records, settings = evaluate(args, loaded := _load(args, rank, world), 0, 1, gallery)
+        _report(args, loaded, records, settings, gallery, 1, time.time() - t0)
+        return 0
+    # Several ranks: a failing rank must still reach the one collective, or the others hang.
+    error, records, settings, loaded = None, {}, {}, None
+    try:
+        loaded = _load(args, rank, world)
+        records, settings = evaluate(args, loaded, rank, world, gallery)
+    except Exception as exn:  # noqa: BLE001 - reported on rank 0 below
+        traceback.print_exc()
+        error = f"rank {rank}: {exn!r}"
+    parts = D.gather_to_rank0((error, records))  # after every rank finished its share
     rc = 0
     if rank == 0:
         try:
+            errors = [e for e, _ in parts if e]
+            if errors:
+                raise RuntimeError("evaluation failed on " + "; ".join(errors))
+            merged = D.merge_records([r for _, r in parts])
             _report(args, loaded, merged, settings, gallery, world, time.time() - t0)
-        except Exception:  # keep the other ranks from waiting forever on the broadcast
+        except Exception:  # noqa: BLE001 - keep the other ranks from waiting on the broadcast
             traceback.print_exc()
             rc = 1
     return D.broadcast_int(rc)
 
 
-def samples_digest(records: Mapping) -> str:
+def samples_digest(records: Mapping) -> str | None:
     """sha1 of the sorted sample ids: equal digests mean the same sample set was scored."""
+    if any(isinstance(k, AutoId) for k in records):
+        return None  # the data carries no sample ids: nothing stable to digest
     ids = sorted(repr(k) for k in records)
     return hashlib.sha1("\n".join(ids).encode()).hexdigest()
 
@@ -241,15 +298,17 @@ def samples_digest(records: Mapping) -> str:
 def _report(args, loaded: Loaded, merged: dict, settings: dict, gallery: dict | None,
             world: int, seconds: float) -> None:
     kw = {}
-    if args.task == "captioning":
-        kw["metrics"] = [m.strip() for m in args.caption_metrics.split(",") if m.strip()]
-    scores = tasks.score_records(args.task, merged, **kw)
-    out = _default_out(args, loaded)
     notes = list(loaded.notes)
-    if args.task == "captioning" and "SPICE" in kw["metrics"] and "SPICE" not in scores:
+    if args.task == "captioning":
         from .captioning import spice_available
 
-        notes.append(spice_available()[1] or "SPICE not computed")
+        kw["metrics"] = [m.strip() for m in args.caption_metrics.split(",") if m.strip()]
+        ok, why = spice_available()
+        if "SPICE" in kw["metrics"] and not ok:  # say it once, in the report
+            kw["metrics"].remove("SPICE")
+            notes.append(why)
+    scores = tasks.score_records(args.task, merged, **kw)
+    out = _default_out(args, loaded)
     if args.pictures and args.task == "listops":
         from .listops import plot_confusion
 
@@ -259,6 +318,7 @@ def _report(args, loaded: Loaded, merged: dict, settings: dict, gallery: dict | 
             merged, list(gallery))
         pictures.image_sheet(gallery, texts, out / "sheet.png", title=f"{loaded.name}")
     if args.pictures and args.task == "bpd" and hasattr(loaded.model, "sample"):
+        loaded.model.eval()
         with torch.inference_mode():
             samples = loaded.model.sample(args.pictures)
         ch = ", ".join(f"{k} {v:.3f}" for k, v in scores["bits_per_dim_per_channel"].items())

@@ -48,17 +48,23 @@ def shard(items: Iterable[T], rank: int, world_size: int) -> Iterator[T]:
             yield item
 
 
+def gather_to_rank0(obj: Any) -> list | None:
+    """Every rank's ``obj`` as a list on rank 0 (None elsewhere); one collective call."""
+    rank, world = rank_and_world()
+    if world == 1:
+        return [obj]
+    parts: list | None = [None] * world if rank == 0 else None
+    dist.gather_object(obj, parts, dst=0)
+    return parts
+
+
 def gather_records(records: Mapping[Hashable, Any]) -> dict[Hashable, Any] | None:
     """Merge per-sample records from all ranks onto rank 0 (others get None).
 
     Raises on rank 0 when two ranks scored the same sample id.
     """
-    rank, world = rank_and_world()
-    if world == 1:
-        return dict(records)
-    parts: list | None = [None] * world if rank == 0 else None
-    dist.gather_object(dict(records), parts, dst=0)
-    return merge_records(parts) if rank == 0 else None
+    parts = gather_to_rank0(dict(records))
+    return merge_records(parts) if parts is not None else None
 
 
 def merge_records(parts: Iterable[Mapping[Hashable, Any]]) -> dict[Hashable, Any]:

@@ -15,7 +15,9 @@ Sequence-length handling and padding:
   a short last batch is simply smaller.
 * Byte LMs fed from pipeline batches ``{"input_ids", "labels"}``: ``labels`` equal to -100
   (PyTorch's ``ignore_index``) mark padding and are excluded from both the sum and the count, so
-  a padded last chunk does not bias the average.
+  a padded last chunk does not bias the average. zoo.data tiles each text chunk into
+  non-overlapping windows: every byte is scored once, but the context restarts at every window
+  (a byte at offset j sees j bytes) — a pessimistic number; papers report the sliding one below.
 * Long texts (a whole test split as one byte string): ``evaluate_lm_sliding`` scores every byte
   but the first exactly once. Windows of ``n = min(context, len - 1)`` inputs advance by
   ``stride``; each window scores only targets no earlier window scored, so every scored byte sees

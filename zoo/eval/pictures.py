@@ -27,9 +27,11 @@ def _hwc(image: torch.Tensor | np.ndarray) -> np.ndarray:
 def tap_images(
     batches: Iterable[Mapping], store: dict, n: int, id_key: str
 ) -> Iterator[Mapping]:
-    """Pass batches through unchanged, keeping the first ``n`` images (by sample id) in ``store``.
+    """Pass batches through unchanged, keeping the first ``n`` distinct images in ``store``
+    (keyed by the id of the first sample showing each one).
 
-    Lets the report show test images without reading the split a second time.
+    Lets the report show test images without reading the split a second time. VQA batches repeat
+    an image for each of its questions; identical images are kept once.
     """
     for batch in batches:
         if len(store) < n and "image" in batch and id_key in batch:
@@ -38,7 +40,9 @@ def tap_images(
             for k, img in zip(ids, batch["image"]):
                 if len(store) >= n:
                     break
-                store[k] = img.detach().cpu()
+                img = img.detach().cpu()
+                if not any(v.shape == img.shape and torch.equal(v, img) for v in store.values()):
+                    store[k] = img
         yield batch
 
 
@@ -91,7 +95,8 @@ def sample_grid(
         r, col = divmod(i, nrow)
         y0, x0 = pad + r * (h + pad), pad + col * (w + pad)
         canvas[:, y0 : y0 + h, x0 : x0 + w] = x[i]
-    fig = Figure(figsize=(max(2.0, canvas.shape[2] / 40), max(2.0, canvas.shape[1] / 40) + 0.4))
+    inch = 1.2 / max(h, w)  # each image ~1.2 inches whatever its resolution
+    fig = Figure(figsize=(max(4.0, canvas.shape[2] * inch), canvas.shape[1] * inch + 0.5))
     ax = fig.subplots()
     ax.imshow(_hwc(canvas), interpolation="nearest")
     ax.axis("off")

@@ -137,22 +137,25 @@ def write_report(rec: Mapping[str, Any], out_dir: str | Path) -> tuple[Path, Pat
     return jp, mp
 
 
-def print_report(rec: Mapping[str, Any], console=None) -> None:
-    """The score table on the console (rich), with the settings as its caption."""
+def print_report(rec: Mapping[str, Any], console=None, max_rows: int = 12) -> None:
+    """The score table on the console (rich), then the settings on one line."""
     from rich.console import Console
     from rich.table import Table
 
     console = console or Console()
     scalars, tables, _ = _split_scores(rec["scores"])
-    t = Table(title=f"{rec['model']} — {rec['task']}",
-              caption=" · ".join(f"{k}: {v}" for k, v in _meta_rows(rec)[2:6]))
+    t = Table(title=f"{rec['model']} — {rec['task']}")
     t.add_column("metric")
     t.add_column("value", justify="right")
     for k, v in scalars.items():
         t.add_row(k, _fmt(v))
     for name, table in tables.items():
-        for k, v in table.items():
+        items = list(table.items())
+        for k, v in items[:max_rows]:
             t.add_row(f"{name}/{k}", _fmt(v), style="dim")
+        if len(items) > max_rows:  # VQA v2 has 65 question types: the rest are in eval.md
+            t.add_row(f"{name}/…", f"{len(items) - max_rows} more in eval.md", style="dim")
     console.print(t)
+    console.print(" · ".join(f"{k}: {v}" for k, v in _meta_rows(rec)[2:7]), style="dim")
     for n in rec.get("notes") or []:
         console.print(f"[yellow]note:[/] {n}")

@@ -15,7 +15,7 @@ reference captions, annotator answers, question types) travels in the same batch
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -133,7 +133,7 @@ def vqa_records(
                 labels = _column(batch, "labels", size)
                 if labels is None:
                     raise KeyError(f"VQA batches need {answers_key!r} or 'labels'")
-                answers = [answer_vocab[i] for i in labels]
+                answers = [answer_vocab[i] if 0 <= i < len(answer_vocab) else "" for i in labels]
             cols = {c: _column(batch, c, size)
                     for c in ("question_type", "answer_type", "question")}
             if cols["answer_type"] is None:  # derive it as VQA v2 did, from the answers

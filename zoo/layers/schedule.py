@@ -14,7 +14,6 @@ A schedule returns one pattern per layer; ``describe_schedule`` names them for `
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 from ..attention import build
@@ -33,7 +32,7 @@ def _growing(pattern: str, params: dict, depth: int, causal: bool, num_heads: in
     ``dilated_layers`` use a dilated window on ``dilated_heads`` heads (Longformer's char-LM)."""
     if pattern not in ("sliding_window", "dilated_window", "longformer"):
         raise ValueError(f"schedule 'growing' needs sliding_window/dilated_window/longformer, not {pattern!r}")
-    if not 0 <= dilated_heads <= num_heads or (dilated_heads and num_heads % math.gcd(num_heads, dilated_heads)):
+    if not 0 <= dilated_heads <= num_heads:
         raise ValueError(f"dilated_heads must be in [0, num_heads={num_heads}], got {dilated_heads}")
     out = []
     for i in range(depth):
@@ -90,16 +89,34 @@ def layer_patterns(pattern: str, params: dict[str, Any], depth: int, *, causal: 
     raise ValueError(f"unknown schedule {schedule!r}; choose from {SCHEDULES}")
 
 
+def summarize(p: Pattern, top: bool = True) -> str:
+    """Short description: nested patterns recursed, block layouts shown by shape, and
+    ``causal`` shown only where it is set on the outermost pattern."""
+    parts = []
+    for f in dataclasses.fields(p):
+        v = getattr(p, f.name)
+        if f.name == "causal":
+            if v and top:
+                parts.append("causal")
+            continue
+        if isinstance(v, Pattern):
+            v = summarize(v, top=False)
+        elif isinstance(v, tuple) and v and all(isinstance(x, Pattern) for x in v):
+            v = "[" + ", ".join(summarize(x, top=False) for x in v) + "]"
+        elif f.name == "layout":
+            v = "x".join(map(str, p.table().shape))
+        else:
+            v = repr(v)
+        parts.append(f"{f.name}={v}")
+    return f"{p.name}({', '.join(parts)})"
+
+
 def describe_schedule(patterns: list[Pattern]) -> list[str]:
     """Human-readable pattern of each layer (runs of equal layers collapsed: 'layers 0-3: ...')."""
     out, start = [], 0
     for i in range(1, len(patterns) + 1):
         if i == len(patterns) or patterns[i] != patterns[start]:
             span = f"{start}" if i - 1 == start else f"{start}-{i - 1}"
-            out.append(f"layers {span}: {patterns[start].describe()}")
+            out.append(f"layers {span}: {summarize(patterns[start])}")
             start = i
     return out
-
-
-def with_causal(p: Pattern, causal: bool) -> Pattern:
-    return p if p.causal == causal else dataclasses.replace(p, causal=causal)

@@ -29,7 +29,6 @@ import torch
 
 TAG_FORMAT = "step{:09d}"
 EXPORT_NAME = "model.safetensors"
-EXPORT_FORMAT = "zoo/1"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,14 +153,18 @@ def consolidated_state_dict(engine) -> dict[str, torch.Tensor] | None:
 
 def export_safetensors(state: dict[str, torch.Tensor], path: str | os.PathLike, *, model_name: str,
                        config: dict[str, Any], step: int | None = None) -> Path:
-    """Weights + model name + config JSON in one safetensors file (the portable format)."""
+    """Weights + model name + config JSON in one safetensors file: the format of
+    ``zoo.registry.save_checkpoint``, written from a state dict (gathered under ZeRO-3)."""
     from safetensors.torch import save_file
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # clone: tied weights share storage, which safetensors refuses; each key gets its own copy
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state.items()}
-    meta = {"format": EXPORT_FORMAT, "model": model_name, "config": json.dumps(config, sort_keys=True)}
+    from zoo import __version__
+
+    # the metadata zoo.registry reads back (create_model(name, checkpoint=path))
+    meta = {"model_name": model_name, "config": json.dumps(config), "zoo_version": __version__}
     if step is not None:
         meta["step"] = str(step)
     tmp = path.with_suffix(".tmp")
@@ -179,8 +182,8 @@ def read_export(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[
         meta = dict(f.metadata() or {})
         for k in f.keys():
             tensors[k] = f.get_tensor(k)
-    info = {"model": meta.get("model"), "config": json.loads(meta.get("config", "{}")),
-            "step": int(meta["step"]) if "step" in meta else None, "format": meta.get("format")}
+    info = {"model": meta.get("model_name"), "config": json.loads(meta.get("config", "{}")),
+            "step": int(meta["step"]) if "step" in meta else None}
     return tensors, info
 
 

@@ -73,16 +73,28 @@ class ResumableStream:
 
     def _open(self) -> None:
         s, skip = divmod(self.position, self.segment)
-        self.loader = self.factory(segment_seed(self.seed, s), self.segment)
-        self._it = self._cycle(self.loader)
-        for _ in islice(self._it, skip):  # only after an off-cadence checkpoint (e.g. SIGTERM)
+        seed = segment_seed(self.seed, s)
+        # a DataLoader draws its workers' base seed from torch's global RNG when an iterator is
+        # made: fork it, so the model's randomness never depends on where a segment opened
+        self.loader = self.factory(seed, self.segment)
+        self._it = self._cycle(self.loader, seed)
+        for _ in islice(self._it, skip):  # only after an off-cadence checkpoint (SIGTERM)
             pass
 
     @staticmethod
-    def _cycle(loader: Iterable[dict]) -> Iterator[dict]:
+    def _cycle(loader: Iterable[dict], seed: int) -> Iterator[dict]:
+        import torch
+
+        epoch = 0
         while True:  # a resampled stream cut into epochs: keep going
             n = 0
-            for batch in loader:
+            # a DataLoader draws its workers' base seed from torch's global RNG when an iterator
+            # is made: fork it, so model randomness never depends on where a segment opened
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed((seed + epoch) % 2**63)
+                it = iter(loader)
+            epoch += 1
+            for batch in it:
                 n += 1
                 yield batch
             if n == 0:
@@ -130,12 +142,19 @@ def batch_size_of(batch: dict[str, Any]) -> int:
     return 0
 
 
-def model_inputs(batch: dict[str, Any], device: Any) -> dict[str, Any]:
-    """The tensors of a batch, on the device; metadata columns (ids, references) stay behind."""
+def model_inputs(batch: dict[str, Any], device: Any, dtype: Any = None) -> dict[str, Any]:
+    """The tensors of a batch on the device (float ones in the engine's dtype); metadata columns
+    (sample ids, reference captions, answer lists) stay behind."""
     import torch
 
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items() if isinstance(v, torch.Tensor)
-            and not k.endswith("_id") and k != "__key__"}
+    out = {}
+    for k, v in batch.items():
+        if not isinstance(v, torch.Tensor) or k.endswith("_id") or k.startswith("__"):
+            continue
+        if dtype is not None and v.is_floating_point():
+            v = v.to(dtype)
+        out[k] = v.to(device, non_blocking=True)
+    return out
 
 
 def segment_length(checkpoint_every: int, grad_accum: int, steps: int) -> int:

@@ -69,7 +69,7 @@ class RunLogger:
         elapsed = time.perf_counter() - self._t0
         gn = "" if grad_norm is None or not math.isfinite(grad_norm) else f"{grad_norm:.6g}"
         f, w = self._train_csv
-        w.writerow([step, f"{loss:.6g}", f"{lr:.6g}", gn, f"{tokens_per_s:.1f}",
+        w.writerow([step, repr(float(loss)), f"{lr:.6g}", gn, f"{tokens_per_s:.1f}",
                     f"{samples_per_s:.2f}", f"{elapsed:.1f}"])
         f.flush()
         if self._tb is not None:

@@ -9,6 +9,7 @@ Runs on torch 2.5+ (``return_lse`` before 2.9, ``return_aux`` after).
 from __future__ import annotations
 
 import inspect
+import os
 from functools import lru_cache
 
 import torch
@@ -21,6 +22,14 @@ from .gather import Gathered, gather, merge, scatter_rows
 @lru_cache(maxsize=None)
 def _compiled():
     from torch.nn.attention.flex_attention import flex_attention
+    import torch._dynamo.config as dcfg
+    # every (component, shape) is its own graph; the default limit of 8 would fall back to eager
+    for name in ("cache_size_limit", "recompile_limit", "accumulated_cache_size_limit",
+                 "accumulated_recompile_limit"):
+        if hasattr(dcfg, name):
+            setattr(dcfg, name, max(getattr(dcfg, name), 1024))
+    if os.environ.get("ZOO_FLEX_EAGER") == "1":  # unfused reference path of FlexAttention (debugging)
+        return flex_attention
     return torch.compile(flex_attention, dynamic=False)
 
 
@@ -111,8 +120,9 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
         kpm = torch.nn.functional.pad(key_padding_mask.bool(), (k_start, 0), value=False)
     pieces = []
     live = [c for c in components]
-    need_lse = q.is_cuda or len(live) > 1
-    if need_lse and not q.is_cuda:
+    eager = os.environ.get("ZOO_FLEX_EAGER") == "1"
+    need_lse = q.is_cuda or eager or len(live) > 1
+    if need_lse and not (q.is_cuda or eager):
         raise ValueError(f"backend='flex' on CPU runs single-piece patterns only (FlexAttention returns no "
                          f"log-sum-exp on CPU); this pattern has {len(live)} pieces: use backend='reference'")
     for comp in components:

@@ -1,0 +1,280 @@
+"""Attention speed on one GPU: zoo's dispatcher vs plain FlexAttention masks vs dense SDPA vs the
+Hugging Face peers, same shapes, one run. Writes JSON + markdown (+ a plot with --plot).
+
+    PYTHONPATH=$PWD python3 tools/bench_attention.py --out benchmarks/attention_h200
+
+Useful TFLOP/s count only allowed token pairs (4 * B * D * pairs forward, x3.5 fwd+bwd);
+block TFLOP/s count every tile the kernel computes.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from zoo.attention import SparseSelfAttention, build, sparse_attention  # noqa: E402
+from zoo.attention.flops import block_pairs, count_pairs  # noqa: E402
+
+H, D = 16, 64
+
+
+def cases():
+    """Pattern parameters of shared/ANCHORS.md (name in patterns.available() -> pattern)."""
+    return {
+        "sliding_window": build("sliding_window", left=511, right=0, causal=True),
+        "dilated_window": build("dilated_window", left=511, right=0, dilation=2, causal=True),
+        "longformer": build("longformer", window=510, global_tokens=32),
+        "bigbird": build("bigbird", block=128, window_blocks=3, global_blocks=1, random_blocks=3),
+        "strided": build("strided", stride=128, causal=True),
+        "fixed": build("fixed", stride=128, summary=8, causal=True),
+        "lsh": build("lsh", bucket_size=64, n_hashes=2, chunk=64),
+        "anchor": build("anchor", n_anchors=64, chunk=64, window=64),
+    }
+
+
+def plain_mask_mod(name, p, n, dev):
+    """The hand-written FlexAttention mask_mod a user would write (same semantics as ours)."""
+    if name == "sliding_window":
+        return lambda b, h, q, k: (q >= k) & (q - k <= p.left)
+    if name == "dilated_window":
+        return lambda b, h, q, k: (q >= k) & (q - k <= p.left * 2) & ((q - k) % 2 == 0)
+    if name == "longformer":
+        w, g = p.window // 2, p.global_tokens
+        return lambda b, h, q, k: ((q - k).abs() <= w) | (q < g) | (k < g)
+    if name == "bigbird":
+        table = p.block_table(n // p.block).to(dev)
+        return lambda b, h, q, k: table[q // p.block, k // p.block]
+    if name == "strided":
+        return lambda b, h, q, k: (q >= k) & ((q - k < p.stride) | ((q - k) % p.stride == 0))
+    if name == "fixed":
+        return lambda b, h, q, k: (q >= k) & ((q // p.stride == k // p.stride) | (k % p.stride >= p.stride - p.summary))
+    return None
+
+
+def timeit(fn, warmup=10, rep=50):
+    from triton.testing import do_bench
+    return do_bench(fn, warmup=warmup, rep=rep, return_mode="median")
+
+
+def fwd_bwd(fn, inputs, do):
+    def run():
+        out = fn()
+        torch.autograd.grad(out, inputs, do)
+    return run
+
+
+def peak_gib(fn):
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    fn()
+    torch.cuda.synchronize()
+    return (torch.cuda.max_memory_allocated() - base) / 2**30
+
+
+def rel_err(a, b):
+    return ((a.float() - b.float()).abs().max() / b.float().abs().max().clamp(min=1e-6)).item()
+
+
+def row(impl, pattern, n, b, tf, tb, pairs, blocks, mem, err, **extra):
+    useful = 4 * b * D * pairs
+    return dict(impl=impl, pattern=pattern, N=n, B=b, H=H, D=D, dtype="bfloat16", fwd_ms=tf, fwdbwd_ms=tb,
+                useful_tflops_fwd=useful / tf / 1e9 if tf else None,
+                useful_tflops_fwdbwd=3.5 * useful / tb / 1e9 if tb else None,
+                block_tflops_fwdbwd=3.5 * 4 * b * D * blocks / tb / 1e9 if (tb and blocks) else None,
+                peak_mem_gib=mem, max_rel_err=err, density=pairs / (H * n * n), **extra)
+
+
+def bench_kernels(n, names, rows, log):
+    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+    from zoo.attention.kernels.flex import _compiled
+    dev = "cuda"
+    b = max(1, 65536 // n)
+    g = torch.Generator(device=dev).manual_seed(0)
+    q, k, v = (torch.randn(b, H, n, D, device=dev, dtype=torch.bfloat16, generator=g).requires_grad_() for _ in range(3))
+    do = torch.randn_like(q)
+    for causal in (True, False):
+        fn = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal)  # noqa: E731
+        pairs = H * (n * (n + 1) // 2 if causal else n * n)
+        rows.append(row("sdpa_dense", "dense" + ("_causal" if causal else ""), n, b, timeit(fn),
+                        timeit(fwd_bwd(fn, (q, k, v), do)), pairs, pairs, peak_gib(fwd_bwd(fn, (q, k, v), do)), None))
+        log(rows[-1])
+    flex = _compiled()
+    for name in names:
+        p = cases()[name]
+        try:
+            t0 = time.perf_counter()
+            ours = lambda: sparse_attention(q, k, v, p, backend="flex")  # noqa: E731
+            out = ours()
+            torch.cuda.synchronize()
+            first_ms = (time.perf_counter() - t0) * 1e3
+            tf = timeit(ours)
+            tb = timeit(fwd_bwd(ours, (q, k, v), do))
+            mem = peak_gib(fwd_bwd(ours, (q, k, v), do))
+            if p.data_dependent:
+                pairs, blocks = routed_pairs(p, q, k), None
+            else:
+                pairs, blocks = count_pairs(p, n, H, device=dev), block_pairs(p, n, H)
+            err, plain = None, plain_mask_mod(name, p, n, dev)
+            if plain is not None:
+                t0 = time.perf_counter()
+                bm = create_block_mask(plain, None, None, n, n, device=dev, _compile=True)
+                torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                bm = create_block_mask(plain, None, None, n, n, device=dev, _compile=True)
+                torch.cuda.synchronize()
+                mask_ms = (time.perf_counter() - t0) * 1e3
+                pf = lambda: flex(q, k, v, block_mask=bm)  # noqa: E731
+                ref = pf()
+                err = rel_err(out, ref)
+                ptb = timeit(fwd_bwd(pf, (q, k, v), do))
+                rows.append(row("flex_mask_mod", name, n, b, timeit(pf), ptb, pairs,
+                                (bm.numel() - 0) and int((1 - bm.sparsity() / 100) * n * n * H), peak_gib(fwd_bwd(pf, (q, k, v), do)),
+                                None, mask_build_ms=mask_ms))
+                log(rows[-1])
+            rows.append(row("zoo", name, n, b, tf, tb, pairs, blocks, mem, err, first_call_ms=first_ms))
+            log(rows[-1])
+        except Exception as e:  # one failing pattern must not hide the others
+            rows.append(dict(impl="zoo", pattern=name, N=n, B=b, error=repr(e)[:400]))
+            log(rows[-1])
+    del q, k, v, do
+    torch.cuda.empty_cache()
+
+
+@torch.no_grad()
+def routed_pairs(p, q, k):
+    """Pairs a data-dependent pattern computes on these inputs: the sizes of its routed key
+    ranges (per sequence, summed over heads and rounds)."""
+    total = 0
+    for comp in p.route(q, F.normalize(q, dim=-1) if p.name == "lsh" else k):
+        lo, hi = comp.ranges
+        heads = 1 if comp.heads is None else 1
+        total += int((hi - lo + 1).clamp(min=0).expand(q.shape[0], q.shape[1], lo.shape[-1]).sum()) * heads
+    return total // q.shape[0]
+
+
+def bench_peers(rows, log, n=16384):
+    """Hugging Face modules vs SparseSelfAttention modules (projections included), B=1, hidden 1024."""
+    import transformers
+    dev, dt, hidden = "cuda", torch.bfloat16, H * D
+    x = torch.randn(1, n, hidden, device=dev, dtype=dt, requires_grad=True)
+    do = torch.randn_like(x)
+    peers = {}
+    try:
+        from transformers.models.longformer.modeling_longformer import LongformerConfig, LongformerSelfAttention
+        cfg = LongformerConfig(hidden_size=hidden, num_attention_heads=H, attention_window=[512])
+        mod = LongformerSelfAttention(cfg, layer_id=0).to(dev, dt)
+        mask = torch.zeros(1, n, device=dev, dtype=dt)
+        mask[:, :32] = 10000.0
+        is_masked, is_global = mask < 0, mask > 0
+
+        def hf_lf():
+            return mod(x, attention_mask=mask, is_index_masked=is_masked, is_index_global_attn=is_global,
+                       is_global_attn=True)[0]
+        peers["hf_longformer"] = (hf_lf, build("longformer", window=512, global_tokens=32))
+    except Exception as e:
+        rows.append(dict(impl="hf_longformer", error=repr(e)[:300]))
+    try:
+        from transformers.models.big_bird.modeling_big_bird import (BigBirdBlockSparseAttention, BigBirdConfig,
+                                                                    BigBirdModel)
+        cfg = BigBirdConfig(hidden_size=hidden, num_attention_heads=H, attention_type="block_sparse", block_size=64,
+                            num_random_blocks=3, max_position_embeddings=n)
+        mod_bb = BigBirdBlockSparseAttention(cfg, seed=0).to(dev, dt)
+        am = torch.ones(1, n, device=dev, dtype=dt)
+        blocked, band, from_m, to_m = BigBirdModel.create_masks_for_block_sparse_attn(am, 64)
+
+        def hf_bb():
+            return mod_bb(x, band_mask=band, from_mask=from_m, to_mask=to_m, from_blocked_mask=blocked,
+                          to_blocked_mask=blocked)[0]
+        peers["hf_bigbird"] = (hf_bb, build("bigbird", block=64, window_blocks=3, global_blocks=1, random_blocks=3))
+    except Exception as e:
+        rows.append(dict(impl="hf_bigbird", error=repr(e)[:300]))
+    try:
+        from transformers.models.reformer.modeling_reformer import LSHSelfAttention, ReformerConfig
+        cfg = ReformerConfig(hidden_size=hidden, num_attention_heads=H, attention_head_size=D, lsh_attn_chunk_length=64,
+                             num_hashes=2, num_buckets=n // 64, lsh_num_chunks_before=1, lsh_num_chunks_after=0,
+                             is_decoder=False, max_position_embeddings=n)
+        mod_r = LSHSelfAttention(cfg).to(dev, dt)
+
+        def hf_ref():
+            return mod_r(x)[0]
+        peers["hf_reformer"] = (hf_ref, build("lsh", bucket_size=64, n_hashes=2, chunk=64))
+    except Exception as e:
+        rows.append(dict(impl="hf_reformer", error=repr(e)[:300]))
+    for impl, (fn, pattern) in peers.items():
+        for who, f in ((impl, fn), ("zoo_module", None)):
+            try:
+                if f is None:
+                    ours = SparseSelfAttention(hidden, H, pattern).to(dev, dt)
+                    f = lambda: ours(x)  # noqa: E731
+                f()
+                tf, tb = timeit(f, 5, 20), timeit(fwd_bwd(f, (x,), do), 5, 20)
+                rows.append(dict(impl=who, peer_of=impl, pattern=pattern.name, N=n, B=1, H=H, D=D, dtype="bfloat16",
+                                 fwd_ms=tf, fwdbwd_ms=tb, peak_mem_gib=peak_gib(fwd_bwd(f, (x,), do)),
+                                 transformers=transformers.__version__))
+            except Exception as e:
+                rows.append(dict(impl=who, peer_of=impl, pattern=pattern.name, N=n, error=repr(e)[:300]))
+            log(rows[-1])
+
+
+def bench_long(rows, log, n=1 << 20):
+    """Memory linear in N: sliding window forward+backward at a million tokens."""
+    dev = "cuda"
+    p = build("sliding_window", left=511, right=0, causal=True)
+    q, k, v = (torch.randn(1, H, n, D, device=dev, dtype=torch.bfloat16).requires_grad_() for _ in range(3))
+    do = torch.randn_like(q)
+    f = lambda: sparse_attention(q, k, v, p, backend="flex")  # noqa: E731
+    try:
+        f()
+        mem = peak_gib(fwd_bwd(f, (q, k, v), do))
+        tf, tb = timeit(f, 3, 10), timeit(fwd_bwd(f, (q, k, v), do), 3, 10)
+        pairs = count_pairs(p, n, H, device=dev)
+        rows.append(row("zoo", "sliding_window", n, 1, tf, tb, pairs, block_pairs(p, n, H), mem, None, note="1M tokens"))
+    except Exception as e:
+        rows.append(dict(impl="zoo", pattern="sliding_window", N=n, error=repr(e)[:400]))
+    log(rows[-1])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="benchmarks/attention_h200")
+    ap.add_argument("--ns", default="4096,16384,65536")
+    ap.add_argument("--patterns", default=",".join(cases()))
+    ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--no-long", action="store_true")
+    args = ap.parse_args(argv)
+    rows = []
+
+    def log(r):
+        keys = ("impl", "pattern", "N", "fwd_ms", "fwdbwd_ms", "useful_tflops_fwdbwd", "peak_mem_gib", "max_rel_err", "error")
+        print({k: (round(r[k], 3) if isinstance(r.get(k), float) else r.get(k)) for k in keys if k in r}, flush=True)
+    t0 = time.time()
+    for n in [int(x) for x in args.ns.split(",")]:
+        bench_kernels(n, args.patterns.split(","), rows, log)
+    if not args.no_peers:
+        bench_peers(rows, log)
+    if not args.no_long:
+        bench_long(rows, log)
+    import triton
+    doc = {"command": "PYTHONPATH=$PWD python3 tools/bench_attention.py " + " ".join(sys.argv[1:]),
+           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "triton": triton.__version__,
+           "wall_seconds": round(time.time() - t0, 1), "rows": rows}
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    with open(args.out + ".json", "w") as f:
+        json.dump(doc, f, indent=1)
+    from zoo.bench import attention_markdown
+    with open(args.out + ".md", "w") as f:
+        f.write(attention_markdown(doc))
+    print(attention_markdown(doc))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Counting the work a pattern asks for: allowed (query, key) pairs and computed blocks.
+
+Useful FLOPs (FlashAttention's convention, used in benchmarks/): 4 * B * D * pairs forward
+(pairs summed over heads), x 3.5 for forward + backward. Block FLOPs count every (query block,
+key block) tile a block-sparse kernel touches, so the gap between the two is wasted work.
+"""
+from __future__ import annotations
+
+import torch
+
+from .kernels.gather import gather
+from .patterns import Pattern
+
+
+@torch.no_grad()
+def count_pairs(pattern: Pattern, n: int, n_heads: int, device="cpu", chunk: int = 1 << 24) -> int:
+    """Allowed (query, key) pairs of full self-attention over n tokens, summed over heads."""
+    if pattern.data_dependent:
+        raise ValueError(f"{pattern.name} routes per input: count its pairs from a routed call")
+    total = 0
+    for comp in pattern.components(n, n, n_heads):
+        dummy = torch.zeros(1, n_heads, n, 1, device=device)
+        g = gather(dummy, dummy, dummy, comp, 0)
+        blocks = comp.blocks(n, n, 64, 64).to(device)  # (Hb, nQB, K)
+        hb, nqb, kb = blocks.shape
+        nqc, nkc = g.q.shape[2], g.k.shape[2]
+        step = max(1, chunk // (64 * 64 * kb * max(hb, len(g.heads))))
+        heads = g.heads.view(-1, 1, 1, 1)
+        for s in range(0, nqb, step):
+            blk = blocks[:, s:s + step]  # (Hb, b, K)
+            qi = torch.arange(s * 64, min((s + blk.shape[1]) * 64, nqb * 64), device=device)
+            qa = torch.where(qi < nqc, g.q_abs[0, 0, qi.clamp(max=nqc - 1)], -1).view(1, -1, 64, 1)
+            kidx = (blk[..., None] * 64 + torch.arange(64, device=device)).flatten(-2)  # (Hb, b, K*64)
+            kvalid = (blk >= 0).repeat_interleave(64, -1) & (kidx < nkc)
+            ka = torch.where(kvalid, g.k_abs[0, 0, kidx.clamp(0, nkc - 1)], -1)[:, :, None, :]
+            ok = comp.mask(torch.zeros((), dtype=torch.long, device=device), heads, qa, ka)
+            ok = ok & (qa >= 0) & (ka >= 0)
+            total += int(ok.expand(len(g.heads), *ok.shape[1:]).sum())
+    return total
+
+
+def block_pairs(pattern: Pattern, n: int, n_heads: int, block: int = 128) -> int:
+    """(query, key) pairs inside the tiles the flex backend computes, summed over heads."""
+    total = 0
+    for comp in pattern.components(n, n, n_heads):
+        hc = n_heads if comp.heads is None else len(comp.heads)
+        blocks = comp.blocks(n, n, block, block)
+        per = int((blocks >= 0).sum()) * block * block
+        total += per * (hc // blocks.shape[0])
+    return total

@@ -1,0 +1,81 @@
+"""The block stack every family shares: embeddings in, normalised features out.
+
+Options from the configuration: per-layer patterns (schedule.py), activation checkpointing
+(Chen et al. 2016, "Training Deep Nets with Sublinear Memory Cost") and reversible residuals
+(reversible.py). Decoding passes one KV cache per layer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+from ..attention import KVCache
+from ..attention.patterns import Pattern
+from .block import Block
+from .mlp import get_mlp_layer
+from .norm import get_norm_layer
+from .reversible import reversible_forward
+from .rotary import RotaryEmbedding
+
+
+@dataclass
+class TransformerConfig:
+    """Fields every family shares. ``pattern`` / ``pattern_params`` name a core pattern
+    (``zoo patterns``); ``schedule`` / ``schedule_params`` vary it per layer (schedule.py)."""
+
+    dim: int = 256
+    depth: int = 6
+    num_heads: int = 8
+    mlp_ratio: float = 4.0
+    mlp: str = "gelu"
+    norm: str = "layernorm"
+    qkv_bias: bool = True
+    dropout: float = 0.0
+    pattern: str = "dense"
+    pattern_params: dict[str, Any] = field(default_factory=dict)
+    schedule: str = "same"
+    schedule_params: dict[str, Any] = field(default_factory=dict)
+    reversible: bool = False
+    grad_checkpointing: bool = False
+    attn_backend: str = "auto"
+
+
+class Transformer(nn.Module):
+    def __init__(self, cfg: TransformerConfig, patterns: list[Pattern], *, max_len: int,
+                 rotary: RotaryEmbedding | None = None):
+        super().__init__()
+        if len(patterns) != cfg.depth:
+            raise ValueError(f"need one pattern per layer ({cfg.depth}), got {len(patterns)}")
+        norm_layer, mlp_layer = get_norm_layer(cfg.norm), get_mlp_layer(cfg.mlp)
+        self.blocks = nn.ModuleList(
+            Block(cfg.dim, cfg.num_heads, p, mlp_ratio=cfg.mlp_ratio, qkv_bias=cfg.qkv_bias, drop=cfg.dropout,
+                  norm_layer=norm_layer, mlp_layer=mlp_layer, backend=cfg.attn_backend, rotary=rotary,
+                  max_len=max_len)
+            for p in patterns)
+        self.norm = norm_layer(cfg.dim)
+        self.reversible = cfg.reversible
+        self.grad_checkpointing = cfg.grad_checkpointing
+
+    @property
+    def patterns(self) -> list[Pattern]:
+        return [b.pattern for b in self.blocks]
+
+    def new_caches(self) -> list[KVCache]:
+        return [b.attn.new_cache() for b in self.blocks]
+
+    def forward(self, x: Tensor, key_padding_mask: Tensor | None = None, global_mask: Tensor | None = None,
+                caches: list[KVCache] | None = None) -> Tensor:  # x (B, N, C) -> (B, N, C)
+        kw = dict(key_padding_mask=key_padding_mask, global_mask=global_mask)
+        if self.reversible:
+            return self.norm(reversible_forward(self.blocks, x, caches=caches, **kw))
+        for i, blk in enumerate(self.blocks):
+            if caches is not None:
+                x = blk(x, cache=caches[i], **kw)
+            elif self.grad_checkpointing and x.requires_grad:
+                x = checkpoint(blk, x, key_padding_mask, global_mask, use_reentrant=False)
+            else:
+                x = blk(x, **kw)
+        return self.norm(x)

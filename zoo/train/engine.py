@@ -1,0 +1,400 @@
+"""The training loop: a recipe -> a DeepSpeed engine -> steps, logs, evals, checkpoints.
+
+One code path for every launch: ``zoo train RECIPE`` (one process, CPU or one GPU) and
+``deepspeed --num_gpus N --module zoo.train RECIPE`` both end in ``train()``; on CPU DeepSpeed
+runs with its CPU accelerator (``DS_ACCELERATOR=cpu``) and the gloo backend. The recipe owns
+the optimisation (AdamW, warmup + cosine/linear decay, weight decay off for 1-D tensors); the
+DeepSpeed JSON owns the parallel layout and precision (ZeRO stage, offload, bf16/fp16,
+gradient clipping).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import checkpoint as ckpt
+from .data import (ResumableStream, batch_size_of, batch_tokens, kind_of, make_loader, model_inputs,
+                   segment_length)
+from .schema import Recipe, dump_recipe
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+# ---------------------------------------------------------------------------------------------
+# process group, config, model, optimizer
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def init_distributed(local_rank: int | None = None) -> tuple[int, int, int]:
+    """Join (or, for a lone process, create) the process group; returns (rank, world, local_rank).
+
+    A plain ``zoo train`` has no launcher environment: describe a world of one so DeepSpeed's
+    engine runs exactly as it does under ``deepspeed``.
+    """
+    import deepspeed
+    import torch.distributed as dist
+
+    if "RANK" not in os.environ:
+        os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK=str(local_rank or 0),
+                          MASTER_ADDR="127.0.0.1")
+        os.environ.setdefault("MASTER_PORT", str(_free_port()))
+    if local_rank is not None:
+        os.environ["LOCAL_RANK"] = str(local_rank)
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if not dist.is_initialized():
+        from deepspeed.accelerator import get_accelerator
+
+        backend = get_accelerator().communication_backend_name()
+        if backend not in ("nccl", "hccl", "xccl"):
+            backend = "gloo"  # CPU: gloo ships with every torch build
+        deepspeed.init_distributed(dist_backend=backend, auto_mpi_discovery=False)
+    if torch.cuda.is_available() and os.environ.get("DS_ACCELERATOR", "cuda") != "cpu":
+        torch.cuda.set_device(local)
+    return dist.get_rank(), dist.get_world_size(), local
+
+
+def resolve_path(p: str) -> Path:
+    """A path from a recipe: as given if it exists, else relative to the repository root."""
+    path = Path(p)
+    if path.exists() or path.is_absolute():
+        return path
+    return REPO_ROOT / path
+
+
+def deepspeed_config(recipe: Recipe, world: int) -> dict[str, Any]:
+    """The recipe's DeepSpeed JSON with batch sizes, clipping and (for offload) the optimizer."""
+    path = resolve_path(recipe.deepspeed)
+    if not path.is_file():
+        raise FileNotFoundError(f"recipe.deepspeed: {recipe.deepspeed} not found (configs/deepspeed/*.json)")
+    cfg = {k: v for k, v in json.loads(path.read_text()).items() if not k.startswith("_")}
+    if "gradient_clipping" not in cfg:
+        raise ValueError(f"{path}: set gradient_clipping explicitly (DeepSpeed silently defaults it "
+                         "to 1.0); 0 disables clipping")
+    if recipe.schedule.grad_clip is not None:
+        cfg["gradient_clipping"] = recipe.schedule.grad_clip
+    cfg["train_micro_batch_size_per_gpu"] = recipe.micro_batch
+    cfg["gradient_accumulation_steps"] = recipe.grad_accum
+    cfg["train_batch_size"] = recipe.micro_batch * recipe.grad_accum * world
+    cfg.setdefault("steps_per_print", 10**9)  # our logger prints; DeepSpeed's would interleave
+    cfg.setdefault("wall_clock_breakdown", False)
+    if cfg.get("fp16", {}).get("enabled") and not torch.cuda.is_available():
+        raise ValueError(f"{path}: fp16 needs a GPU; on CPU use a bf16 or fp32 config "
+                         "(configs/deepspeed/cpu.json)")
+    if _offloads_optimizer(cfg):
+        s = recipe.schedule  # DeepSpeed's CPU Adam: a client torch optimizer would be slow here
+        cfg["optimizer"] = {"type": "AdamW", "params": {"lr": s.lr, "betas": list(s.betas),
+                                                        "eps": s.eps, "weight_decay": s.weight_decay}}
+    elif "optimizer" in cfg:
+        raise ValueError(f"{path}: the recipe's schedule owns the optimizer; remove 'optimizer'")
+    if "scheduler" in cfg:
+        raise ValueError(f"{path}: the recipe's schedule owns the LR schedule; remove 'scheduler'")
+    return cfg
+
+
+def _offloads_optimizer(cfg: dict[str, Any]) -> bool:
+    dev = (cfg.get("zero_optimization", {}).get("offload_optimizer") or {}).get("device", "none")
+    return dev in ("cpu", "nvme")
+
+
+def build_model(recipe: Recipe) -> torch.nn.Module:
+    from zoo.registry import create_model
+
+    kw = dict(recipe.model.overrides)
+    if recipe.model.checkpoint:
+        kw["checkpoint"] = str(resolve_path(recipe.model.checkpoint))
+    return create_model(recipe.model.name, **kw)
+
+
+def model_config(model: torch.nn.Module) -> dict[str, Any]:
+    """The model's architecture config as JSON-able data (the registry's dataclass)."""
+    import dataclasses
+
+    cfg = getattr(model, "config", None) or getattr(model, "cfg", None)
+    if cfg is None:
+        return {}
+    if dataclasses.is_dataclass(cfg):
+        cfg = dataclasses.asdict(cfg)
+    elif hasattr(cfg, "to_dict"):
+        cfg = cfg.to_dict()
+    return json.loads(json.dumps(cfg, default=str))
+
+
+def model_seq_len(model: torch.nn.Module) -> int | None:
+    """The model's sequence length (byte-LM windows, ListOps padding, question/caption tokens)."""
+    cfg = model_config(model)
+    for key in ("seq_len", "max_len", "max_seq_len", "text_len", "max_text_len", "context_length"):
+        if isinstance(cfg.get(key), int):
+            return cfg[key]
+    return None
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW groups: decay matrices, not biases / norm gains / position tables (the model's
+    timm-style ``no_weight_decay()``, else every tensor with fewer than 2 dims)."""
+    skip = model.no_weight_decay() if hasattr(model, "no_weight_decay") else set()
+    decay, no_decay = [], []
+    for n, p in model.named_parameters():
+        if p.requires_grad:
+            (no_decay if p.dim() < 2 or n in skip else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+
+
+def lr_lambda(recipe: Recipe):
+    """Multiplier of the base lr at optimizer step t: linear warmup, then cosine/linear/constant."""
+    s = recipe.schedule
+
+    def f(t: int) -> float:
+        if t < s.warmup_steps:
+            return (t + 1) / s.warmup_steps
+        if s.decay == "constant":
+            return 1.0
+        frac = min(1.0, (t - s.warmup_steps) / max(1, s.steps - s.warmup_steps))
+        shape = 0.5 * (1 + math.cos(math.pi * frac)) if s.decay == "cosine" else 1 - frac
+        return s.min_lr_ratio + (1 - s.min_lr_ratio) * shape
+
+    return f
+
+
+def step_seed(seed: int, rank: int, step: int) -> int:
+    """Seed of the randomness (dropout, ...) of one step on one rank: resumes reproduce it."""
+    return (seed * 1_000_003 + rank * 10_007 + step) % (2**63 - 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# the loop
+
+
+@dataclass
+class TrainResult:
+    run: Path
+    step: int
+    finished: bool
+    losses: dict[int, float] = field(default_factory=dict)  # step -> mean loss over ranks
+    metrics: dict[str, Any] = field(default_factory=dict)
+    export: Path | None = None
+
+
+def run_dir(recipe: Recipe, out: str | None) -> Path:
+    return Path(out or recipe.out or Path("runs") / recipe.name)
+
+
+def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
+          stop_at: int | None = None, local_rank: int | None = None) -> TrainResult:
+    """Train a recipe to its last step (or `stop_at`, or a SIGTERM/SIGINT), checkpointing."""
+    import deepspeed
+    import torch.distributed as dist
+
+    from .evaluate import evaluate
+    from .logging import RunLogger
+
+    _quiet_deepspeed()
+    rank, world, _ = init_distributed(local_rank)
+    run = run_dir(recipe, out)
+    ds_cfg = deepspeed_config(recipe, world)
+    if rank == 0:
+        run.mkdir(parents=True, exist_ok=True)
+        dump_recipe(recipe, run / "recipe.yaml")
+        (run / "deepspeed.json").write_text(json.dumps(ds_cfg, indent=1) + "\n")
+
+    torch.manual_seed(recipe.seed)  # identical initial weights on every rank
+    model = build_model(recipe)
+    name, mcfg = recipe.model.name, model_config(model)
+    opt = None
+    if "optimizer" not in ds_cfg:
+        s = recipe.schedule
+        opt = torch.optim.AdamW(param_groups(model, s.weight_decay), lr=s.lr, betas=tuple(s.betas),
+                                eps=s.eps)
+    sched = lambda o: torch.optim.lr_scheduler.LambdaLR(o, lr_lambda(recipe))  # noqa: E731
+    engine, _, _, scheduler = deepspeed.initialize(
+        model=model, optimizer=opt, lr_scheduler=sched, config=ds_cfg,
+        model_parameters=None if opt is not None else param_groups(model, recipe.schedule.weight_decay))
+    dtype = _engine_dtype(ds_cfg)
+
+    seq_len = recipe.data.seq_len or model_seq_len(model)
+    seg = segment_length(recipe.checkpoint.every, recipe.grad_accum, recipe.schedule.steps)
+    factory = lambda seed, n: make_loader(recipe, train=True, seq_len=seq_len, seed=seed,  # noqa: E731
+                                          epoch_batches=n)
+    stream = ResumableStream(factory, recipe.seed, seg)
+    step = 0
+    if resume:
+        d, tag = ckpt.resolve_resume(resume, run)
+        client = ckpt.load(engine, d, tag)
+        if client.get("model", name) != name:
+            raise ValueError(f"--resume {resume}: checkpoint is of {client.get('model')}, recipe trains {name}")
+        step = int(client["step"])
+        stream = ResumableStream.restore(factory, client["data"])
+
+    total = recipe.schedule.steps
+    log = RunLogger(run, rank=rank, total_steps=total, start_step=step,
+                    tensorboard=recipe.log.tensorboard, progress=recipe.log.progress,
+                    desc=recipe.name)
+    if resume:
+        log.print(f"resumed from {d}/{tag} at step {step}")
+    log.print(f"{name}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
+              f"world {world}, micro-batch {recipe.micro_batch} x accum {recipe.grad_accum}, "
+              f"{total} steps, run folder {run}")
+    result = TrainResult(run=run, step=step, finished=False)
+
+    def client_state() -> dict[str, Any]:
+        return {"step": step, "model": name, "model_config": mcfg, "data": stream.state(),
+                "recipe": recipe.to_dict()}
+
+    def save() -> Path:
+        return ckpt.save(engine, run, step, client_state(), model_name=name, model_config=mcfg,
+                         export=recipe.checkpoint.export, keep=recipe.checkpoint.keep)
+
+    def run_eval(final: bool = False) -> dict[str, Any]:
+        metrics = evaluate(engine, recipe, seq_len=seq_len, dtype=dtype,
+                           max_batches=None if final else recipe.eval.max_batches)
+        log.eval(step, recipe.eval.split or recipe.data.eval_split, metrics)
+        return metrics
+
+    last_saved = step
+    t_last, tok, samples = time.perf_counter(), 0, 0
+    with ckpt.StopSignal() as stop:
+        try:
+            while step < total:
+                batches = [next(stream) for _ in range(recipe.grad_accum)]
+                torch.manual_seed(step_seed(recipe.seed, rank, step))
+                losses = []
+                for batch in batches:
+                    tok += batch_tokens(batch)
+                    samples += batch_size_of(batch)
+                    out_ = engine(**model_inputs(batch, engine.device, dtype))
+                    loss = out_["loss"]
+                    engine.backward(loss)
+                    engine.step()
+                    losses.append(loss.detach().float())
+                step += 1
+                # one collective per step: the mean loss over ranks and "has any rank been signalled"
+                flags = torch.stack([torch.stack(losses).mean(),
+                                     torch.tensor(float(stop.requested), device=losses[0].device)])
+                if world > 1:
+                    dist.all_reduce(flags)
+                loss_v, stopping = flags[0].item() / world, flags[1].item() > 0
+                result.losses[step] = loss_v
+                if not math.isfinite(loss_v) and not ds_cfg.get("fp16", {}).get("enabled"):
+                    raise FloatingPointError(f"loss is {loss_v} at step {step}")
+                now = time.perf_counter()
+                write = step % recipe.log.every == 0 or step == total
+                dt = max(now - t_last, 1e-9)
+                log.step(step, loss_v, scheduler.get_last_lr()[0], tokens_per_s=tok * world / dt,
+                         samples_per_s=samples * world / dt, grad_norm=_grad_norm(engine), write=write)
+                if write:
+                    t_last, tok, samples = now, 0, 0
+                if recipe.eval.every and step % recipe.eval.every == 0 and step < total:
+                    result.metrics = run_eval()
+                if stopping or (stop_at is not None and step >= stop_at) or (
+                        recipe.checkpoint.every and step % recipe.checkpoint.every == 0) or step == total:
+                    save()
+                    last_saved = step
+                if stopping:
+                    log.print(f"stopping at step {step} on signal {stop.signum}: checkpoint saved; "
+                              f"continue with --resume latest")
+                    break
+                if stop_at is not None and step >= stop_at:
+                    log.print(f"stopped at step {step} (--stop-at); continue with --resume latest")
+                    break
+        finally:
+            log.close()
+    result.step = step
+    result.finished = step >= total
+    if result.finished:
+        if last_saved != step:
+            save()
+        export = ckpt.checkpoint_dir(run) / ckpt.TAG_FORMAT.format(step) / ckpt.EXPORT_NAME
+        if recipe.checkpoint.export and rank == 0 and export.is_file():
+            import shutil
+
+            shutil.copyfile(export, run / ckpt.EXPORT_NAME)
+            result.export = run / ckpt.EXPORT_NAME
+        if recipe.eval.at_end:
+            log = RunLogger(run, rank=rank, total_steps=total, start_step=step, tensorboard=False,
+                            progress=False)
+            result.metrics = run_eval(final=True)
+            log.close()
+        if rank == 0:
+            summary = {"model": name, "step": step, "final_loss": result.losses.get(step),
+                       "eval": {k: v for k, v in result.metrics.items() if k != "records"},
+                       "world_size": world}
+            (run / "metrics.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
+    return result
+
+
+def _quiet_deepspeed() -> None:
+    """DeepSpeed logs every checkpoint file at INFO; our logger reports what matters."""
+    import logging
+
+    from deepspeed.utils import logger
+
+    if os.environ.get("ZOO_DEEPSPEED_VERBOSE") != "1":
+        logger.setLevel(logging.WARNING)
+
+
+def _engine_dtype(cfg: dict[str, Any]) -> torch.dtype:
+    if cfg.get("bf16", {}).get("enabled"):
+        return torch.bfloat16
+    if cfg.get("fp16", {}).get("enabled"):
+        return torch.float16
+    return torch.float32
+
+
+def _grad_norm(engine) -> float | None:
+    try:
+        g = engine.get_global_grad_norm()
+    except Exception:  # noqa: BLE001 - not every optimizer wrapper tracks it
+        return None
+    if g is None:
+        return None
+    return float(g.item() if isinstance(g, torch.Tensor) else g)
+
+
+# ---------------------------------------------------------------------------------------------
+# dry run
+
+
+def dry_run(recipe: Recipe, *, out: str | None = None, forward: bool = True) -> int:
+    """Check a recipe without training: schema, DeepSpeed JSON, model, data pipeline, one batch."""
+    print(f"recipe {recipe.name}: ok ({recipe.model.name}, {recipe.schedule.steps} steps, "
+          f"micro-batch {recipe.micro_batch} x accum {recipe.grad_accum}, seed {recipe.seed})")
+    cfg = deepspeed_config(recipe, world=1)
+    print(f"deepspeed {recipe.deepspeed}: ZeRO stage {cfg.get('zero_optimization', {}).get('stage', 0)}, "
+          f"{_engine_dtype(cfg)}, gradient_clipping {cfg['gradient_clipping']}")
+    torch.manual_seed(recipe.seed)
+    model = build_model(recipe)
+    n = sum(p.numel() for p in model.parameters())
+    print(f"model {recipe.model.name}: {n / 1e6:.2f}M parameters, config {json.dumps(model_config(model))}")
+    seq_len = recipe.data.seq_len or model_seq_len(model)
+    if not (resolve_path(recipe.data.path) / "index.json").is_file():
+        print(f"data: no shards at {recipe.data.path} (no index.json); convert them first: "
+              f"zoo data convert {recipe.data.dataset} --src ... --out {recipe.data.path}",
+              file=sys.stderr)
+        return 1
+    loader = make_loader(recipe, train=True, seq_len=seq_len, seed=recipe.seed, epoch_batches=1)
+    batch = next(iter(loader))
+    shapes = {k: (tuple(v.shape), str(v.dtype).replace("torch.", "")) if isinstance(v, torch.Tensor)
+              else type(v).__name__ for k, v in batch.items()}
+    print(f"data {recipe.data.dataset} ({kind_of(recipe)}) at {recipe.data.path}: batch {shapes}")
+    if forward:
+        model.eval()
+        with torch.no_grad():
+            out_ = model(**model_inputs({k: v[:1] if isinstance(v, torch.Tensor) else v
+                                         for k, v in batch.items()}, "cpu", torch.float32))
+        print(f"forward: logits {tuple(out_['logits'].shape)}, loss {float(out_['loss']):.4f}")
+    print(f"run folder: {run_dir(recipe, out)} (dry run: nothing written)")
+    return 0
