@@ -56,83 +56,88 @@ def flex_attention(q, k, v, components, *, scale, key_padding_mask=None, k_start
     return out.to(q.dtype), lse
 
 
-if PATCH:
+if PATCH or __name__ != "__main__":
     FX.flex_attention = flex_attention
 
-dev = "cuda"
-print(torch.__version__, torch.cuda.get_device_name(), "patched" if PATCH else "unpatched", flush=True)
+def main():
+    dev = "cuda"
+    print(torch.__version__, torch.cuda.get_device_name(), "patched" if PATCH else "unpatched", flush=True)
 
 
-def rel(a, b):
-    return ((a.double() - b.double()).abs().max() / b.double().abs().max().clamp(min=1.0)).item()
+    def rel(a, b):
+        return ((a.double() - b.double()).abs().max() / b.double().abs().max().clamp(min=1.0)).item()
 
 
-def pats(n):
-    c = 64
-    return {
-        "lsh1": build("lsh", bucket_size=64, n_hashes=1, chunk=c),
-        "lsh2": build("lsh", bucket_size=64, n_hashes=2, chunk=c),
-        "anchor": build("anchor", n_anchors=16, chunk=c, window=64),
-    }
+    def pats(n):
+        c = 64
+        return {
+            "lsh1": build("lsh", bucket_size=64, n_hashes=1, chunk=c),
+            "lsh2": build("lsh", bucket_size=64, n_hashes=2, chunk=c),
+            "anchor": build("anchor", n_anchors=16, chunk=c, window=64),
+        }
 
 
-# correctness: flex fp32/bf16 vs reference fp64 on the GPU
-for n in (257, 1024):
-    for name, p0 in pats(n).items():
-        for causal in (False, True):
-            p = dataclasses.replace(p0, causal=causal)
-            g = torch.Generator(device=dev).manual_seed(n)
-            q64, k64, v64 = [torch.randn(2, 4, n, 64, device=dev, dtype=torch.float64, generator=g) for _ in range(3)]
-            kpm = torch.ones(2, n, dtype=torch.bool, device=dev)
-            kpm[0, n - n // 5:] = False
-            # route once (fp64 keys) and reuse the same clusters for every dtype
-            kw = {}
-            if p.name == "anchor":
-                kw["clusters"] = p.clusters(k64)
-            res = {}
-            for dt in (torch.float64, torch.float32, torch.bfloat16):
-                q, k, v = [t.to(dt).requires_grad_() for t in (q64, k64, v64)]
-                be = "reference" if dt == torch.float64 else "flex"
-                if p.name == "lsh":  # hash the fp64 keys for every dtype so routing agrees
-                    orig = p.buckets
-                    object.__setattr__(p, "buckets", lambda kk, o=orig: o(k64))
-                out = sparse_attention(q, k, v, p, backend=be, key_padding_mask=kpm, **kw)
-                if p.name == "lsh":
-                    object.__delattr__(p, "buckets")
-                gr = torch.autograd.grad(out.float().square().sum(), (q, k, v))
-                res[dt] = (out, gr)
-            ref = res[torch.float64]
-            e32 = max([rel(res[torch.float32][0], ref[0])] + [rel(a, b) for a, b in zip(res[torch.float32][1], ref[1])])
-            e16 = max([rel(res[torch.bfloat16][0], ref[0])] + [rel(a, b) for a, b in zip(res[torch.bfloat16][1], ref[1])])
-            print(f"n={n} {name} causal={causal}: fp32 {e32:.2e}  bf16 {e16:.2e}", flush=True)
+    # correctness: flex fp32/bf16 vs reference fp64 on the GPU
+    for n in (257, 1024):
+        for name, p0 in pats(n).items():
+            for causal in (False, True):
+                p = dataclasses.replace(p0, causal=causal)
+                g = torch.Generator(device=dev).manual_seed(n)
+                q64, k64, v64 = [torch.randn(2, 4, n, 64, device=dev, dtype=torch.float64, generator=g) for _ in range(3)]
+                kpm = torch.ones(2, n, dtype=torch.bool, device=dev)
+                kpm[0, n - n // 5:] = False
+                # route once (fp64 keys) and reuse the same clusters for every dtype
+                kw = {}
+                if p.name == "anchor":
+                    kw["clusters"] = p.clusters(k64)
+                res = {}
+                for dt in (torch.float64, torch.float32, torch.bfloat16):
+                    q, k, v = [t.to(dt).requires_grad_() for t in (q64, k64, v64)]
+                    be = "reference" if dt == torch.float64 else "flex"
+                    if p.name == "lsh":  # hash the fp64 keys for every dtype so routing agrees
+                        orig = p.buckets
+                        object.__setattr__(p, "buckets", lambda kk, o=orig: o(k64))
+                    out = sparse_attention(q, k, v, p, backend=be, key_padding_mask=kpm, **kw)
+                    if p.name == "lsh":
+                        object.__delattr__(p, "buckets")
+                    gr = torch.autograd.grad(out.float().square().sum(), (q, k, v))
+                    res[dt] = (out, gr)
+                ref = res[torch.float64]
+                e32 = max([rel(res[torch.float32][0], ref[0])] + [rel(a, b) for a, b in zip(res[torch.float32][1], ref[1])])
+                e16 = max([rel(res[torch.bfloat16][0], ref[0])] + [rel(a, b) for a, b in zip(res[torch.bfloat16][1], ref[1])])
+                print(f"n={n} {name} causal={causal}: fp32 {e32:.2e}  bf16 {e16:.2e}", flush=True)
 
-# speed: forward+backward, bf16, new random data every step (recompiles show up as slow steps)
-for n in (4096, 16384):
-    for name, p in pats(n).items():
-        p = dataclasses.replace(p, causal=True)
-        times = []
-        for step in range(6):
-            q, k, v = [torch.randn(4, 8, n, 64, device=dev, dtype=torch.bfloat16, requires_grad=True) for _ in range(3)]
+    # speed: forward+backward, bf16, new random data every step (recompiles show up as slow steps)
+    for n in (4096, 16384):
+        for name, p in pats(n).items():
+            p = dataclasses.replace(p, causal=True)
+            times = []
+            for step in range(6):
+                q, k, v = [torch.randn(4, 8, n, 64, device=dev, dtype=torch.bfloat16, requires_grad=True) for _ in range(3)]
+                torch.cuda.synchronize()
+                t = time.perf_counter()
+                out = sparse_attention(q, k, v, p, backend="flex")
+                out.sum().backward()
+                torch.cuda.synchronize()
+                times.append(time.perf_counter() - t)
+            route_t = []
+            for step in range(5):
+                torch.cuda.synchronize()
+                t = time.perf_counter()
+                comps = p.route(q, k)
+                torch.cuda.synchronize()
+                route_t.append(time.perf_counter() - t)
+            print(f"speed n={n} {name}: fwd+bwd per step ms {[round(x * 1e3, 1) for x in times]}  route ms {min(route_t) * 1e3:.1f}", flush=True)
+        qd, kd, vd = [torch.randn(4, 8, n, 64, device=dev, dtype=torch.bfloat16, requires_grad=True) for _ in range(3)]
+        ts = []
+        for _ in range(4):
             torch.cuda.synchronize()
             t = time.perf_counter()
-            out = sparse_attention(q, k, v, p, backend="flex")
-            out.sum().backward()
+            torch.nn.functional.scaled_dot_product_attention(qd, kd, vd, is_causal=True).sum().backward()
             torch.cuda.synchronize()
-            times.append(time.perf_counter() - t)
-        route_t = []
-        for step in range(5):
-            torch.cuda.synchronize()
-            t = time.perf_counter()
-            comps = p.route(q, k)
-            torch.cuda.synchronize()
-            route_t.append(time.perf_counter() - t)
-        print(f"speed n={n} {name}: fwd+bwd per step ms {[round(x * 1e3, 1) for x in times]}  route ms {min(route_t) * 1e3:.1f}", flush=True)
-    qd, kd, vd = [torch.randn(4, 8, n, 64, device=dev, dtype=torch.bfloat16, requires_grad=True) for _ in range(3)]
-    ts = []
-    for _ in range(4):
-        torch.cuda.synchronize()
-        t = time.perf_counter()
-        torch.nn.functional.scaled_dot_product_attention(qd, kd, vd, is_causal=True).sum().backward()
-        torch.cuda.synchronize()
-        ts.append(time.perf_counter() - t)
-    print(f"speed n={n} sdpa dense causal: {min(ts) * 1e3:.1f} ms", flush=True)
+            ts.append(time.perf_counter() - t)
+        print(f"speed n={n} sdpa dense causal: {min(ts) * 1e3:.1f} ms", flush=True)
+
+
+if __name__ == '__main__':
+    main()

@@ -145,7 +145,7 @@ def fake_load(monkeypatch):
     ("bpc", "bits_per_char", []),
 ])
 def test_run_writes_json_markdown_and_pictures(fake_load, tmp_path, task, key, files):
-    assert cli.run(_args(task, tmp_path)) == 0
+    assert cli.run(_args(task, tmp_path, "--samples", "8")) == 0
     rec = json.loads((tmp_path / "eval.json").read_text())
     assert rec["task"] == task and rec["model"] == f"fake_{task}" and rec["split"] == "test"
     assert key in rec["scores"] and rec["git_commit"] and rec["created"]

@@ -64,6 +64,15 @@ def test_lm_bpc_and_ignore_index():
     assert out["loss"].item() == pytest.approx(ref.item(), rel=1e-5)
 
 
+def test_all_ignored_labels_give_zero_loss_not_nan():
+    model = zoo.create_model("vqa_tiny_dense")
+    batch = model.dummy_inputs(2)
+    batch["labels"][:] = -100  # VQA v2 answers outside the vocabulary
+    out = model(**batch)
+    assert out["loss"].item() == 0.0
+    out["loss"].backward()
+
+
 @pytest.mark.parametrize("head", ["token", "qa"])
 def test_encoder_heads(head):
     model = zoo.create_model("encoder_tiny_longformer", head=head, num_labels=5)

@@ -92,7 +92,7 @@ def row(impl, pattern, n, b, tf, tb, pairs, blocks, mem, err, **extra):
                 peak_mem_gib=mem, max_rel_err=err, density=pairs / (H * n * n), **extra)
 
 
-def bench_kernels(n, names, rows, log):
+def bench_kernels(n, names, rows, log, sdpa=True):
     from torch.nn.attention.flex_attention import create_block_mask, flex_attention
     from zoo.attention.kernels.flex import _compiled
     dev = "cuda"
@@ -100,7 +100,7 @@ def bench_kernels(n, names, rows, log):
     g = torch.Generator(device=dev).manual_seed(0)
     q, k, v = (torch.randn(b, H, n, D, device=dev, dtype=torch.bfloat16, generator=g).requires_grad_() for _ in range(3))
     do = torch.randn_like(q)
-    for causal in (True, False):
+    for causal in ((True, False) if sdpa else ()):
         fn = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal)  # noqa: E731
         pairs = H * (n * (n + 1) // 2 if causal else n * n)
         rows.append(row("sdpa_dense", "dense" + ("_causal" if causal else ""), n, b, timeit(fn),
@@ -249,27 +249,39 @@ def main(argv=None):
     ap.add_argument("--patterns", default=",".join(cases()))
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--no-long", action="store_true")
+    ap.add_argument("--deadline", type=float, default=0, help="seconds; skip remaining work after it")
     args = ap.parse_args(argv)
     rows = []
+    t0 = time.time()
+    import triton
+
+    def save():
+        doc = {"command": "PYTHONPATH=$PWD python3 tools/bench_attention.py " + " ".join(sys.argv[1:]),
+               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "triton": triton.__version__,
+               "wall_seconds": round(time.time() - t0, 1), "rows": rows}
+        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+        with open(args.out + ".json", "w") as f:
+            json.dump(doc, f, indent=1)
+        return doc
 
     def log(r):
         keys = ("impl", "pattern", "N", "fwd_ms", "fwdbwd_ms", "useful_tflops_fwdbwd", "peak_mem_gib", "max_rel_err", "error")
         print({k: (round(r[k], 3) if isinstance(r.get(k), float) else r.get(k)) for k in keys if k in r}, flush=True)
-    t0 = time.time()
+        save()
+
+    def time_left():
+        return not args.deadline or time.time() - t0 < args.deadline
     for n in [int(x) for x in args.ns.split(",")]:
-        bench_kernels(n, args.patterns.split(","), rows, log)
-    if not args.no_peers:
+        for name in args.patterns.split(","):
+            if time_left():
+                bench_kernels(n, [name], rows, log, sdpa=(name == args.patterns.split(",")[0]))
+    if not args.no_peers and time_left():
         bench_peers(rows, log)
-    if not args.no_long:
+    if not args.no_long and time_left():
         bench_long(rows, log)
     import triton
-    doc = {"command": "PYTHONPATH=$PWD python3 tools/bench_attention.py " + " ".join(sys.argv[1:]),
-           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-           "gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "triton": triton.__version__,
-           "wall_seconds": round(time.time() - t0, 1), "rows": rows}
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out + ".json", "w") as f:
-        json.dump(doc, f, indent=1)
+    doc = save()
     from zoo.bench import attention_markdown
     with open(args.out + ".md", "w") as f:
         f.write(attention_markdown(doc))

@@ -75,6 +75,7 @@ def main(argv=None):
     ap.add_argument("--dtypes", default="float32,bfloat16")
     ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--patterns", default="")
+    ap.add_argument("--deadline", type=float, default=0, help="seconds; write what is done by then and stop")
     args = ap.parse_args(argv)
     import torch
     from attention_cases import static_patterns
@@ -84,16 +85,27 @@ def main(argv=None):
     t0 = time.time()
     jobs = [([n], lengths, dtypes) for n in names]
     ctx = mp.get_context("spawn")
-    with ctx.Pool(min(args.workers, len(jobs))) as pool:
-        rows = [r for part in pool.map(_worker, jobs) for r in part]
+    rows = []
+    pool = ctx.Pool(min(args.workers, len(jobs)))
+    it = pool.imap_unordered(_worker, jobs)
     import triton
-    doc = {"command": "PYTHONPATH=$PWD python3 " + " ".join(sys.argv),
-           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-           "gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "triton": triton.__version__,
-           "tolerance_rel_to_fp64_dense": TOL, "wall_seconds": round(time.time() - t0, 1), "rows": rows}
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(doc, f, indent=1)
+    while True:
+        left = args.deadline - (time.time() - t0) if args.deadline else None
+        try:
+            rows += it.next(timeout=left) if left is None or left > 0 else it.next(timeout=0.01)
+        except StopIteration:
+            break
+        except mp.TimeoutError:
+            print(f"deadline reached after {time.time() - t0:.0f} s: writing the cases finished so far")
+            break
+        doc = {"command": "PYTHONPATH=$PWD python3 " + " ".join(sys.argv),
+               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "triton": triton.__version__,
+               "tolerance_rel_to_fp64_dense": TOL, "wall_seconds": round(time.time() - t0, 1), "rows": rows}
+        os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+        with open(args.out, "w") as f:
+            json.dump(doc, f, indent=1)
+    pool.terminate()
     print(f"{'pattern':28s} {'dtype':9s} {'cases':>5s} {'max fwd err':>12s} {'max grad err':>12s} status")
     for name in names:
         for dt in dtypes:

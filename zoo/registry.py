@@ -116,9 +116,25 @@ def create_model(name: str, checkpoint: str | Path | None = None, **overrides: A
     model = fn(**overrides)
     model.model_name = name
     if checkpoint is not None:
-        from safetensors.torch import load_model
-        load_model(model, str(checkpoint), strict=True)
+        load_weights(model, checkpoint)
     return model
+
+
+def load_weights(model: nn.Module, path: str | Path) -> None:
+    """Load a safetensors file strictly. Tied weights may be stored once (``save_checkpoint``)
+    or under every name (an export of a plain state dict); both load."""
+    from safetensors.torch import load_file
+    state = load_file(str(path))
+    own = model.state_dict()
+    by_storage: dict[tuple, list[str]] = {}
+    for k, v in own.items():
+        by_storage.setdefault((v.untyped_storage().data_ptr(), v.storage_offset(), tuple(v.shape)), []).append(k)
+    for names in by_storage.values():  # fill a tied name left out of the file from its twin
+        present = [n for n in names if n in state]
+        for n in names:
+            if n not in state and present:
+                state[n] = state[present[0]]
+    model.load_state_dict(state, strict=True)
 
 
 def save_checkpoint(model: nn.Module, path: str | Path, metadata: dict[str, str] | None = None) -> None:

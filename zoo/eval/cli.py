@@ -59,7 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="score at most N samples per process")
     p.add_argument("--device", default=None, help="default: this rank's GPU, else CPU")
     p.add_argument("--pictures", type=int, default=16,
-                   help="images in the sheet / samples in the grid (0: no pictures)")
+                   help="test images in the sheet (captioning, vqa); 0: no pictures at all")
+    p.add_argument("--samples", type=int, default=None,
+                   help="bpd: images to sample for the grid (default 16 on a GPU, 0 on CPU, "
+                        "where sampling thousands of sub-pixels one by one takes minutes)")
     p.add_argument("--out", metavar="DIR", default=None,
                    help="report folder (default: next to the checkpoint, else runs/eval/NAME-TASK)")
     p.add_argument("--local_rank", "--local-rank", type=int, default=None,
@@ -95,11 +98,13 @@ def _load(args: argparse.Namespace, rank: int, world: int) -> Loaded:
     """
     import zoo
 
-    model = zoo.create_model(args.model)
     path = Path(args.model)
-    name = getattr(model, "model_name", None) or getattr(
-        getattr(model, "config", None), "name", None) or args.model
-    ckpt_dir = (path if path.is_dir() else path.parent) if path.exists() else None
+    if path.is_file():  # a safetensors export carries its model name and config
+        model = zoo.load_checkpoint(path)
+    else:
+        model = zoo.create_model(args.model)
+    name = getattr(model, "model_name", None) or args.model
+    ckpt_dir = path.parent if path.is_file() else (path if path.is_dir() else None)
     loaded = Loaded(model=model, name=str(name), dataset=args.data, checkpoint_dir=ckpt_dir)
     if not args.data:
         raise SystemExit("zoo eval: --data is required (shard folder, brace pattern or file)")
@@ -117,12 +122,22 @@ def _load(args: argparse.Namespace, rank: int, world: int) -> Loaded:
     if args.task == "bpc" and args.context and index:  # sliding context over the whole split
         loaded.text = _read_text_split(shard_urls(args.data, args.split))
         return loaded
+    cfg = getattr(model, "config", None)
+    have, want = index.get("meta", {}).get("image_size"), getattr(cfg, "image_size", None)
+    if args.task == "bpd" and have and want and tuple(have) != (want, want):
+        raise SystemExit(f"zoo eval: {loaded.name} models {want}x{want} images, "
+                         f"{loaded.dataset} has {have[0]}x{have[1]}")
     kw: dict[str, Any] = {}
+    if getattr(cfg, "image_size", None) and args.task in ("vqa", "captioning"):
+        kw["image_size"] = cfg.image_size  # photos are resized to what the model was built for
     if args.task == "vqa":
         vocab = getattr(model, "answer_vocab", None) or index.get("meta", {}).get("answers")
         if not vocab:
             raise SystemExit("zoo eval: no answer vocabulary (model.answer_vocab or index meta)")
         loaded.answer_vocab = kw["answers"] = list(vocab)
+        kw["seq_len"] = getattr(cfg, "max_question_len", None)
+    if args.task == "listops":
+        kw["seq_len"] = getattr(cfg, "max_seq_len", None)  # input tokens; the model adds CLS
     if args.task == "bpc":
         kw["seq_len"] = _model_length(model)
         loaded.settings = {"window": kw["seq_len"], "overlap": 0}
@@ -236,6 +251,9 @@ def evaluate(args: argparse.Namespace, loaded: Loaded, rank: int = 0, world: int
         text = loaded.text[: args.limit + 1] if args.limit else loaded.text
         context = args.context or _model_length(model)
         stride = args.stride or max(1, context // 2)
+        limit = _model_length(model, default=context)
+        if context > limit:
+            raise ValueError(f"--context {context} exceeds the model's sequence length {limit}")
         settings = {"context": context, "stride": stride}
         recs = tasks.sliding_records(model, text, context=context, stride=stride,
                                      batch_size=args.batch_size, world_size=world, **common)
@@ -246,12 +264,15 @@ def evaluate(args: argparse.Namespace, loaded: Loaded, rank: int = 0, world: int
     return recs, {**settings, **loaded.settings}
 
 
-def _model_length(model: torch.nn.Module) -> int:
+def _model_length(model: torch.nn.Module, default: int | None = None) -> int:
+    """The longest input the model takes (its ``max_seq_len``)."""
     for attr in ("max_seq_len", "seq_len", "block_size", "max_len"):
         for obj in (model, getattr(model, "config", None)):
             v = getattr(obj, attr, None)
             if isinstance(v, int):
                 return v
+    if default is not None:
+        return default
     raise ValueError("cannot tell the model's sequence length: pass --context")
 
 
@@ -317,10 +338,14 @@ def _report(args, loaded: Loaded, merged: dict, settings: dict, gallery: dict | 
         texts = (pictures.caption_texts if args.task == "captioning" else pictures.vqa_texts)(
             merged, list(gallery))
         pictures.image_sheet(gallery, texts, out / "sheet.png", title=f"{loaded.name}")
-    if args.pictures and args.task == "bpd" and hasattr(loaded.model, "sample"):
+    n_samples = args.samples if args.samples is not None else (
+        16 if _device(args).type == "cuda" else 0)
+    if args.task == "bpd" and args.samples is None and not n_samples:
+        notes.append("no sample grid on CPU by default: pass --samples N")
+    if args.pictures and n_samples and args.task == "bpd" and hasattr(loaded.model, "sample"):
         loaded.model.eval()
         with torch.inference_mode():
-            samples = loaded.model.sample(args.pictures)
+            samples = loaded.model.sample(n_samples)
         ch = ", ".join(f"{k} {v:.3f}" for k, v in scores["bits_per_dim_per_channel"].items())
         pictures.sample_grid(samples, out / "samples.png",
                              title=f"{loaded.name}: {scores['bits_per_dim']:.3f} bits/dim ({ch})")

@@ -40,11 +40,6 @@ def make_config(config_cls: type[C], defaults: dict[str, Any], overrides: dict[s
     return config_cls(**merged)
 
 
-def config_dict(config: Any) -> dict[str, Any]:
-    """JSON-friendly dict of a config dataclass (what checkpoints carry)."""
-    return dataclasses.asdict(config)
-
-
 class ZooModel(nn.Module):
     """Base class: subclasses set ``family`` / ``modality`` and build ``self.backbone``."""
 
@@ -109,9 +104,14 @@ class ZooModel(nn.Module):
         return next(self.parameters()).device
 
 
-def lm_loss(logits: Tensor, labels: Tensor, ignore_index: int = -100) -> Tensor:
-    """Mean next-token NLL in nats. logits (B, N, V), labels (B, N)."""
-    return nn.functional.cross_entropy(logits.flatten(0, 1).float(), labels.flatten(), ignore_index=ignore_index)
+def mean_nll(logits: Tensor, labels: Tensor, ignore_index: int = -100) -> Tensor:
+    """Mean NLL in nats over the non-ignored labels; logits (..., V), labels (...).
+
+    A batch whose labels are all ignored gives 0 (with a gradient path), not NaN."""
+    flat = labels.reshape(-1)
+    nll = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), flat,
+                                      ignore_index=ignore_index, reduction="sum")
+    return nll / (flat != ignore_index).sum().clamp(min=1)
 
 
 # Backbone presets per registry size; families add their own sequence geometry.

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from ..attention import build
 from ..attention.patterns import Pattern
 from ..layers import ImageTokens, LearnedPosEmbed, Transformer, TransformerConfig
-from .base import ZooModel, lm_loss, make_config, preset
+from .base import ZooModel, make_config, mean_nll, preset
 from .generation import beam_search, decode
 
 VOCAB, SOT, EOT, PAD = 49408, 49406, 49407, 0  # open_clip SimpleTokenizer (zoo.data.tokenizer)
@@ -121,7 +121,7 @@ class Captioner(ZooModel):
         x = torch.cat([prefix, self.embed_caption(caption_ids[:, :-1])], dim=1)  # (B, P + L - 1, C)
         h = self.backbone(self.drop(x))
         logits = self.head(h[:, P:])  # (B, L - 1, V): logits[:, t] predicts caption token t + 1
-        out = {"logits": logits, "loss": lm_loss(logits, target)}
+        out = {"logits": logits, "loss": mean_nll(logits, target)}
         if self.config.contrastive:
             out["contrastive_loss"] = self._contrastive(h[:, :self.image_tokens.num_tokens], caption_ids, caption_mask)
             out["caption_loss"] = out["loss"]
@@ -239,7 +239,7 @@ class VQAClassifier(ZooModel):
         logits = self.head(h[:, 0])  # (B, n_answers)
         out = {"logits": logits}
         if labels is not None:
-            out["loss"] = F.cross_entropy(logits.float(), labels, ignore_index=-100)
+            out["loss"] = mean_nll(logits, labels)
         return out
 
     def dummy_inputs(self, batch_size: int = 2, seed: int = 0) -> dict[str, Tensor]:

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from ..layers import FactorizedPosEmbed, LearnedPosEmbed, Transformer, TransformerConfig
-from .base import ZooModel, lm_loss, make_config, preset
+from .base import ZooModel, make_config, mean_nll, preset
 from .generation import decode
 
 SOS = 256  # input id of the start token; sub-pixel values are 0..255
@@ -85,7 +85,7 @@ class PixelTransformer(ZooModel):
         target = rasterize(image)  # (B, N)
         sos = torch.full_like(target[:, :1], SOS)
         logits = self.forward_tokens(torch.cat([sos, target[:, :-1]], dim=1))
-        loss = lm_loss(logits, target)
+        loss = mean_nll(logits, target)
         return {"logits": logits, "loss": loss, "bpd": loss.detach() / math.log(2)}
 
     @torch.no_grad()

@@ -13,11 +13,10 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..layers import LearnedPosEmbed, RotaryEmbedding, Transformer, TransformerConfig
-from .base import ZooModel, lm_loss, make_config, preset
+from .base import ZooModel, make_config, mean_nll, preset
 from .generation import decode
 
 LISTOPS_VOCAB = 17  # zoo.data.listops.VOCAB: <pad> <cls> [MIN [MAX [MED [SM ] 0-9 (pad id 0)
@@ -74,7 +73,7 @@ class ByteLM(ZooModel):
         logits = self.forward_tokens(input_ids)
         out = {"logits": logits}
         if labels is not None:
-            out["loss"] = lm_loss(logits, labels)
+            out["loss"] = mean_nll(logits, labels)
             out["bpc"] = out["loss"].detach() / math.log(2)
         return out
 
@@ -136,7 +135,7 @@ class Encoder(ZooModel):
 
     @property
     def max_seq_len(self) -> int:
-        return self.config.max_seq_len + 1
+        return self.config.max_seq_len  # input tokens; the backbone runs one more (CLS)
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor | None = None, global_mask: Tensor | None = None,
                 labels: Tensor | None = None, start_positions: Tensor | None = None,
@@ -160,13 +159,13 @@ class Encoder(ZooModel):
             logits = self.head(pooled)  # (B, num_labels)
             out = {"logits": logits}
             if labels is not None:
-                out["loss"] = F.cross_entropy(logits.float(), labels)
+                out["loss"] = mean_nll(logits, labels)
             return out
         logits = self.head(tokens)  # (B, N, num_labels | 2)
         if cfg.head == "token":
             out = {"logits": logits}
             if labels is not None:
-                out["loss"] = lm_loss(logits, labels)
+                out["loss"] = mean_nll(logits, labels)
             return out
         if attention_mask is not None:  # padding can never be an answer boundary
             logits = logits.masked_fill(~attention_mask.bool()[..., None], torch.finfo(logits.dtype).min)
@@ -174,7 +173,7 @@ class Encoder(ZooModel):
         if start_positions is not None and end_positions is not None:
             def nll(lg, pos):  # positions outside the sequence (truncated answers) are ignored
                 pos = torch.where((pos >= 0) & (pos < N), pos, -100)
-                return F.cross_entropy(lg.float(), pos, ignore_index=-100)
+                return mean_nll(lg, pos)
             out["loss"] = (nll(out["start_logits"], start_positions) + nll(out["end_logits"], end_positions)) / 2
         return out
 

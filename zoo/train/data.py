@@ -74,8 +74,6 @@ class ResumableStream:
     def _open(self) -> None:
         s, skip = divmod(self.position, self.segment)
         seed = segment_seed(self.seed, s)
-        # a DataLoader draws its workers' base seed from torch's global RNG when an iterator is
-        # made: fork it, so the model's randomness never depends on where a segment opened
         self.loader = self.factory(seed, self.segment)
         self._it = self._cycle(self.loader, seed)
         for _ in islice(self._it, skip):  # only after an off-cadence checkpoint (SIGTERM)

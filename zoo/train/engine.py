@@ -133,13 +133,16 @@ def model_config(model: torch.nn.Module) -> dict[str, Any]:
     return json.loads(json.dumps(cfg, default=str))
 
 
-def model_seq_len(model: torch.nn.Module) -> int | None:
-    """The model's sequence length (byte-LM windows, ListOps padding, question/caption tokens)."""
-    cfg = model_config(model)
-    for key in ("seq_len", "max_len", "max_seq_len", "text_len", "max_text_len", "context_length"):
-        if isinstance(cfg.get(key), int):
-            return cfg[key]
-    return None
+# the config field that sets the pipeline's seq_len, per data kind
+SEQ_LEN_FIELD = {"bytes": "max_seq_len", "listops": "max_seq_len", "vqa": "max_question_len",
+                 "caption": "max_caption_len"}
+
+
+def model_seq_len(model: torch.nn.Module, kind: str) -> int | None:
+    """The data length a model expects: byte-LM windows, ListOps padding, question or caption
+    tokens (None for pixels: images have their size)."""
+    value = model_config(model).get(SEQ_LEN_FIELD.get(kind, ""))
+    return value if isinstance(value, int) and value > 0 else None
 
 
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -225,7 +228,7 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
         model_parameters=None if opt is not None else param_groups(model, recipe.schedule.weight_decay))
     dtype = _engine_dtype(ds_cfg)
 
-    seq_len = recipe.data.seq_len or model_seq_len(model)
+    seq_len = recipe.data.seq_len or model_seq_len(model, kind_of(recipe))
     seg = segment_length(recipe.checkpoint.every, recipe.grad_accum, recipe.schedule.steps)
     factory = lambda seed, n: make_loader(recipe, train=True, seq_len=seq_len, seed=seed,  # noqa: E731
                                           epoch_batches=n)
@@ -379,7 +382,7 @@ def dry_run(recipe: Recipe, *, out: str | None = None, forward: bool = True) -> 
     model = build_model(recipe)
     n = sum(p.numel() for p in model.parameters())
     print(f"model {recipe.model.name}: {n / 1e6:.2f}M parameters, config {json.dumps(model_config(model))}")
-    seq_len = recipe.data.seq_len or model_seq_len(model)
+    seq_len = recipe.data.seq_len or model_seq_len(model, kind_of(recipe))
     if not (resolve_path(recipe.data.path) / "index.json").is_file():
         print(f"data: no shards at {recipe.data.path} (no index.json); convert them first: "
               f"zoo data convert {recipe.data.dataset} --src ... --out {recipe.data.path}",
