@@ -117,3 +117,15 @@ def test_beam_search_stops_at_eot():
     for beams in (1, 2):
         ids = model.generate(batch, 7, num_beams=beams)
         assert (ids[:, 0] == 49407).all() and (ids[:, 1:] == 0).all()
+
+
+def test_zoo_sample_cli_writes_grid(tmp_path, capsys):
+    from zoo.cli import main
+    model = zoo.create_model("pixel_tiny_fixed", image_size=4)
+    ckpt = tmp_path / "pixel.safetensors"
+    zoo.save_checkpoint(model, ckpt)
+    out = tmp_path / "grid.png"
+    assert main(["sample", str(ckpt), "-n", "4", "-o", str(out), "--top-k", "8", "--device", "cpu"]) == 0
+    from PIL import Image
+    assert Image.open(out).size == (2 * 4 + 3, 2 * 4 + 3)  # 2 x 2 grid of 4 x 4 images, 1-pixel padding
+    assert main(["sample", "lm_tiny_dense", "-n", "1", "-o", str(out), "--device", "cpu"]) == 2

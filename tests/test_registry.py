@@ -157,3 +157,10 @@ def test_cli_list_and_info(capsys):
     assert "sliding_window" in out and "layers" in out
     assert main(["info", "lm_tiny_longfromer"]) == 2
     assert "lm_tiny_longformer" in capsys.readouterr().err
+
+
+def test_listops_vocabulary_matches_the_data_pipeline():
+    from zoo.data.listops import PAD_ID, VOCAB
+    from zoo.models.text import LISTOPS_VOCAB
+    assert LISTOPS_VOCAB == len(VOCAB) and PAD_ID == 0
+    assert zoo.model_info("encoder_small_longformer.listops")["config"]["vocab_size"] == len(VOCAB)

@@ -29,8 +29,11 @@ def _worker(args):
     names, lengths, dtypes = args
     import torch
     from attention_cases import static_patterns, with_causal
-    from zoo.attention import sparse_attention
-    pats = static_patterns()
+    from zoo.attention import build, sparse_attention
+    from zoo.attention.kernels.flex import flex_attention
+    from zoo.attention.kernels.reference import reference_attention
+    pats = {**static_patterns(), "lsh": build("lsh", bucket_size=32, n_hashes=2, chunk=32),
+            "anchor": build("anchor", n_anchors=8, chunk=32, window=16)}
     rows = []
     for name in names:
         for causal in (False, True):
@@ -50,10 +53,15 @@ def _worker(args):
                             kpm[1] = False
                         t = time.time()
                         try:
-                            out = sparse_attention(q, k, v, p, backend="flex", key_padding_mask=kpm)
-                            grads = torch.autograd.grad((out.float() * out.float()).sum(), (q, k, v))
                             q64, k64, v64 = (x.detach().double().requires_grad_() for x in (q, k, v))
-                            ref = sparse_attention(q64, k64, v64, p, backend="dense", key_padding_mask=kpm)
+                            if p.data_dependent:  # route once; both kernels run the same pieces
+                                comps = p.route(q.detach(), k.detach())
+                                out = flex_attention(q, k, v, comps, scale=0.125, key_padding_mask=kpm)[0]
+                                ref = reference_attention(q64, k64, v64, comps, scale=0.125, key_padding_mask=kpm)[0]
+                            else:
+                                out = sparse_attention(q, k, v, p, backend="flex", key_padding_mask=kpm)
+                                ref = sparse_attention(q64, k64, v64, p, backend="dense", key_padding_mask=kpm)
+                            grads = torch.autograd.grad((out.float() * out.float()).sum(), (q, k, v))
                             rgrads = torch.autograd.grad((ref * ref).sum(), (q64, k64, v64))
                             err = _rel(out, ref)
                             gerr = max(_rel(a, b) for a, b in zip(grads, rgrads))
@@ -79,7 +87,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     import torch
     from attention_cases import static_patterns
-    names = args.patterns.split(",") if args.patterns else list(static_patterns())
+    names = args.patterns.split(",") if args.patterns else list(static_patterns()) + ["lsh", "anchor"]
     lengths = [int(x) for x in args.lengths.split(",")]
     dtypes = args.dtypes.split(",")
     t0 = time.time()

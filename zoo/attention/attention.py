@@ -14,6 +14,7 @@ from .kernels.dense import dense_attention
 from .kernels.reference import reference_attention
 
 BACKENDS = ("auto", "reference", "flex", "dense")
+DECODE_QUERIES = 16
 
 
 def _check(q: Tensor, k: Tensor, v: Tensor, key_padding_mask, global_mask, backend) -> None:
@@ -44,8 +45,8 @@ def sparse_attention(q: Tensor, k: Tensor, v: Tensor, pattern: P.Pattern, *, cau
     if causal is not None and causal != pattern.causal:
         pattern = dataclasses.replace(pattern, causal=causal)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    if backend == "auto":
-        backend = "flex" if q.is_cuda else "reference"
+    if backend == "auto":  # decode steps (a few queries, a new length each) skip flex's per-shape compile
+        backend = "flex" if q.is_cuda and q.shape[2] > DECODE_QUERIES else "reference"
     if global_mask is not None and not pattern.accepts_global_mask:
         raise ValueError(f"global_mask is only accepted by patterns with global tokens (longformer), not {pattern.name}")
     if global_mask is not None and (k_start or q.shape[2] != k.shape[2]):
@@ -147,7 +148,7 @@ class SparseSelfAttention(nn.Module):
             if key_padding_mask is not None or global_mask is not None:
                 raise ValueError("key_padding_mask/global_mask are not supported while decoding with a cache")
             k, v, k_start = cache.append(k, v)
-        state = self.router(q, k) if self.router is not None else {}
+        state = self.router(q, k, key_padding_mask) if self.router is not None else {}
         out = sparse_attention(q, k, v, self.pattern, key_padding_mask=key_padding_mask, global_mask=global_mask,
                                backend=self.backend, k_start=k_start, **state)  # (B, H, N, D)
         return self.proj_drop(self.proj(out.transpose(1, 2).reshape(B, N, C)))

@@ -31,11 +31,28 @@ def _group(p: Pattern, h, n_heads: int):
     return h * p.head_groups() // n_heads
 
 
-def _restrict(comp: Component, keep) -> Component:
-    """The same component with its mask intersected with keep(b, h, i, j)."""
-    inner = comp.mask
-    return dataclasses.replace(comp, mask=lambda b, h, i, j: inner(b, h, i, j) & keep(b, h, i, j),
-                               exact=False, _cache={})
+def _restrict(comp: Component, keep, keep_bufs: tuple = ()) -> Component:
+    """The same component with its mask intersected with keep(b, h, i, j, *keep_bufs)."""
+    inner, n_in = comp.mask, len(comp.buffers)
+    return dataclasses.replace(
+        comp, mask=lambda b, h, i, j, *t: inner(b, h, i, j, *t[:n_in]) & keep(b, h, i, j, *t[n_in:]),
+        buffers=comp.buffers + tuple(keep_bufs), exact=False, _cache={})
+
+
+def _combine(kids, n: int, n_heads: int, reduce):
+    """One traceable keep(b, h, i, j, *bufs) = reduce over kids' allowed (at their head groups)."""
+    parts = [k.mask_parts(n) for k in kids]
+    sizes = [len(b) for _, b in parts]
+    bufs = tuple(t for _, b in parts for t in b)
+
+    def keep(b, h, i, j, *t):
+        out, at = None, 0
+        for kid, (fn, _), size in zip(kids, parts, sizes):
+            hit = fn(_group(kid, h, n_heads), i, j, *t[at:at + size])
+            at += size
+            out = hit if out is None else reduce(out, hit)
+        return out
+    return keep, bufs
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,11 @@ class _Combinator(Pattern):
     def complexity(self):  # type: ignore[override]
         return " + ".join(k.complexity for k in self.patterns)
 
+    def mask_parts(self, n):
+        reduce = torch.logical_or if self.name == "union" else torch.logical_and
+        keep, bufs = _combine(self.patterns, n, self.head_groups(), reduce)
+        return (lambda g, i, j, *t: keep(None, g, i, j, *t)), bufs
+
 
 @dataclass(frozen=True)
 class Union(_Combinator):
@@ -83,17 +105,15 @@ class Union(_Combinator):
         return None if any(x is None for x in looks) else max(looks)
 
     def _components(self, n_q, n_k, n_heads, k_start):
-        out = []
+        out, n = [], k_start + n_k
         for idx, kid in enumerate(self.patterns):
-            earlier = self.patterns[:idx]
+            if idx:
+                any_earlier, bufs = _combine(self.patterns[:idx], n, n_heads, torch.logical_or)
 
-            def not_earlier(b, h, i, j, earlier=earlier):
-                hit = torch.zeros((), dtype=torch.bool, device=i.device)
-                for e in earlier:
-                    hit = hit | e.allowed(_group(e, h, n_heads), i, j)
-                return ~hit
+                def not_earlier(b, h, i, j, *t, f=any_earlier):
+                    return ~f(b, h, i, j, *t)
             for c in kid.components(n_q, n_k, n_heads, k_start):
-                out.append(_restrict(c, not_earlier) if earlier else c)
+                out.append(_restrict(c, not_earlier, bufs) if idx else c)
         return out
 
 
@@ -112,14 +132,8 @@ class Intersection(_Combinator):
         return min(looks) if looks else None
 
     def _components(self, n_q, n_k, n_heads, k_start):
-        first, rest = self.patterns[0], self.patterns[1:]
-
-        def in_rest(b, h, i, j):
-            ok = torch.ones((), dtype=torch.bool, device=i.device)
-            for k in rest:
-                ok = ok & k.allowed(_group(k, h, n_heads), i, j)
-            return ok
-        return [_restrict(c, in_rest) for c in first.components(n_q, n_k, n_heads, k_start)]
+        in_rest, bufs = _combine(self.patterns[1:], k_start + n_k, n_heads, torch.logical_and)
+        return [_restrict(c, in_rest, bufs) for c in self.patterns[0].components(n_q, n_k, n_heads, k_start)]
 
 
 @dataclass(frozen=True)
@@ -151,6 +165,10 @@ class PrefixLM(Pattern):
 
     def _rule(self, i, j):
         return (j < self.prefix_len) | (j <= i)
+
+    def mask_parts(self, n):
+        fn, bufs = self.base.mask_parts(n)
+        return (lambda g, i, j, *t: fn(g, i, j, *t) & self._rule(i, j)), bufs
 
     def allowed(self, g, i, j, gq=None, gk=None):
         return self.base.allowed(g, i, j) & self._rule(i, j)

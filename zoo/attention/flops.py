@@ -33,7 +33,8 @@ def count_pairs(pattern: Pattern, n: int, n_heads: int, device="cpu", chunk: int
             kidx = (blk[..., None] * 64 + torch.arange(64, device=device)).flatten(-2)  # (Hb, b, K*64)
             kvalid = (blk >= 0).repeat_interleave(64, -1) & (kidx < nkc)
             ka = torch.where(kvalid, g.k_abs[0, 0, kidx.clamp(0, nkc - 1)], -1)[:, :, None, :]
-            ok = comp.mask(torch.zeros((), dtype=torch.long, device=device), heads, qa, ka)
+            ok = comp.mask(torch.zeros((), dtype=torch.long, device=device), heads, qa, ka,
+                           *comp.buffers_on(device))
             ok = ok & (qa >= 0) & (ka >= 0)
             total += int(ok.expand(len(g.heads), *ok.shape[1:]).sum())
     return total

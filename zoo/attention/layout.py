@@ -28,6 +28,7 @@ class Component:
 
     q_pos / k_pos: absolute positions in processing order, shape (Nc,) for static pieces or
     (B|1, H|1, Nc) for data-dependent ones; -1 marks padding. None means "all, in natural order".
+    ``mask`` is called as mask(b, h, i, j, *buffers) with ``buffers`` moved to the input's device.
     Exactly one of ``ranges`` (lo, hi: (…, Nq_c) inclusive key indices into k order; lo > hi means
     none) and ``table`` (bool (Hc|1, nQB_t, nKB_t) at ``table_block`` granularity over q/k order)
     gives the candidates. ``exact`` says the mask is nothing more than the range (lets kernels skip
@@ -44,7 +45,18 @@ class Component:
     table_offset: tuple[int, int] = (0, 0)
     exact: bool = False
     diag_bias: float = 0.0
+    buffers: tuple = ()  # tensors the mask reads (tables): mask(b, h, i, j, *buffers)
     _cache: dict = field(default_factory=dict, repr=False)
+
+    def buffers_on(self, device) -> tuple:
+        """The mask's tensors on ``device`` (kernels capture these, so a compiled kernel gets
+        them as inputs rather than constants)."""
+        if not self.buffers:
+            return ()
+        key = ("buffers", str(device))
+        if key not in self._cache:
+            self._cache[key] = tuple(t.to(device) for t in self.buffers)
+        return self._cache[key]
 
     def n_q(self, n_q: int) -> int:
         return n_q if self.q_pos is None else self.q_pos.shape[-1]
@@ -78,20 +90,6 @@ class Component:
             nk = self.n_k(n_k)
             self._cache[key] = (blocks >= 0) & (start >= lo_max[:, None]) & (end <= hi_min[:, None]) & (end < nk)
         return self._cache[key]
-
-
-_ON_DEVICE: dict = {}
-
-
-def on_device(t: Tensor, device) -> Tensor:
-    """A cached copy of a (small, constant) table on ``device``: masks index such tables, and a
-    compiled kernel must find them on its own device without a copy per call."""
-    if t.device == torch.device(device) if not isinstance(device, torch.device) else t.device == device:
-        return t
-    key = (id(t), str(device))
-    if key not in _ON_DEVICE:
-        _ON_DEVICE[key] = (t, t.to(device))  # keep t alive so its id stays unique
-    return _ON_DEVICE[key][1]
 
 
 def _pad_rows(lo: Tensor, hi: Tensor, nq: int, bq: int, fill_lo: int, fill_hi: int) -> tuple[Tensor, Tensor]:

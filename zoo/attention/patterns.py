@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from .layout import Component, band_ranges, on_device, residue_order
+from .layout import Component, band_ranges, residue_order
 
 _REGISTRY: dict[str, type["Pattern"]] = {}
 
@@ -56,6 +56,11 @@ class Pattern:
 
     def _causal(self, i: Tensor, j: Tensor, ok: Tensor) -> Tensor:
         return ok & (j <= i) if self.causal else ok
+
+    def mask_parts(self, n: int) -> tuple:
+        """(fn(g, i, j, *bufs), bufs): ``allowed`` for positions < n in a form a compiled kernel
+        can trace (tables passed as tensors, no Python-side reads of tensor values)."""
+        return (lambda g, i, j: self.allowed(g, i, j)), ()
 
     def lookback(self) -> int | None:
         """Largest i - j a causal query can see (None: unbounded). Bounds the KV cache."""
@@ -229,6 +234,12 @@ class DilatedWindow(Pattern):
     def lookback(self):
         return self.left * max(self._dilations())
 
+    def mask_parts(self, n):
+        def fn(g, i, j, r):
+            r, d = r[g], i - j
+            return self._causal(i, j, (d % r == 0) & (d <= self.left * r) & (-d <= self.right * r))
+        return fn, (torch.tensor(self._dilations()),)
+
     def _components(self, n_q, n_k, n_heads, k_start):
         groups = self.head_groups()
         out = []
@@ -355,6 +366,10 @@ class BigBird(Pattern):
         table = self.block_table(n_blocks).to(i.device)
         return self._causal(i, j, table[i // self.block, j // self.block])
 
+    def mask_parts(self, n):
+        table = self.block_table((n - 1) // self.block + 1)
+        return (lambda g, i, j, t: self._causal(i, j, t[i // self.block, j // self.block])), (table,)
+
     def _components(self, n_q, n_k, n_heads, k_start):
         n_blocks = (k_start + n_k - 1) // self.block + 1
         table = self.block_table(n_blocks)
@@ -367,7 +382,7 @@ class BigBird(Pattern):
             if self.causal:
                 tab &= torch.ones_like(tab).tril()
             comps.append(Component(
-                mask=lambda b, h, i, j: self._causal(i, j, on_device(tab, i.device)[i // self.block, j // self.block]),
+                mask=lambda b, h, i, j, t: self._causal(i, j, t[i // self.block, j // self.block]), buffers=(tab,),
                 q_pos=loc_q, table=tab[None], table_block=self.block,
                 table_offset=(int(loc_q[0]), k_start)))
         glob_q = q_abs[q_abs < n_g]
@@ -546,6 +561,9 @@ class Learned(Pattern):
         t = self.table().to(i.device)
         return self._causal(i, j, t[g, i // self.block, j // self.block])
 
+    def mask_parts(self, n):
+        return (lambda g, i, j, t: self._causal(i, j, t[g, i // self.block, j // self.block])), (self.table(),)
+
     def _components(self, n_q, n_k, n_heads, k_start):
         t = self.table()
         g = self.head_group_index(n_heads)
@@ -555,9 +573,10 @@ class Learned(Pattern):
         if self.causal:
             tt = tt & torch.ones_like(tt[0]).tril()
 
-        def mask(b, h, i, j):
-            return self._causal(i, j, on_device(tt, i.device)[h, i // self.block, j // self.block])
-        return [Component(mask=mask, table=tt, table_block=self.block, table_offset=(int(q_abs[0]), k_start))]
+        def mask(b, h, i, j, t):
+            return self._causal(i, j, t[h, i // self.block, j // self.block])
+        return [Component(mask=mask, buffers=(tt,), table=tt, table_block=self.block,
+                          table_offset=(int(q_abs[0]), k_start))]
 
 
 from .combinators import Intersection, PrefixLM, Union  # noqa: E402  (they subclass Pattern)

@@ -56,14 +56,22 @@ def _sorted_positions(groups: Tensor, n_q: int, k_start: int, chunk: int) -> tup
     return q_pos, k_pos, rank // chunk
 
 
-def _chunk_rule(chunk_of: Tensor, k_start: int):
-    """mask(b, h, i, j): key j lies in query i's own or previous chunk (absolute positions).
+def _chunk_mask(chunk_of: Tensor, k_start: int, causal: bool, left: int = -1, right: int = -1):
+    """mask(b, h, i, j) on absolute positions: key j lies in query i's own or previous chunk,
+    j <= i when causal, and (left >= 0) outside the window -right <= i - j <= left.
 
-    The kernels take the ranges only as candidate blocks; the mask is the token-level truth."""
-    def near(b, h, i, j):
+    The kernels take the ranges only as candidate blocks; this mask is the token-level truth.
+    One flat closure over tensors and ints (no calls into other closures), so FlexAttention's
+    compiled mask_mod sees every captured tensor directly."""
+    def mask(b, h, i, j):
         d = chunk_of[b, h, (i - k_start).clamp(min=0)] - chunk_of[b, h, (j - k_start).clamp(min=0)]
-        return (d == 0) | (d == 1)
-    return near
+        ok = (d == 0) | (d == 1)
+        if causal:
+            ok = ok & (j <= i)
+        if left >= 0:
+            ok = ok & ((i - j > left) | (j - i > right))
+        return ok
+    return mask
 
 
 def _no_state(name: str, state: dict) -> None:
@@ -134,12 +142,8 @@ class LSH(Pattern):
         self.validate(n_q, n_k, n_heads)
         q_pos, k_pos, chunk_of = _sorted_positions(self.buckets(k), n_q, k_start, self.chunk)
         lo, hi, cache = _chunk_band(n_k, self.chunk)
-        causal = self.causal
-
-        def rule(near):
-            return (lambda b, h, i, j: near(b, h, i, j) & (j <= i)) if causal else near
-        return [Component(mask=rule(_chunk_rule(chunk_of[r], k_start)), q_pos=q_pos[r], k_pos=k_pos[r],
-                          ranges=(lo, hi), exact=not causal, diag_bias=SELF_MASK_BIAS, _cache=cache)
+        return [Component(mask=_chunk_mask(chunk_of[r], k_start, self.causal), q_pos=q_pos[r], k_pos=k_pos[r],
+                          ranges=(lo, hi), exact=not self.causal, diag_bias=SELF_MASK_BIAS, _cache=cache)
                 for r in range(self.n_hashes)]
 
 
@@ -186,10 +190,6 @@ class Anchor(Pattern):
         """(left, right) of the local window in original order."""
         return (self.window - 1, 0) if self.causal else (self.window // 2, self.window // 2)
 
-    def in_window(self, i: Tensor, j: Tensor) -> Tensor:
-        left, right = self.window_sides()
-        return (i - j <= left) & (j - i <= right) if self.window > 0 else torch.zeros_like(i - j, dtype=torch.bool)
-
     def clusters(self, k: Tensor, anchors: Tensor | None = None) -> Tensor:
         """Cluster of every key (B, H, N): nearest given anchor, else per-example seeded k-means."""
         B, H, N, D = k.shape
@@ -214,15 +214,11 @@ class Anchor(Pattern):
             raise ValueError(f"clusters must have shape (B, H, N_k) = {(B, n_heads, n_k)}, got {tuple(clusters.shape)}")
         q_pos, k_pos, chunk_of = _sorted_positions(clusters, n_q, k_start, self.chunk)
         lo, hi, cache = _chunk_band(n_k, self.chunk)
-        causal, near = self.causal, _chunk_rule(chunk_of, k_start)
-
-        def mask(b, h, i, j):
-            ok = near(b, h, i, j) & ~self.in_window(i, j)
-            return ok & (j <= i) if causal else ok
+        left, right = self.window_sides() if self.window > 0 else (-1, -1)
+        mask = _chunk_mask(chunk_of, k_start, self.causal, left, right)
         comps = [Component(mask=mask, q_pos=q_pos, k_pos=k_pos, ranges=(lo, hi), _cache=cache)]
         if self.window > 0:
-            left, right = self.window_sides()
-            comps += SlidingWindow(left=left, right=right, causal=causal).components(n_q, n_k, n_heads, k_start)
+            comps += SlidingWindow(left=left, right=right, causal=self.causal).components(n_q, n_k, n_heads, k_start)
         return comps
 
 

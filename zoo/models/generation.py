@@ -1,5 +1,6 @@
-"""Autoregressive decoding shared by the causal families: sampling (temperature, top-k), the
-incremental loop over the core's KV caches, and beam search (captioning).
+"""Autoregressive decoding shared by the causal families: sampling with temperature and top-k
+(Fan et al. 2018, "Hierarchical Neural Story Generation"), the incremental loop over the core's
+KV caches, and beam search for captioning (length-normalised as in Wu et al. 2016, GNMT).
 
 A model supplies ``step(tokens, caches, start) -> logits (B, n, V)``: with caches, ``tokens``
 holds only the new positions ``start .. start + n - 1``; without, the whole sequence from 0.

@@ -14,8 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe key, e.g. --set schedule.lr=3e-4 "
                              "--set model.overrides.depth=2 (repeatable)")
-    parser.add_argument("--resume", default=None, metavar="latest|TAG|DIR",
-                        help="continue from this run's newest checkpoint ('latest'), a tag, or a folder")
+    parser.add_argument("--resume", default=None, metavar="latest|auto|TAG|DIR",
+                        help="continue from this run's newest checkpoint ('latest'; 'auto': if there is "
+                             "one, else start), a tag, or a checkpoint folder")
     parser.add_argument("--dry-run", action="store_true",
                         help="check recipe, DeepSpeed config, model and data pipeline; train nothing")
     parser.add_argument("--out", default=None, help="run folder (default: recipe.out or runs/<recipe>)")
@@ -41,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
 
     result = train(recipe, out=args.out, resume=args.resume, stop_at=args.stop_at,
                    local_rank=args.local_rank)
-    return 0 if result.finished or args.stop_at is not None else 3
+    if result.signal is not None:
+        return 128 + result.signal  # the shell's convention for "stopped by a signal"
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

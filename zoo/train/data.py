@@ -116,10 +116,13 @@ class ResumableStream:
         return cls(factory, int(state["seed"]), int(state["segment"]), int(state["position"]))
 
 
-def batch_tokens(batch: dict[str, Any]) -> int:
-    """Tokens the model processed in a batch, for tokens/s: sequence ids, or sub-pixels."""
+def batch_tokens(batch: dict[str, Any], seq_len: int | None = None) -> int:
+    """Tokens the model processed in a batch, for tokens/s: samples x the backbone's sequence
+    length when the model says it, else sequence ids or (pixel models) sub-pixels."""
     import torch
 
+    if isinstance(seq_len, int) and seq_len > 0:
+        return batch_size_of(batch) * seq_len
     n = 0
     for key in ("input_ids", "question_ids", "caption_ids"):
         v = batch.get(key)

@@ -190,6 +190,8 @@ class TrainResult:
     losses: dict[int, float] = field(default_factory=dict)  # step -> mean loss over ranks
     metrics: dict[str, Any] = field(default_factory=dict)
     export: Path | None = None
+    signal: int | None = None  # set when SIGTERM/SIGINT stopped the run
+    replicas: dict[str, Any] = field(default_factory=dict)  # data-parallel weight agreement
 
 
 def run_dir(recipe: Recipe, out: str | None) -> Path:
@@ -234,6 +236,8 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
                                           epoch_batches=n)
     stream = ResumableStream(factory, recipe.seed, seg)
     step = 0
+    if resume == "auto":  # preemptible jobs: the same command line starts or continues
+        resume = "latest" if ckpt.latest_tag(ckpt.checkpoint_dir(run)) else None
     if resume:
         d, tag = ckpt.resolve_resume(resume, run)
         client = ckpt.load(engine, d, tag)
@@ -242,6 +246,7 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
         step = int(client["step"])
         stream = ResumableStream.restore(factory, client["data"])
 
+    seq_tokens = getattr(model, "max_seq_len", None)  # tokens/s counts every backbone token
     total = recipe.schedule.steps
     log = RunLogger(run, rank=rank, total_steps=total, start_step=step,
                     tensorboard=recipe.log.tensorboard, progress=recipe.log.progress,
@@ -276,7 +281,7 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
                 torch.manual_seed(step_seed(recipe.seed, rank, step))
                 losses = []
                 for batch in batches:
-                    tok += batch_tokens(batch)
+                    tok += batch_tokens(batch, seq_tokens)
                     samples += batch_size_of(batch)
                     out_ = engine(**model_inputs(batch, engine.device, dtype))
                     loss = out_["loss"]
@@ -307,6 +312,7 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
                     save()
                     last_saved = step
                 if stopping:
+                    result.signal = stop.signum or 15  # another rank was signalled
                     log.print(f"stopping at step {step} on signal {stop.signum}: checkpoint saved; "
                               f"continue with --resume latest")
                     break
@@ -317,6 +323,9 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
             log.close()
     result.step = step
     result.finished = step >= total
+    result.replicas = replica_agreement(engine, world)
+    if not result.replicas.get("identical", True):
+        log.print(f"warning: data-parallel replicas differ: {result.replicas}")
     if result.finished:
         if last_saved != step:
             save()
@@ -334,9 +343,27 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
         if rank == 0:
             summary = {"model": name, "step": step, "final_loss": result.losses.get(step),
                        "eval": {k: v for k, v in result.metrics.items() if k != "records"},
-                       "world_size": world}
+                       "world_size": world, "replicas": result.replicas}
             (run / "metrics.json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
     return result
+
+
+def replica_agreement(engine, world: int) -> dict[str, Any]:
+    """Do all data-parallel ranks hold the same weights? (They must, bit for bit, outside ZeRO-3.)
+
+    Each rank reduces every parameter to (sum, sum of squares) in float64; the vectors are
+    all-gathered and compared exactly. One collective, at the end of a run."""
+    import torch.distributed as dist
+
+    if world == 1 or engine.zero_optimization_partition_weights():
+        return {}
+    with torch.no_grad():
+        local = torch.stack([t for p in engine.module.parameters()
+                             for t in (p.double().sum(), p.double().pow(2).sum())]).to(engine.device)
+    parts = [torch.empty_like(local) for _ in range(world)]
+    dist.all_gather(parts, local)
+    diff = max(float((x - parts[0]).abs().max()) for x in parts)
+    return {"identical": diff == 0.0, "max_abs_diff": diff, "ranks": world}
 
 
 def _quiet_deepspeed() -> None:

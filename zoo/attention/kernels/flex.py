@@ -2,12 +2,15 @@
 
 Our components already know their candidate key blocks, so the BlockMask is assembled directly
 from them (``BlockMask.from_kv_blocks``) instead of ``create_block_mask`` evaluating the mask on
-every block pair; for static patterns it is built once per (shape, device) and cached on the
-component. Blocks that every query fully allows go in the "full" list, which skips mask_mod.
+every block pair. Its block structure is built once per (component, shape, device) and cached;
+a call with per-input data (padding, routed positions) only swaps in a new mask_mod. Blocks that
+every query fully allows go in the "full" list, which skips mask_mod. Tensors a mask reads are
+captured by the mask_mod closure so the compiled kernel receives them as inputs.
 Runs on torch 2.5+ (``return_lse`` before 2.9, ``return_aux`` after).
 """
 from __future__ import annotations
 
+import copy
 import inspect
 import os
 from functools import lru_cache
@@ -34,17 +37,18 @@ def _compiled():
 
 
 @lru_cache(maxsize=None)
-def _flex_params() -> set[str]:
+def _flex_params() -> frozenset:
     from torch.nn.attention import flex_attention as fa
-    return set(inspect.signature(fa.flex_attention).parameters) | {
-        "seq_lengths" if "seq_lengths" in inspect.signature(fa.BlockMask.from_kv_blocks).parameters else ""}
+    names = set(inspect.signature(fa.flex_attention).parameters)
+    if "seq_lengths" in inspect.signature(fa.BlockMask.from_kv_blocks).parameters:
+        names.add("seq_lengths")
+    return frozenset(names)
 
 
 def _ordered(sel: Tensor, blocks: Tensor, width: int) -> tuple[Tensor, Tensor]:
     """Selected candidate blocks first, padded to ``width`` columns (FlexAttention's layout)."""
-    big = torch.iinfo(torch.int64).max
-    keyed = torch.where(sel, blocks, big)
-    srt = torch.sort(keyed, dim=-1).values
+    big = 1 << 40
+    srt = torch.sort(torch.where(sel, blocks, big), dim=-1).values
     num = sel.sum(-1).to(torch.int32)
     srt = torch.where(srt == big, 0, srt)
     if srt.shape[-1] < width:
@@ -52,44 +56,58 @@ def _ordered(sel: Tensor, blocks: Tensor, width: int) -> tuple[Tensor, Tensor]:
     return num, srt[..., :width].to(torch.int32).contiguous()
 
 
-def _block_mask(comp: Component, g: Gathered, n_q: int, n_k: int, bq: int, bk: int,
-                key_padding_mask: Tensor | None):
-    from torch.nn.attention.flex_attention import BlockMask
-    B, hc, nqc, _ = g.q.shape
-    nkc = g.k.shape[2]
-    dev = g.q.device
-    blocks = comp.blocks(n_q, n_k, bq, bk).to(dev)  # (Hb, nQB, K)
-    full = comp.full_blocks(n_q, n_k, bq, bk) if key_padding_mask is None else None
-    full = torch.zeros_like(blocks, dtype=torch.bool) if full is None else full.to(dev)
-    valid = blocks >= 0
-    nkb = -(-nkc // bk)
-    kv_num, kv_idx = _ordered(valid & ~full, blocks, nkb)
-    full_num, full_idx = _ordered(valid & full, blocks, nkb)
-    q_abs = g.q_abs.expand(g.q_abs.shape[0], g.q_abs.shape[1], nqc).contiguous()
-    k_abs = g.k_abs.expand(g.k_abs.shape[0], g.k_abs.shape[1], nkc).contiguous()
-    qb_dim, qh_dim = q_abs.shape[0] > 1, q_abs.shape[1] > 1
-    kb_dim, kh_dim = k_abs.shape[0] > 1, k_abs.shape[1] > 1
-    heads = g.heads
-    kpm = key_padding_mask
-    mask_fn = comp.mask
+def _structure(comp: Component, n_q: int, n_k: int, nqc: int, nkc: int, bq: int, bk: int, device,
+               use_full: bool):
+    """The BlockMask's block lists for this component and shape (cached on the component)."""
+    from torch.nn.attention.flex_attention import BlockMask, noop_mask
+    key = ("flex-structure", n_q, n_k, nqc, nkc, bq, bk, str(device), use_full)
+    if key not in comp._cache:
+        blocks = comp.blocks(n_q, n_k, bq, bk).to(device)  # (Hb, nQB, K)
+        full = comp.full_blocks(n_q, n_k, bq, bk) if use_full else None
+        full = torch.zeros_like(blocks, dtype=torch.bool) if full is None else full.to(device)
+        valid = blocks >= 0
+        nkb = -(-nkc // bk)
+        kv_num, kv_idx = _ordered(valid & ~full, blocks, nkb)
+        full_num, full_idx = _ordered(valid & full, blocks, nkb)
+        kw = {"seq_lengths": (nqc, nkc)} if "seq_lengths" in _flex_params() else {}
+        comp._cache[key] = BlockMask.from_kv_blocks(kv_num[None], kv_idx[None], full_num[None], full_idx[None],
+                                                    BLOCK_SIZE=(bq, bk), mask_mod=noop_mask, **kw)
+    return comp._cache[key]
+
+
+def _lookup(pos: Tensor, n: int):
+    """Index function into (B|1, H|1, n) positions usable inside a mask_mod."""
+    pos = pos.expand(pos.shape[0], pos.shape[1], n).contiguous()
+    per_b, per_h = pos.shape[0] > 1, pos.shape[1] > 1
+    return lambda b, h, idx: pos[b if per_b else 0, h if per_h else 0, idx]
+
+
+def _mods(comp: Component, g: Gathered, key_padding_mask: Tensor | None):
+    """(mask_mod, score_mod) in the component's processing order, on absolute positions."""
+    q_at, k_at = _lookup(g.q_abs, g.q.shape[2]), _lookup(g.k_abs, g.k.shape[2])
+    heads, bufs, mask_fn, kpm = g.heads, comp.buffers_on(g.q.device), comp.mask, key_padding_mask
 
     def mask_mod(b, h, qi, ki):
-        qa = q_abs[b if qb_dim else 0, h if qh_dim else 0, qi]
-        ka = k_abs[b if kb_dim else 0, h if kh_dim else 0, ki]
-        ok = mask_fn(b, heads[h], qa, ka) & (qa >= 0) & (ka >= 0)
+        qa, ka = q_at(b, h, qi), k_at(b, h, ki)
+        ok = mask_fn(b, heads[h], qa, ka, *bufs) & (qa >= 0) & (ka >= 0)
         if kpm is not None:
             ok = ok & kpm[b, ka.clamp(min=0)]
         return ok
-    kw = {}
-    if "seq_lengths" in _flex_params():
-        kw["seq_lengths"] = (nqc, nkc)
-    return BlockMask.from_kv_blocks(kv_num[None], kv_idx[None], full_num[None], full_idx[None],
-                                    BLOCK_SIZE=(bq, bk), mask_mod=mask_mod, **kw)
+    score_mod = None
+    if comp.diag_bias:
+        bias = float(comp.diag_bias)
+
+        def score_mod(score, b, h, qi, ki):  # Reformer's self-attention penalty
+            return torch.where(q_at(b, h, qi) == k_at(b, h, ki), score + bias, score)
+    return mask_mod, score_mod
 
 
-def _run(q: Tensor, k: Tensor, v: Tensor, block_mask, scale: float, kernel_options=None, need_lse=True):
+def _run(q: Tensor, k: Tensor, v: Tensor, block_mask, score_mod, scale: float, kernel_options=None,
+         need_lse=True):
     fn = _compiled()
     kw = {"block_mask": block_mask, "scale": scale}
+    if score_mod is not None:
+        kw["score_mod"] = score_mod
     if kernel_options:
         kw["kernel_options"] = kernel_options
     if not need_lse:  # FlexAttention on CPU returns no lse; a single piece needs none
@@ -109,6 +127,11 @@ def _any_key(comp: Component, g: Gathered, n_q: int, n_k: int, block: int, kpm) 
     return torch.isfinite(lse)
 
 
+def _static(comp: Component, kpm) -> bool:
+    """Same BlockMask on every call: no padding and positions fixed by the shape alone."""
+    return kpm is None and all(p is None or p.dim() == 1 for p in (comp.q_pos, comp.k_pos))
+
+
 def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component], *, scale: float,
                    key_padding_mask: Tensor | None = None, k_start: int = 0, block: int = 128,
                    kernel_options: dict | None = None) -> tuple[Tensor, Tensor]:
@@ -118,32 +141,33 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
     kpm = None
     if key_padding_mask is not None:
         kpm = torch.nn.functional.pad(key_padding_mask.bool(), (k_start, 0), value=False)
-    pieces = []
-    live = [c for c in components]
     eager = os.environ.get("ZOO_FLEX_EAGER") == "1"
-    need_lse = q.is_cuda or eager or len(live) > 1
+    need_lse = q.is_cuda or eager or len(components) > 1
     if need_lse and not (q.is_cuda or eager):
         raise ValueError(f"backend='flex' on CPU runs single-piece patterns only (FlexAttention returns no "
-                         f"log-sum-exp on CPU); this pattern has {len(live)} pieces: use backend='reference'")
+                         f"log-sum-exp on CPU); this pattern has {len(components)} pieces: use backend='reference'")
+    pieces = []
     for comp in components:
         g = gather(q, k, v, comp, k_start)
-        if g.q.shape[2] == 0 or g.k.shape[2] == 0:
+        nqc, nkc = g.q.shape[2], g.k.shape[2]
+        if nqc == 0 or nkc == 0:
             continue
-        key = ("flex", n_q, n_k, block, str(q.device))
-        static = kpm is None and comp.q_pos is not None and comp.q_pos.dim() == 1 or \
-            kpm is None and comp.q_pos is None
-        if static and comp.k_pos is not None and comp.k_pos.dim() != 1:
-            static = False
+        static = _static(comp, kpm)
+        key = ("flex-mask", n_q, n_k, block, str(q.device))
         if static and key in comp._cache:
-            bm = comp._cache[key]
+            bm, score_mod = comp._cache[key]
         else:
-            bm = _block_mask(comp, g, n_q, n_k, block, block, kpm)
+            bm = copy.copy(_structure(comp, n_q, n_k, nqc, nkc, block, block, q.device, use_full=kpm is None))
+            bm.mask_mod, score_mod = _mods(comp, g, kpm)
             if static:
-                comp._cache[key] = bm
-        out, lse = _run(g.q, g.k, g.v, bm, scale, kernel_options, need_lse)
-        lse = lse.float() if need_lse else torch.where(_any_key(comp, g, n_q, n_k, block, kpm), 0.0, float("-inf"))
+                comp._cache[key] = (bm, score_mod)
+        out, lse = _run(g.q, g.k, g.v, bm, score_mod, scale, kernel_options, need_lse)
+        if need_lse:
+            lse = lse.float()
+        else:
+            lse = torch.where(_any_key(comp, g, n_q, n_k, block, kpm), 0.0, float("-inf"))
         pieces.append((scatter_rows(out, g, n_q, H, 0.0), scatter_rows(lse, g, n_q, H, float("-inf"))))
     if not pieces:
         return q.new_zeros(q.shape[:-1] + (v.shape[-1],)), q.new_full(q.shape[:-1], float("-inf"))
-    out, lse = merge([(o.float(), l) for o, l in pieces]) if len(pieces) > 1 else merge(pieces)
+    out, lse = merge(pieces)
     return out.to(q.dtype), lse

@@ -27,6 +27,8 @@ class Gathered:
     k_abs: Tensor  # (B|1, Hc|1, Nkc)
     q_local: Tensor  # (B|1, Hc|1, Nqc) index into the caller's query axis (padding -> n_q)
     heads: Tensor  # (Hc,) absolute head index of each gathered head
+    permuted: bool = True  # queries not in natural order (rows must be put back)
+    head_subset: bool = False  # only some heads take part
 
 
 def _take(x: Tensor, idx: Tensor | None) -> Tensor:
@@ -63,20 +65,35 @@ def gather(q: Tensor, k: Tensor, v: Tensor, comp: Component, k_start: int) -> Ga
     qc, kc, vc = _take(q, q_idx), _take(k, k_idx), _take(v, k_idx)
     q_local = torch.where(q_abs >= 0, q_abs - q0, n_q)
     as3 = lambda t: t.view(1, 1, -1) if t.dim() == 1 else t  # noqa: E731
-    return Gathered(qc, kc, vc, as3(q_abs), as3(k_abs), as3(q_local), heads)
+    return Gathered(qc, kc, vc, as3(q_abs), as3(k_abs), as3(q_local), heads,
+                    permuted=comp.q_pos is not None, head_subset=comp.heads is not None)
+
+
+def _rows_put(base: Tensor, idx: Tensor, x: Tensor) -> Tensor:
+    """base (B, H, M[, D]) with rows idx (N',) or (B|1, H|1, N') along dim 2 replaced by x.
+
+    Per-(b, h) indices go through one flat index_copy over rows of D contiguous values, which is
+    much faster than scatter with an index expanded over D."""
+    if idx.dim() == 1:
+        return base.index_copy(2, idx, x)
+    B, H, M = base.shape[:3]
+    idx = idx.expand(B, H, idx.shape[-1])
+    flat = (torch.arange(B * H, device=idx.device).view(B, H, 1) * M + idx).flatten()
+    tail = base.shape[3:]
+    return base.reshape((B * H * M,) + tail).index_copy(0, flat, x.reshape((-1,) + tail)).view(base.shape)
 
 
 def scatter_rows(x: Tensor, g: Gathered, n_q: int, n_heads: int, fill: float) -> Tensor:
     """Put a component's rows (B, Hc, Nqc[, D]) back at their query positions in (B, H, n_q[, D])."""
-    has_d = x.dim() == 4
     B, hc, nqc = x.shape[:3]
-    idx = g.q_local.expand(B, hc, nqc)
-    shape = (B, hc, n_q + 1) + ((x.shape[3],) if has_d else ())
-    base = torch.full(shape, fill, dtype=x.dtype, device=x.device)
-    if has_d:
-        idx = idx[..., None].expand(B, hc, nqc, x.shape[3])
-    rows = base.scatter(2, idx, x)[:, :, :n_q]
-    if hc == n_heads and torch.equal(g.heads, torch.arange(n_heads, device=g.heads.device)):
+    tail = x.shape[3:]
+    if not g.permuted:
+        rows = x
+    else:
+        base = torch.full((B, hc, n_q + 1) + tail, fill, dtype=x.dtype, device=x.device)
+        idx = g.q_local[0, 0] if g.q_local.shape[0] == g.q_local.shape[1] == 1 else g.q_local
+        rows = _rows_put(base, idx, x)[:, :, :n_q]
+    if not g.head_subset:
         return rows
     full = torch.full((B, n_heads) + rows.shape[2:], fill, dtype=x.dtype, device=x.device)
     return full.index_copy(1, g.heads, rows)
@@ -84,9 +101,8 @@ def scatter_rows(x: Tensor, g: Gathered, n_q: int, n_heads: int, fill: float) ->
 
 def merge(pieces: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
     """Merge (out (B,H,N,D), lse (B,H,N)) pieces over disjoint key sets; lse=-inf marks none."""
-    if len(pieces) == 1:
-        out, lse = pieces[0]
-        return torch.where(torch.isfinite(lse)[..., None], out, 0.0), lse
+    if len(pieces) == 1:  # kernels already give zero rows where no key is allowed
+        return pieces[0]
     lses = torch.stack([torch.nan_to_num(p[1], neginf=_NEG) for p in pieces])  # (C, B, H, N)
     total = torch.logsumexp(lses, dim=0)
     w = torch.exp(lses - total)  # (C, B, H, N)

@@ -59,7 +59,7 @@ def component_attention(g: Gathered, comp: Component, n_q: int, n_k: int, scale:
     h_idx = g.heads.view(1, hc, 1, 1, 1)
     i = qa[..., :, None]
     j = ka[..., None, :]
-    allowed = comp.mask(b_idx, h_idx, i, j) & (i >= 0) & (j >= 0)
+    allowed = comp.mask(b_idx, h_idx, i, j, *comp.buffers_on(q.device)) & (i >= 0) & (j >= 0)
     allowed = allowed & k_valid[None, :, :, None, :]
     if key_padding_mask is not None:
         allowed = allowed & key_padding_mask[b_idx, j.clamp(min=0)]

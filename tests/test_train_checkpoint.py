@@ -1,0 +1,145 @@
+"""Checkpoints through the real command (`python -m zoo.train`, DeepSpeed on CPU):
+
+- resume: 20 steps uninterrupted == 10 steps, stop, `--resume latest` to 20 (losses of steps
+  11-20, the data position and the final weights, bit for bit; dropout on, data shuffled);
+- SIGTERM saves a checkpoint and the resumed run matches an uninterrupted one;
+- export round trip: `zoo export` -> `zoo.create_model(name, checkpoint=...)` gives the trained
+  model's outputs exactly.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from zoo import cli
+from zoo.train import checkpoint as ckpt
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = """
+model:
+  name: vqa_tiny_bigbird
+  overrides: {{image_size: 64, patch_size: 16, dropout: 0.1}}
+data: {{dataset: easyvqa, kind: vqa, path: {data}, eval_split: test, shuffle: 64}}
+schedule: {{steps: {steps}, lr: 3.0e-3, warmup_steps: 3}}
+micro_batch: 8
+deepspeed: configs/deepspeed/cpu_fp32.json
+eval: {{at_end: false}}
+checkpoint: {{every: 4, keep: 0}}
+log: {{every: 1, progress: false, tensorboard: false}}
+"""
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), DS_ACCELERATOR="cpu", OMP_NUM_THREADS="1")
+    env.pop("RANK", None)  # a lone process: the engine describes a world of one itself
+    return env
+
+
+def _train(recipe: Path, out: Path, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+    p = subprocess.run([sys.executable, "-m", "zoo.train", str(recipe), "--out", str(out), *extra],
+                       cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
+    if check and p.returncode != 0:
+        raise AssertionError(f"zoo.train failed ({p.returncode}):\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    return p
+
+
+def _losses(run: Path) -> dict[int, str]:
+    with (run / "train.csv").open() as f:
+        return {int(r["step"]): r["loss"] for r in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    from zoo.data.easyvqa import convert
+
+    root = tmp_path_factory.mktemp("ckpt")
+    convert(root / "data", 16, progress=False)
+    recipe = root / "recipe.yaml"
+    recipe.write_text(RECIPE.format(data=root / "data", steps=20))
+    full = root / "full"
+    _train(recipe, full)
+    return root, recipe, full
+
+
+def test_resume_matches_uninterrupted_run(setup):
+    root, recipe, full = setup
+    part = root / "part"
+    _train(recipe, part, "--stop-at", "10")  # 10 is off the 4-step checkpoint cadence
+    assert sorted(_losses(part)) == list(range(1, 11))
+    assert ckpt.latest_tag(part / "checkpoints") == ckpt.TAG_FORMAT.format(10)
+    _train(recipe, part, "--resume", "latest")
+    a, b = _losses(full), _losses(part)
+    assert [a[s] for s in range(11, 21)] == [b[s] for s in range(11, 21)]  # exact, as text
+    assert float(a[20]) < float(a[1])
+    # the data stream's position and the weights are the same too
+    ca = ckpt.safe_load(full / "checkpoints" / ckpt.TAG_FORMAT.format(20) / "mp_rank_00_model_states.pt")
+    cb = ckpt.safe_load(part / "checkpoints" / ckpt.TAG_FORMAT.format(20) / "mp_rank_00_model_states.pt")
+    assert ca["data"] == cb["data"] == {"seed": 0, "segment": 4, "position": 20}
+    assert all(torch.equal(ca["module"][k], cb["module"][k]) for k in ca["module"])
+
+
+def test_sigterm_checkpoints_and_resumes(setup):
+    root, _, _ = setup
+    recipe = root / "long.yaml"
+    recipe.write_text(RECIPE.format(data=root / "data", steps=100_000))
+    run = root / "sig"
+    proc = subprocess.Popen([sys.executable, "-m", "zoo.train", str(recipe), "--out", str(run)],
+                            cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and len(_losses(run) if (run / "train.csv").exists() else {}) < 3:
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, out[-2000:]
+    stopped = max(_losses(run))
+    assert ckpt.latest_tag(run / "checkpoints") == ckpt.TAG_FORMAT.format(stopped)
+    assert "continue with --resume latest" in out
+    _train(recipe, run, "--resume", "latest", "--stop-at", str(stopped + 3))
+    ref = root / "sig_ref"
+    _train(recipe, ref, "--stop-at", str(stopped + 3))
+    a, b = _losses(ref), _losses(run)
+    assert [a[s] for s in range(stopped + 1, stopped + 4)] == [b[s] for s in range(stopped + 1, stopped + 4)]
+
+
+def test_export_round_trip(setup, tmp_path):
+    from zoo import create_model
+
+    _, _, full = setup
+    out = tmp_path / "model.safetensors"
+    assert cli.main(["export", str(full), "-o", str(out)]) == 0
+    model = create_model("vqa_tiny_bigbird", checkpoint=out)
+    # the reference: DeepSpeed's own module states of the last checkpoint, in a fresh model
+    tag = full / "checkpoints" / ckpt.TAG_FORMAT.format(20)
+    states = ckpt.safe_load(tag / "mp_rank_00_model_states.pt")
+    ref = create_model("vqa_tiny_bigbird", image_size=64, patch_size=16, dropout=0.1)
+    ref.load_state_dict(states["module"])
+    model.eval(), ref.eval()
+    batch = ref.dummy_inputs(4)
+    with torch.no_grad():
+        assert torch.equal(model(**batch)["logits"], ref(**batch)["logits"])
+    # without the tag's model.safetensors, export rebuilds it from DeepSpeed's module states
+    bare = tmp_path / "bare"
+    shutil.copytree(tag, bare)
+    (bare / ckpt.EXPORT_NAME).unlink()
+    out2 = tmp_path / "model2.safetensors"
+    assert cli.main(["export", str(bare), "-o", str(out2)]) == 0
+    t1, info1 = ckpt.read_export(out)
+    t2, info2 = ckpt.read_export(out2)
+    assert info1["model"] == info2["model"] == "vqa_tiny_bigbird" and info1["config"] == info2["config"]
+    assert t1.keys() == t2.keys() and all(torch.equal(t1[k], t2[k]) for k in t1)
+    with torch.no_grad():
+        m2 = create_model("vqa_tiny_bigbird", checkpoint=out2).eval()
+        assert torch.equal(m2(**batch)["logits"], ref(**batch)["logits"])
