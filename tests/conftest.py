@@ -7,4 +7,5 @@ os.environ.setdefault("TORCH_EXTENSIONS_DIR", os.path.join(os.path.dirname(os.pa
 
 import torch  # noqa: E402
 
-torch.set_num_threads(2)
+# tests use tiny tensors: one thread is faster and immune to contention from other processes
+torch.set_num_threads(1)

@@ -8,13 +8,6 @@ from zoo.layers import (Block, FactorizedPosEmbed, RotaryEmbedding, apply_rotary
                         reversible_forward)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _grads(model):
     return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}

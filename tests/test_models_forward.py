@@ -9,14 +9,6 @@ import zoo
 TINY = zoo.list_models(size="tiny")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny tensors: one thread is faster and immune to CPU contention from other processes
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def test_tiny_models_cover_every_family():
     assert {zoo.model_info(n)["family"] for n in TINY} == {"lm", "encoder", "pixel", "captioner", "vqa"}

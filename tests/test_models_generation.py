@@ -5,13 +5,6 @@ import torch
 import zoo
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 LM = ["lm_tiny_longformer", "lm_tiny_dilated", "lm_tiny_strided", "lm_tiny_fixed", "lm_tiny_bigbird",
       "lm_tiny_dense"]

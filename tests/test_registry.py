@@ -8,13 +8,6 @@ import zoo
 from zoo.registry import UnknownModelError, split_name
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 ALL = zoo.list_models()
 

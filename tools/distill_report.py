@@ -1,0 +1,132 @@
+"""Distillation report (the survey's proposal 4.2): dense teacher vs sparse student from scratch,
+distilled students and students with a learned layout, same data, same step budget, same seed.
+Writes benchmarks/distillation.{json,md}; a second run with another --task merges into them.
+
+    PYTHONPATH=$PWD python3 tools/distill_report.py --task lm
+    PYTHONPATH=$PWD python3 tools/distill_report.py --task pixel --steps 150
+
+Arms (the recipe sets teacher, student, data, schedule, alpha/T/beta, layout block/coverage):
+  teacher          dense, task loss only (trained first; every student reads it)
+  scratch          the student's own sparse pattern, task loss only
+  kd_logits        + alpha * T^2 * KL on the logits
+  kd_logits_attn   + beta * attention-map KL on the student's allowed keys
+  learned_scratch  learned layout from the teacher's attention, budget matched to the student's
+                   own pattern's pairs; task loss only
+  learned_kd       learned layout + logit and attention-map distillation
+Quality: exact bits/dim or bits/char on held-out data. Cost: allowed pairs (count_pairs) and
+useful forward FLOPs per sequence. GPU time: not measured here (CPU job).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from zoo import distill as D  # noqa: E402
+
+RECIPES = {"lm": "recipes/distill/lm_tiny_bigbird.yaml", "pixel": "recipes/distill/pixel_tiny_strided.yaml"}
+ARMS = {
+    "scratch": dict(alpha=0.0, beta=0.0, layout=False),
+    "kd_logits": dict(beta=0.0, layout=False),
+    "kd_logits_attn": dict(layout=False),
+    "learned_scratch": dict(alpha=0.0, beta=0.0, layout=True),
+    "learned_kd": dict(layout=True),
+}
+
+
+def variant(recipe: D.DistillRecipe, name: str, spec: dict, runs: Path) -> D.DistillRecipe:
+    loss = dataclasses.replace(recipe.loss, **{k: v for k, v in spec.items() if k in ("alpha", "beta")})
+    layout = dataclasses.replace(recipe.layout, enabled=spec["layout"])
+    return dataclasses.replace(recipe, loss=loss, layout=layout, out=str(runs / name))
+
+
+def run_task(task: str, steps: int | None, arms: list[str], runs: Path) -> dict:
+    recipe = D.load_recipe(RECIPES[task])
+    if steps:
+        recipe.schedule.steps = steps
+    torch.set_num_threads(recipe.threads or torch.get_num_threads())
+    runs = runs / task
+    data = D.Data(recipe.data, recipe.seed)
+    device = D._device(recipe.device)
+    t_recipe = dataclasses.replace(recipe, out=str(runs / "teacher"))
+    teacher, t_info = D.build_teacher(t_recipe, data, device)
+    n = D._seq_len(teacher, data.batch(0, 1))
+    t_eval = {**D.evaluate(teacher, data, recipe.schedule.batch_size, device), **D.attention_cost(teacher, n)}
+    rows = [{"arm": "teacher", "pattern": recipe.teacher.name, **t_eval,
+             "train_seconds": t_info.get("train_seconds"), "final_train_loss": t_info["log"][-1]["task"]}]
+    for arm in arms:
+        r = D.run_distill(variant(recipe, arm, ARMS[arm], runs), teacher=teacher, data=data,
+                          teacher_info=t_info, teacher_eval=t_eval)
+        s = r["student"]
+        rows.append({"arm": arm, "pattern": recipe.student.name if "layout" not in s else "learned",
+                     **{k: v for k, v in s.items() if k not in ("log", "init")},
+                     "final_train_loss": s["log"][-1]["task"]})
+    metric = "bits_per_dim" if recipe.data.dataset == "easyvqa" else "bits_per_char"
+    return {"recipe": RECIPES[task], "resolved": dataclasses.asdict(recipe), "metric": metric, "seq_len": n,
+            "rows": rows}
+
+
+def markdown(report: dict) -> str:
+    out = ["# Distillation: dense teacher -> sparse student (CPU)", "",
+           f"Commands: {'; '.join(sorted(set(report['commands'])))}", "",
+           "GPU time: **not run** (this is a CPU report; the GPU session measures flex time per arm).", ""]
+    for task, t in report["tasks"].items():
+        r = t["resolved"]
+        m = t["metric"]
+        out += [f"## {task}: {r['teacher']['name']} -> {r['student']['name']}", "",
+                f"Data: {r['data']}. N = {t['seq_len']} tokens. Schedule: {r['schedule']}. "
+                f"Loss: {r['loss']}. Layout: block {r['layout']['block']}, coverage "
+                f"{r['layout']['coverage']}, budget {r['layout']['budget']}.", "",
+                f"| arm | pattern | held-out {m} | vs scratch | final train loss (nats) | attention pairs/seq "
+                "| density vs causal dense | fwd attn MFLOP/seq | teacher mass in layout | CPU train s |",
+                "|---|---|---|---|---|---|---|---|---|---|"]
+        base = next((x[m] for x in t["rows"] if x["arm"] == "scratch"), None)
+        for x in t["rows"]:
+            lay = x.get("layout", {})
+            delta = "" if base is None or x["arm"] == "scratch" else f"{x[m] - base:+.4f}"
+            mass = f"{lay['teacher_mass_covered']:.3f} (budget {lay['budget']})" if lay else ""
+            out.append(f"| {x['arm']} | {x['pattern']} | {x[m]:.4f} | {delta} | {x['final_train_loss']:.4f} | "
+                       f"{x['pairs']:,} | {x['density']:.3f} | {x['fwd_flops'] / 1e6:.1f} | {mass} | "
+                       f"{x.get('train_seconds')} |")
+        out.append("")
+    out += ["## Conclusions", "", report.get("conclusions", "(to be written from the numbers above)"), ""]
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--task", choices=sorted(RECIPES), action="append", required=True)
+    p.add_argument("--steps", type=int, help="override schedule.steps (teacher and students)")
+    p.add_argument("--arms", default=",".join(ARMS), help=f"comma list from {list(ARMS)}")
+    p.add_argument("--out", default="benchmarks/distillation")
+    p.add_argument("--runs", default="runs/distill_report")
+    args = p.parse_args(argv)
+    arms = [a for a in args.arms.split(",") if a]
+    out = Path(args.out)
+    report = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").exists() else {
+        "tasks": {}, "commands": []}
+    for task in args.task:
+        t0 = time.time()
+        report["tasks"][task] = run_task(task, args.steps, arms, Path(args.runs))
+        report["tasks"][task]["wall_seconds"] = round(time.time() - t0, 1)
+    report["commands"].append("PYTHONPATH=$PWD python3 tools/distill_report.py " + " ".join(argv or sys.argv[1:]))
+    report.update(date=datetime.date.today().isoformat(), machine=f"CPU ({platform.processor() or platform.machine()}), "
+                  f"torch {torch.__version__}, threads {torch.get_num_threads()}", gpu_time="not run")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=1, default=str))
+    out.with_suffix(".md").write_text(markdown(report))
+    print(markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
