@@ -82,26 +82,59 @@ def sparse_attention(q: Tensor, k: Tensor, v: Tensor, pattern: P.Pattern, *, cau
 
 class KVCache:
     """Keys/values seen so far for one attention layer. A pattern with a bounded look-back (a
-    window) keeps only that many past keys, so a decoding step costs what the pattern allows."""
+    window) keeps only that many past keys, so a decoding step costs what the pattern allows.
+    Storage grows by doubling, so appending a token does not copy the whole cache."""
 
     def __init__(self, lookback: int | None = None):
         self.lookback = lookback
-        self.k: Tensor | None = None
-        self.v: Tensor | None = None
+        self._k: Tensor | None = None
+        self._v: Tensor | None = None
+        self._used = 0  # filled slots of the buffers
         self.k_start = 0  # absolute position of the first cached key
         self.length = 0  # positions seen
 
+    @property
+    def k(self) -> Tensor | None:
+        return None if self._k is None else self._k[:, :, :self._used]
+
+    @property
+    def v(self) -> Tensor | None:
+        return None if self._v is None else self._v[:, :, :self._used]
+
+    def reorder(self, index: Tensor) -> None:
+        """Keep batch rows ``index`` (beam search reorders hypotheses between steps)."""
+        if self._k is not None:
+            self._k, self._v = self._k.index_select(0, index), self._v.index_select(0, index)
+
+    def _reserve(self, k: Tensor, v: Tensor, extra: int) -> None:
+        need = self._used + extra
+        if self._k is not None and need <= self._k.shape[2]:
+            return
+        cap = max(need, 2 * (0 if self._k is None else self._k.shape[2]), 16)
+        new_k = k.new_empty(k.shape[:2] + (cap, k.shape[3]))
+        new_v = v.new_empty(v.shape[:2] + (cap, v.shape[3]))
+        if self._used:
+            new_k[:, :, :self._used] = self.k
+            new_v[:, :, :self._used] = self.v
+        self._k, self._v = new_k, new_v
+
     def append(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor, int]:
-        """Add new keys (B, H, n, D); return all keys the new queries may need and their start."""
-        self.k = k if self.k is None else torch.cat([self.k, k], dim=2)
-        self.v = v if self.v is None else torch.cat([self.v, v], dim=2)
-        self.length += k.shape[2]
-        out = (self.k, self.v, self.k_start)
-        if self.lookback is not None and self.k.shape[2] > self.lookback:
-            drop = self.k.shape[2] - self.lookback
-            self.k, self.v = self.k[:, :, drop:], self.v[:, :, drop:]
+        """Add new keys (B, H, n, D); return all keys the new queries may need and their start.
+
+        The returned tensors are views valid until the next append."""
+        if self.lookback is not None and self._used > self.lookback:  # the new queries look back this far
+            drop = self._used - self.lookback
+            kept_k, kept_v = self.k[:, :, drop:].clone(), self.v[:, :, drop:].clone()
+            self._k[:, :, :self.lookback], self._v[:, :, :self.lookback] = kept_k, kept_v
+            self._used = self.lookback
             self.k_start += drop
-        return out
+        n = k.shape[2]
+        self._reserve(k, v, n)
+        self._k[:, :, self._used:self._used + n] = k
+        self._v[:, :, self._used:self._used + n] = v
+        self._used += n
+        self.length += n
+        return self.k, self.v, self.k_start
 
 
 class SparseSelfAttention(nn.Module):

@@ -139,8 +139,11 @@ def _residue_component(p: Pattern, n_q, n_k, k_start, r, left, right, mask, head
     """Attention inside residue classes pos % r, window [t-left, t+right] in class units."""
     q_start = k_start + n_k - n_q
     q_order, _ = residue_order(q_start, n_q, r)
-    k_order, k_seg = residue_order(k_start, n_k, r)
+    k_order, _ = residue_order(k_start, n_k, r)
+    if n_q < r:  # a decoding step: only the queries' own classes, not every cached key
+        k_order = k_order[torch.isin(k_order % r, q_order % r)]
     counts = torch.bincount(k_order % r, minlength=r)
+    k_seg = torch.cumsum(counts, 0) - counts
     cls = q_order % r
     # index of the query's own position within its class among the keys (keys cover queries)
     t = (q_order - k_start - ((cls - k_start) % r)) // r

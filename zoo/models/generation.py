@@ -65,7 +65,7 @@ def reorder_caches(caches: list[KVCache] | None, index: Tensor) -> None:
     """Keep batch rows ``index`` of every cache (beam search)."""
     for c in caches or []:
         if c.k is not None:
-            c.k, c.v = c.k.index_select(0, index), c.v.index_select(0, index)
+            c.reorder(index)
 
 
 @torch.no_grad()
