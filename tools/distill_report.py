@@ -49,12 +49,15 @@ def variant(recipe: D.DistillRecipe, name: str, spec: dict, runs: Path) -> D.Dis
     return dataclasses.replace(recipe, loss=loss, layout=layout, out=str(runs / name))
 
 
-def run_task(task: str, steps: int | None, arms: list[str], runs: Path) -> dict:
+def run_task(task: str, steps: int | None, arms: list[str], runs: Path, teacher_steps: int | None = None,
+             key: str | None = None) -> dict:
     recipe = D.load_recipe(RECIPES[task])
     if steps:
         recipe.schedule.steps = steps
+    if teacher_steps:
+        recipe.teacher.steps = teacher_steps
     torch.set_num_threads(recipe.threads or torch.get_num_threads())
-    runs = runs / task
+    runs = runs / (key or task)
     data = D.Data(recipe.data, recipe.seed)
     device = D._device(recipe.device)
     t_recipe = dataclasses.replace(recipe, out=str(runs / "teacher"))
@@ -72,7 +75,7 @@ def run_task(task: str, steps: int | None, arms: list[str], runs: Path) -> dict:
                      "final_train_loss": s["log"][-1]["task"]})
     metric = "bits_per_dim" if recipe.data.dataset == "easyvqa" else "bits_per_char"
     return {"recipe": RECIPES[task], "resolved": dataclasses.asdict(recipe), "metric": metric, "seq_len": n,
-            "rows": rows}
+            "teacher_steps": recipe.teacher.steps or recipe.schedule.steps, "rows": rows}
 
 
 def markdown(report: dict) -> str:
@@ -82,14 +85,17 @@ def markdown(report: dict) -> str:
     for task, t in report["tasks"].items():
         r = t["resolved"]
         m = t["metric"]
-        out += [f"## {task}: {r['teacher']['name']} -> {r['student']['name']}", "",
+        out += [f"## {task}: {r['teacher']['name']} ({t.get('teacher_steps') or r['teacher']['steps'] or r['schedule']['steps']} steps) -> {r['student']['name']} "
+                f"({r['schedule']['steps']} steps)", "",
                 f"Data: {r['data']}. N = {t['seq_len']} tokens. Schedule: {r['schedule']}. "
                 f"Loss: {r['loss']}. Layout: block {r['layout']['block']}, coverage "
                 f"{r['layout']['coverage']}, budget {r['layout']['budget']}.", "",
-                f"| arm | pattern | held-out {m} | vs scratch | final train loss (nats) | attention pairs/seq "
+                f"| arm | pattern | held-out {m} | vs scratch | last train batch loss (nats) | attention pairs/seq "
                 "| density vs causal dense | fwd attn MFLOP/seq | teacher mass in layout | CPU train s |",
                 "|---|---|---|---|---|---|---|---|---|---|"]
-        base = next((x[m] for x in t["rows"] if x["arm"] == "scratch"), None)
+        scratch = [x for u in report["tasks"].values() if u["recipe"] == t["recipe"]
+                   and u["resolved"]["schedule"] == r["schedule"] for x in u["rows"] if x["arm"] == "scratch"]
+        base = scratch[0][m] if scratch else None  # the same student from scratch (maybe another run)
         for x in t["rows"]:
             lay = x.get("layout", {})
             delta = "" if base is None or x["arm"] == "scratch" else f"{x[m] - base:+.4f}"
@@ -104,23 +110,32 @@ def markdown(report: dict) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--task", choices=sorted(RECIPES), action="append", required=True)
+    p.add_argument("--task", choices=sorted(RECIPES), action="append", default=[])
     p.add_argument("--steps", type=int, help="override schedule.steps (teacher and students)")
+    p.add_argument("--teacher-steps", type=int, help="train the teacher this long (students keep --steps)")
     p.add_argument("--arms", default=",".join(ARMS), help=f"comma list from {list(ARMS)}")
     p.add_argument("--out", default="benchmarks/distillation")
     p.add_argument("--runs", default="runs/distill_report")
+    p.add_argument("--conclusions", help="a markdown file of conclusions to store and render (no runs needed)")
     args = p.parse_args(argv)
+    if not args.task and not args.conclusions:
+        p.error("give --task (run) and/or --conclusions (re-render)")
     arms = [a for a in args.arms.split(",") if a]
     out = Path(args.out)
     report = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").exists() else {
         "tasks": {}, "commands": []}
     for task in args.task:
         t0 = time.time()
-        report["tasks"][task] = run_task(task, args.steps, arms, Path(args.runs))
-        report["tasks"][task]["wall_seconds"] = round(time.time() - t0, 1)
-    report["commands"].append("PYTHONPATH=$PWD python3 tools/distill_report.py " + " ".join(argv or sys.argv[1:]))
-    report.update(date=datetime.date.today().isoformat(), machine=f"CPU ({platform.processor() or platform.machine()}), "
-                  f"torch {torch.__version__}, threads {torch.get_num_threads()}", gpu_time="not run")
+        key = f"{task}_teacher{args.teacher_steps}" if args.teacher_steps else task
+        report["tasks"][key] = run_task(task, args.steps, arms, Path(args.runs), args.teacher_steps, key)
+        report["tasks"][key]["wall_seconds"] = round(time.time() - t0, 1)
+    if args.conclusions:
+        report["conclusions"] = Path(args.conclusions).read_text().strip()
+    if args.task:
+        report["commands"].append("PYTHONPATH=$PWD python3 tools/distill_report.py " + " ".join(argv or sys.argv[1:]))
+        report.update(date=datetime.date.today().isoformat(), gpu_time="not run",
+                      machine=f"CPU ({platform.processor() or platform.machine()}), torch {torch.__version__}, "
+                              f"threads {torch.get_num_threads()}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(report, indent=1, default=str))
     out.with_suffix(".md").write_text(markdown(report))
