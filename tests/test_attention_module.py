@@ -128,3 +128,24 @@ def test_available_lists_every_family_with_defaults():
     assert av["bigbird"]["block"] == 64 and av["bigbird"]["random_blocks"] == 3
     for cls in patterns._REGISTRY.values():
         assert cls.kind in ("local", "global", "hybrid")
+
+
+@pytest.mark.parametrize("backend", ["reference", "auto"])
+def test_half_precision_keeps_its_dtype(backend):
+    """bf16 in, bf16 out, for a multi-piece pattern (DeepSpeed bf16 training on CPU needs this)."""
+    q, k, v = (torch.randn(1, 2, 300, 16, dtype=torch.bfloat16, requires_grad=True) for _ in range(3))
+    out = sparse_attention(q, k, v, build("strided", stride=16, causal=True), backend=backend)
+    assert out.dtype == torch.bfloat16
+    out.float().sum().backward()
+    assert q.grad.dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("name", ["vqa_tiny_bigbird", "pixel_tiny_strided"])
+def test_models_train_in_bf16(name):
+    import zoo
+    model = zoo.create_model(name).to(torch.bfloat16)
+    batch = {k: (t.to(torch.bfloat16) if torch.is_tensor(t) and t.is_floating_point() else t)
+             for k, t in model.dummy_inputs(2).items()}
+    loss = model(**batch)["loss"]
+    loss.backward()
+    assert torch.isfinite(loss)

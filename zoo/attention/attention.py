@@ -15,6 +15,7 @@ from .kernels.reference import reference_attention
 
 BACKENDS = ("auto", "reference", "flex", "dense")
 DECODE_QUERIES = 16
+SMALL_DENSE = 256 * 256  # query x key pairs under which "auto" on CPU runs the exact masked dense path
 
 
 def _check(q: Tensor, k: Tensor, v: Tensor, key_padding_mask, global_mask, backend) -> None:
@@ -47,6 +48,9 @@ def sparse_attention(q: Tensor, k: Tensor, v: Tensor, pattern: P.Pattern, *, cau
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     if backend == "auto":  # decode steps (a few queries, a new length each) skip flex's per-shape compile
         backend = "flex" if q.is_cuda and q.shape[2] > DECODE_QUERIES else "reference"
+        if backend == "reference" and not pattern.data_dependent and not return_lse and \
+                q.shape[2] * k.shape[2] <= SMALL_DENSE:  # short sequences: the masked dense oracle is faster
+            backend = "dense"
     if global_mask is not None and not pattern.accepts_global_mask:
         raise ValueError(f"global_mask is only accepted by patterns with global tokens (longformer), not {pattern.name}")
     if global_mask is not None and (k_start or q.shape[2] != k.shape[2]):

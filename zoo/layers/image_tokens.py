@@ -30,4 +30,5 @@ class ImageTokens(nn.Module):
 
     def forward(self, image: Tensor) -> Tensor:
         x = (image.to(self.mean.dtype) - self.mean) / self.std
+        x = x.to(self.patch_embed.proj.weight.dtype)  # DeepSpeed bf16 casts parameters, not buffers
         return self.patch_embed(x) + self.pos_embed(self.num_tokens)  # (B, P, dim)

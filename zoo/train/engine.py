@@ -253,7 +253,8 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
                     desc=recipe.name)
     if resume:
         log.print(f"resumed from {d}/{tag} at step {step}")
-    log.print(f"{name}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
+    n_params = sum(getattr(p, "ds_numel", p.numel()) for p in model.parameters())  # ZeRO-3: full sizes
+    log.print(f"{name}: {n_params / 1e6:.2f}M parameters, "
               f"world {world}, micro-batch {recipe.micro_batch} x accum {recipe.grad_accum}, "
               f"{total} steps, run folder {run}")
     result = TrainResult(run=run, step=step, finished=False)

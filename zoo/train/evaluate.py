@@ -33,6 +33,29 @@ def _targets(batch: dict[str, Any]) -> int:
     return int(img.numel()) if isinstance(img, torch.Tensor) else 1
 
 
+def _plain_model(engine: Any, recipe: Recipe) -> torch.nn.Module:
+    """The module to evaluate. Under ZeRO-3 every forward is a collective (parameters are
+    gathered layer by layer), so ranks with uneven eval data -- or captions of different lengths
+    -- would deadlock: evaluate a plain copy instead, its weights gathered once on every rank."""
+    zero3 = getattr(engine, "zero_optimization_partition_weights", lambda: False)()
+    module = getattr(engine, "module", engine)
+    if not zero3:
+        return module
+    import deepspeed
+
+    from .engine import build_model
+
+    with torch.device("cpu"):
+        plain = build_model(recipe)
+    with deepspeed.zero.GatheredParameters(list(module.parameters()), modifier_rank=None):
+        state = {k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()}
+    plain.load_state_dict(state)
+    dtype = next(module.parameters()).dtype
+    for p in plain.parameters():  # as DeepSpeed does: parameters in the engine's dtype, buffers kept
+        p.data = p.data.to(dtype)
+    return plain.to(engine.device)
+
+
 @torch.no_grad()
 def evaluate(engine: Any, recipe: Recipe, *, seq_len: int | None, dtype: torch.dtype = torch.float32,
              max_batches: int | None = None) -> dict[str, Any]:
@@ -44,7 +67,7 @@ def evaluate(engine: Any, recipe: Recipe, *, seq_len: int | None, dtype: torch.d
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
         raise ValueError(f"recipe.eval.metrics: unknown {unknown}; choose from {METRICS}")
-    model = getattr(engine, "module", engine)
+    model = _plain_model(engine, recipe)
     device = next(model.parameters()).device
     rank, world = rank_and_world()
     loader = make_loader(recipe, train=False, seq_len=seq_len, split=recipe.eval.split,
@@ -65,7 +88,7 @@ def evaluate(engine: Any, recipe: Recipe, *, seq_len: int | None, dtype: torch.d
     sums = torch.zeros(4, dtype=torch.float64)  # loss x targets, targets, correct, counted
     records: dict[Any, Any] = {}
     was_training = model.training
-    model.eval()
+    model.eval()  # (a ZeRO-3 copy is thrown away afterwards)
     try:
         for i, batch in enumerate(loader):
             if max_batches is not None and i >= max_batches:

@@ -101,4 +101,5 @@ def reference_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Compon
         pieces.append((scatter_rows(out, g, n_q, H, 0.0), scatter_rows(lse, g, n_q, H, float("-inf"))))
     if not pieces:
         return q.new_zeros(q.shape[:-1] + (v.shape[-1],)), q.new_full(q.shape[:-1], float("-inf"))
-    return merge(pieces)
+    out, lse = merge(pieces)
+    return out.to(q.dtype), lse
