@@ -22,7 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from .shards import ShardSink, print_summary, write_index
+from .shards import ShardSink, print_summary, read_jpeg, write_index
 
 log = logging.getLogger(__name__)
 URL = "https://cocodataset.org/#download"
@@ -92,13 +92,8 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, limit: int | None = 
             for rec in records:
                 key = f"{rec['image_id']:012d}"
                 path = root / rec["file_name"]
-                try:
-                    jpg = path.read_bytes()
-                except OSError as exn:
-                    sink.skip(key, f"cannot read {path}: {exn}")
-                    continue
-                if not jpg.startswith(b"\xff\xd8"):
-                    sink.skip(key, f"{path} is not a JPEG")
+                jpg = read_jpeg(path, sink, key)
+                if jpg is None:
                     continue
                 sink.write({"__key__": key, "jpg": jpg,
                             "json": {**rec, "split": split}}, items=1)

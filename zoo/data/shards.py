@@ -192,6 +192,20 @@ class ShardSink:
         self.close()
 
 
+def read_jpeg(path: Path, sink: "ShardSink", key: str) -> bytes | None:
+    """The file's bytes if it is a readable JPEG, else None after counting the skip on ``sink``
+    (COCO and VQA v2 shards keep the original JPEG byte for byte)."""
+    try:
+        jpg = path.read_bytes()
+    except OSError as exn:
+        sink.skip(key, f"cannot read {path}: {exn}")
+        return None
+    if not jpg.startswith(b"\xff\xd8"):
+        sink.skip(key, f"{path} is not a JPEG")
+        return None
+    return jpg
+
+
 def write_index(out_dir: str | os.PathLike, dataset: str, summaries: Iterable[SplitSummary],
                 **meta: Any) -> dict[str, Any]:
     """Write `index.json` (see module docstring) and return it."""

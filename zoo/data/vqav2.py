@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from .shards import ShardSink, print_summary, write_index
+from .shards import ShardSink, print_summary, read_jpeg, write_index
 
 log = logging.getLogger(__name__)
 URL = "https://visualqa.org/download.html"
@@ -96,13 +96,8 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, limit: int | None = 
             for rec in recs:
                 key = f"{rec['image_id']:012d}"
                 path = image_dir / f"COCO_{split}2014_{rec['image_id']:012d}.jpg"
-                try:
-                    jpg = path.read_bytes()
-                except OSError as exn:
-                    sink.skip(key, f"cannot read {path}: {exn}")
-                    continue
-                if not jpg.startswith(b"\xff\xd8"):
-                    sink.skip(key, f"{path} is not a JPEG")
+                jpg = read_jpeg(path, sink, key)
+                if jpg is None:
                     continue
                 sink.write({"__key__": key, "jpg": jpg, "json": rec}, items=len(rec["questions"]))
         summaries.append(sink.summary)
