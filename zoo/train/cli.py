@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "one, else start), a tag, or a checkpoint folder")
     parser.add_argument("--dry-run", action="store_true",
                         help="check recipe, DeepSpeed config, model and data pipeline; train nothing")
+    parser.add_argument("--world-size", type=int, default=1, metavar="N",
+                        help="with --dry-run: check the batch arithmetic for N GPUs (e.g. 8 across a hostfile)")
     parser.add_argument("--out", default=None, help="run folder (default: recipe.out or runs/<recipe>)")
     parser.add_argument("--stop-at", type=int, default=None, metavar="STEP",
                         help="checkpoint and stop at this step, as a preemption would (resume later)")
@@ -37,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         from .engine import dry_run
 
-        return dry_run(recipe, out=args.out)
+        return dry_run(recipe, out=args.out, world=args.world_size)
     from .engine import train
 
     result = train(recipe, out=args.out, resume=args.resume, stop_at=args.stop_at,

@@ -399,13 +399,18 @@ def _grad_norm(engine) -> float | None:
 # dry run
 
 
-def dry_run(recipe: Recipe, *, out: str | None = None, forward: bool = True) -> int:
-    """Check a recipe without training: schema, DeepSpeed JSON, model, data pipeline, one batch."""
+def dry_run(recipe: Recipe, *, out: str | None = None, forward: bool = True, world: int = 1) -> int:
+    """Check a recipe without training: schema, DeepSpeed JSON (batch arithmetic for ``world``
+    processes), model, data pipeline, one batch."""
+    if world < 1:
+        raise ValueError(f"world size must be >= 1, got {world}")
     print(f"recipe {recipe.name}: ok ({recipe.model.name}, {recipe.schedule.steps} steps, "
           f"micro-batch {recipe.micro_batch} x accum {recipe.grad_accum}, seed {recipe.seed})")
-    cfg = deepspeed_config(recipe, world=1)
+    cfg = deepspeed_config(recipe, world=world)
     print(f"deepspeed {recipe.deepspeed}: ZeRO stage {cfg.get('zero_optimization', {}).get('stage', 0)}, "
           f"{_engine_dtype(cfg)}, gradient_clipping {cfg['gradient_clipping']}")
+    print(f"batch: {cfg['train_micro_batch_size_per_gpu']} per GPU x {cfg['gradient_accumulation_steps']} "
+          f"accumulation x {world} GPU(s) = {cfg['train_batch_size']} sequences per optimizer step")
     torch.manual_seed(recipe.seed)
     model = build_model(recipe)
     n = sum(p.numel() for p in model.parameters())
