@@ -18,6 +18,8 @@ def attention_markdown(doc: dict) -> str:
 
     def f(x, nd=2):
         return "" if x is None else (f"{x:.{nd}f}" if isinstance(x, float) else str(x))
+    def err(x):
+        return "" if x is None else f"{x:.1e}"
     lines = []
     for r in doc["rows"]:
         if "error" in r:
@@ -28,7 +30,7 @@ def attention_markdown(doc: dict) -> str:
                      f"{r.get('N', '')} | {r.get('B', '')} | {f(r.get('density'), 4)} | {f(r.get('fwd_ms'))} | "
                      f"{f(r.get('fwdbwd_ms'))} | {f(r.get('useful_tflops_fwdbwd'), 0)} | "
                      f"{f(r.get('block_tflops_fwdbwd'), 0)} | {f(r.get('peak_mem_gib'))} | "
-                     f"{'' if r.get('max_rel_err') is None else f'{r['max_rel_err']:.1e}'} |")
+                     f"{err(r.get('max_rel_err'))} |")
     return "\n".join(head + lines) + "\n"
 
 

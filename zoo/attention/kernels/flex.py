@@ -93,12 +93,12 @@ def _mods(comp: Component, g: Gathered, key_padding_mask: Tensor | None):
         if kpm is not None:
             ok = ok & kpm[b, ka.clamp(min=0)]
         return ok
-    score_mod = None
-    if comp.diag_bias:
-        bias = float(comp.diag_bias)
+    if not comp.diag_bias:
+        return mask_mod, None
+    bias = float(comp.diag_bias)
 
-        def score_mod(score, b, h, qi, ki):  # Reformer's self-attention penalty
-            return torch.where(q_at(b, h, qi) == k_at(b, h, ki), score + bias, score)
+    def score_mod(score, b, h, qi, ki):  # Reformer's self-attention penalty
+        return torch.where(q_at(b, h, qi) == k_at(b, h, ki), score + bias, score)
     return mask_mod, score_mod
 
 

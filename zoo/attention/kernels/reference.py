@@ -31,7 +31,7 @@ def component_attention(g: Gathered, comp: Component, n_q: int, n_k: int, scale:
     B, hc, nqc, D = g.q.shape
     nkc = g.k.shape[2]
     blocks = comp.blocks(n_q, n_k, bq, bk).to(g.q.device)  # (Hb, nQB, K)
-    n_qb, k_blocks = blocks.shape[1], blocks.shape[2]
+    n_qb = blocks.shape[1]
     q = _pad(g.q, n_qb * bq, 2).unflatten(2, (n_qb, bq))  # (B, Hc, nQB, bq, D)
     key_idx = (blocks[..., None] * bk + torch.arange(bk, device=blocks.device)).flatten(-2)  # (Hb, nQB, Kk)
     k_valid = (blocks >= 0).repeat_interleave(bk, -1) & (key_idx < nkc)
