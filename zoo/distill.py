@@ -31,7 +31,7 @@ from . import distill_layout as DL
 from .attention.anchors import routing_aux_loss
 from .attention.flops import count_pairs
 from .registry import create_model, load_checkpoint, read_checkpoint_metadata, save_checkpoint
-from .train.schema import RecipeError, apply_override, from_dict
+from .train.schema import RecipeError, load_yaml
 
 LAYOUT_KEY = "distill_layouts"
 
@@ -110,13 +110,7 @@ class DistillRecipe:
 
 
 def load_recipe(path: str | Path, sets: list[str] | None = None) -> DistillRecipe:
-    raw = yaml.safe_load(Path(path).read_text()) or {}
-    for a in sets or []:
-        apply_override(raw, a)
-    try:
-        r = from_dict(DistillRecipe, raw, "recipe")
-    except RecipeError as e:
-        raise RecipeError(f"{path}: {e}") from None
+    r = load_yaml(DistillRecipe, path, sets)
     if r.student.init not in ("scratch", "teacher"):
         raise RecipeError(f"{path}: student.init must be scratch or teacher, got {r.student.init!r}")
     if isinstance(r.layout.budget, str) and r.layout.budget != "match":

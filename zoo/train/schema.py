@@ -222,8 +222,9 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
     node[parts[-1]] = value
 
 
-def load_recipe(path: str | os.PathLike, overrides: list[str] | None = None) -> Recipe:
-    """Read a recipe YAML, apply ``--set`` overrides, validate."""
+def load_yaml(cls: type, path: str | os.PathLike, overrides: list[str] | None = None):
+    """A YAML file with ``--set`` overrides applied, checked into dataclass ``cls`` (training and
+    distillation recipes share this; errors carry the file and the key path)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such recipe (recipes live in recipes/<dataset>/*.yaml)")
@@ -233,9 +234,15 @@ def load_recipe(path: str | os.PathLike, overrides: list[str] | None = None) -> 
     for a in overrides or []:
         apply_override(raw, a)
     try:
-        recipe = from_dict(Recipe, raw, "recipe")
+        return from_dict(cls, raw, "recipe")
     except RecipeError as e:
         raise RecipeError(f"{path}: {e}") from None
+
+
+def load_recipe(path: str | os.PathLike, overrides: list[str] | None = None) -> Recipe:
+    """Read a recipe YAML, apply ``--set`` overrides, validate."""
+    path = Path(path)
+    recipe = load_yaml(Recipe, path, overrides)
     if not recipe.name:
         recipe.name = f"{path.parent.name}/{path.stem}" if path.parent.name else path.stem
     if recipe.micro_batch < 1 or recipe.grad_accum < 1:
