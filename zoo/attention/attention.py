@@ -68,6 +68,16 @@ def sparse_attention(q: Tensor, k: Tensor, v: Tensor, pattern: P.Pattern, *, cau
         if return_lse:
             raise ValueError("return_lse is not available with backend='dense'")
         return out
+    if backend == "flex" and pattern.name == "dense" and key_padding_mask is None and not return_lse and \
+            n_q == n_k and k_start == 0:  # plain dense attention: FlashAttention through SDPA
+        return F.scaled_dot_product_attention(q, k, v, is_causal=pattern.causal, scale=scale)
+    if backend == "flex" and pattern.fused_flex and not pattern.data_dependent and global_mask is None:
+        from .kernels.flex import fused_flex_attention
+        out, lse = fused_flex_attention(q, k, v, pattern, scale=scale, key_padding_mask=key_padding_mask,
+                                        k_start=k_start)
+        if return_lse and lse is None:
+            raise ValueError("return_lse with backend='flex' needs CUDA (FlexAttention returns no lse on CPU)")
+        return (out, lse) if return_lse else out
     if pattern.data_dependent:
         comps = pattern.route(q, k, k_start=k_start, **routing_state)
     elif global_mask is not None:

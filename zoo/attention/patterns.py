@@ -44,6 +44,10 @@ class Pattern:
     complexity: ClassVar[str] = "O(N^2)"
     data_dependent: ClassVar[bool] = False
     accepts_global_mask: ClassVar[bool] = False
+    # GPU: run as one FlexAttention BlockMask over the whole pattern (measured faster than our
+    # pieces + log-sum-exp merge for every static family except Sparse Transformer's, whose
+    # permuted pieces win at 16k+ tokens: benchmarks/attention_h200.md)
+    fused_flex: ClassVar[bool] = True
 
     # --- definition -------------------------------------------------------------------------
     def head_groups(self) -> int:
@@ -196,6 +200,15 @@ class SlidingWindow(Pattern):
     def lookback(self):
         return self.left
 
+    def mask_parts(self, n):
+        # the window as a tensor: one compiled kernel serves every window size (models vary it by layer)
+        causal = self.causal
+
+        def fn(g, i, j, lr):
+            ok = (i - j <= lr[0]) & (j - i <= lr[1])
+            return ok & (j <= i) if causal else ok
+        return fn, (torch.tensor([self.left, self.right]),)
+
     def _components(self, n_q, n_k, n_heads, k_start):
         return [_band_component(self, n_q, n_k, k_start, self.left, self.right)]
 
@@ -222,6 +235,10 @@ class DilatedWindow(Pattern):
             object.__setattr__(self, "dilation", tuple(self.dilation))
         for r in self._dilations():
             _positive("dilation", r, 1)
+
+    # a fused block mask computes every block the dilated span touches (dilation 192 in the pixel
+    # models: nearly dense); our residue-class pieces are plain windows
+    fused_flex: ClassVar[bool] = False
 
     def _dilations(self) -> tuple[int, ...]:
         return self.dilation if isinstance(self.dilation, tuple) else (self.dilation,)
@@ -282,6 +299,14 @@ class Longformer(Pattern):
         gq = i < self.global_tokens if gq is None else gq
         gk = j < self.global_tokens if gk is None else gk
         return self._causal(i, j, ((i - j).abs() <= self.window // 2) | gq | gk)
+
+    def mask_parts(self, n):
+        causal = self.causal  # window and global count as a tensor: one compiled kernel for all sizes
+
+        def fn(g, i, j, wg):
+            ok = ((i - j).abs() <= wg[0]) | (i < wg[1]) | (j < wg[1])
+            return ok & (j <= i) if causal else ok
+        return fn, (torch.tensor([self.window // 2, self.global_tokens]),)
 
     def _components(self, n_q, n_k, n_heads, k_start):
         w, n_g = self.window // 2, self.global_tokens

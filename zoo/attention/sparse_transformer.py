@@ -22,6 +22,7 @@ class Strided(Pattern):
     stride: int = 128
     heads: str = "union"
     name: ClassVar[str] = "strided"
+    fused_flex: ClassVar[bool] = False  # the permuted strided column beats one block mask
     kind: ClassVar[str] = "hybrid"
     complexity: ClassVar[str] = "O(N sqrt N)"
 
@@ -75,6 +76,7 @@ class Fixed(Pattern):
     summary: int = 8
     heads: str = "union"
     name: ClassVar[str] = "fixed"
+    fused_flex: ClassVar[bool] = False  # the gathered summary columns beat one block mask
     kind: ClassVar[str] = "hybrid"
     complexity: ClassVar[str] = "O(N sqrt N)"
 

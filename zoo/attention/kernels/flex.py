@@ -171,3 +171,65 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
         return q.new_zeros(q.shape[:-1] + (v.shape[-1],)), q.new_full(q.shape[:-1], float("-inf"))
     out, lse = merge(pieces)
     return out.to(q.dtype), lse
+
+
+# ---------------------------------------------------------------------------------------------
+# the fused path: one BlockMask for a whole static pattern
+
+
+@lru_cache(maxsize=256)
+def _fused_structure(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, block: int, device: str,
+                     padded: bool):
+    """BlockMask of a static pattern for this shape, built once (create_block_mask over the
+    pattern's traceable mask). With padding every block stays partial, since padded keys can fall
+    in any block; the per-call mask_mod then adds the padding."""
+    from torch.nn.attention.flex_attention import BlockMask, create_block_mask
+    if padded:
+        bm = _fused_structure(pattern, n_q, n_k, n_heads, k_start, block, device, False)
+        nkb = -(-n_k // block)
+        hit = torch.zeros(bm.kv_num_blocks.shape + (nkb + 1,), dtype=torch.bool, device=device)
+        for num, idx in ((bm.kv_num_blocks, bm.kv_indices), (bm.full_kv_num_blocks, bm.full_kv_indices)):
+            if num is None:
+                continue
+            live = torch.arange(idx.shape[-1], device=device) < num[..., None]
+            hit.scatter_(-1, torch.where(live, idx.long(), nkb), True)
+        num, idx = _ordered(hit[..., :nkb], torch.arange(nkb, device=device).expand(hit.shape[:-1] + (nkb,)), nkb)
+        kw = {"seq_lengths": (n_q, n_k)} if "seq_lengths" in _flex_params() else {}
+        return BlockMask.from_kv_blocks(num, idx, BLOCK_SIZE=(block, block), mask_mod=bm.mask_mod, **kw)
+    mask_mod = _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None)
+    heads = n_heads if pattern.head_groups() > 1 else None
+    # compiled, the mask is evaluated block by block (memory ~ N); inductor's CPU code generator
+    # rejects some masks, and on CPU the eager build (memory ~ N^2) only serves short tests
+    try:
+        return create_block_mask(mask_mod, None, heads, n_q, n_k, device=device, BLOCK_SIZE=block,
+                                 _compile=device.startswith("cuda"))
+    except Exception:  # noqa: BLE001 - any compiler failure: the eager build is exact, only slower
+        return create_block_mask(mask_mod, None, heads, n_q, n_k, device=device, BLOCK_SIZE=block)
+
+
+def _fused_mask_mod(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, device, kpm: Tensor | None):
+    fn, bufs = pattern.mask_parts(k_start + n_k)
+    bufs = tuple(b.to(device) for b in bufs)
+    groups, q_off = pattern.head_groups(), k_start + n_k - n_q
+
+    def mask_mod(b, h, qi, ki):
+        ok = fn(h * groups // n_heads, qi + q_off, ki + k_start, *bufs)
+        return ok if kpm is None else ok & kpm[b, ki]
+    return mask_mod
+
+
+def fused_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: float,
+                         key_padding_mask: Tensor | None = None, k_start: int = 0, block: int = 128,
+                         kernel_options: dict | None = None) -> tuple[Tensor, Tensor | None]:
+    """A static pattern as one FlexAttention call -> (out, lse; lse None on CPU)."""
+    B, H, n_q, _ = q.shape
+    n_k = k.shape[2]
+    dev = str(q.device)
+    kpm = None if key_padding_mask is None else key_padding_mask.bool()
+    bm = _fused_structure(pattern, n_q, n_k, H, k_start, block, dev, kpm is not None)
+    if kpm is not None:
+        bm = copy.copy(bm)
+        bm.mask_mod = _fused_mask_mod(pattern, n_q, n_k, H, k_start, q.device, kpm)
+    need_lse = q.is_cuda or os.environ.get("ZOO_FLEX_EAGER") == "1"
+    out, lse = _run(q, k, v, bm, None, scale, kernel_options, need_lse)
+    return out, (lse.float() if need_lse else None)
