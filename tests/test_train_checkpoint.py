@@ -143,3 +143,21 @@ def test_export_round_trip(setup, tmp_path):
     with torch.no_grad():
         m2 = create_model("vqa_tiny_bigbird", checkpoint=out2).eval()
         assert torch.equal(m2(**batch)["logits"], ref(**batch)["logits"])
+
+
+def test_time_budget_ends_the_run_as_finished(setup):
+    """schedule.max_minutes stops early, saves, and counts the run as finished (equal wall-clock
+    comparisons); a budget this small ends after the first step."""
+    root, recipe, _ = setup
+    run = root / "budget"
+    p = _train(recipe, run, "--set", "schedule.max_minutes=0.0001")
+    assert "time budget" in p.stdout + p.stderr
+    assert sorted(_losses(run)) == [1]
+    assert ckpt.latest_tag(run / "checkpoints") == ckpt.TAG_FORMAT.format(1)
+    assert (run / "metrics.json").is_file()
+
+
+def test_time_budget_rejects_non_positive():
+    from zoo.train.schema import RecipeError, ScheduleSpec
+    with pytest.raises(RecipeError, match="max_minutes"):
+        ScheduleSpec(steps=10, lr=1e-3, max_minutes=0)

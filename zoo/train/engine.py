@@ -275,6 +275,8 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
 
     last_saved = step
     t_last, tok, samples = time.perf_counter(), 0, 0
+    deadline = None if recipe.schedule.max_minutes is None else t_last + 60 * recipe.schedule.max_minutes
+    out_of_time = False
     with ckpt.StopSignal() as stop:
         try:
             while step < total:
@@ -290,12 +292,14 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
                     engine.step()
                     losses.append(loss.detach().float())
                 step += 1
-                # one collective per step: the mean loss over ranks and "has any rank been signalled"
-                flags = torch.stack([torch.stack(losses).mean(),
-                                     torch.tensor(float(stop.requested), device=losses[0].device)])
+                # one collective per step: the mean loss over ranks, "has any rank been signalled",
+                # "is any rank past the time budget" (so every rank stops at the same step)
+                late = deadline is not None and time.perf_counter() > deadline
+                flags = torch.tensor([0.0, float(stop.requested), float(late)], device=losses[0].device)
+                flags[0] = torch.stack(losses).mean()
                 if world > 1:
                     dist.all_reduce(flags)
-                loss_v, stopping = flags[0].item() / world, flags[1].item() > 0
+                loss_v, stopping, out_of_time = flags[0].item() / world, flags[1].item() > 0, flags[2].item() > 0
                 result.losses[step] = loss_v
                 if not math.isfinite(loss_v) and not ds_cfg.get("fp16", {}).get("enabled"):
                     raise FloatingPointError(f"loss is {loss_v} at step {step}")
@@ -308,6 +312,9 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
                     t_last, tok, samples = now, 0, 0
                 if recipe.eval.every and step % recipe.eval.every == 0 and step < total:
                     result.metrics = run_eval()
+                if out_of_time:
+                    log.print(f"time budget of {recipe.schedule.max_minutes} min reached at step {step}")
+                    break
                 if stopping or (stop_at is not None and step >= stop_at) or (
                         recipe.checkpoint.every and step % recipe.checkpoint.every == 0) or step == total:
                     save()
@@ -323,7 +330,7 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
         finally:
             log.close()
     result.step = step
-    result.finished = step >= total
+    result.finished = step >= total or out_of_time
     result.replicas = replica_agreement(engine, world)
     if not result.replicas.get("identical", True):
         log.print(f"warning: data-parallel replicas differ: {result.replicas}")

@@ -59,12 +59,17 @@ class ScheduleSpec:
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     eps: float = 1e-8
     grad_clip: float | None = None  # None: the DeepSpeed config's gradient_clipping
+    # wall-clock budget: the run ends (saved, final eval) at the first step past it, for
+    # comparisons at equal time; the learning-rate schedule still plans for `steps`
+    max_minutes: float | None = None
 
     def __post_init__(self) -> None:
         if self.decay not in ("cosine", "linear", "constant"):
             raise RecipeError(f"decay: {self.decay!r} is not one of cosine, linear, constant")
         if len(self.betas) != 2:
             raise RecipeError(f"betas: needs two numbers, got {self.betas}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            raise RecipeError(f"max_minutes: must be > 0 (or null for no budget), got {self.max_minutes}")
         if self.steps < 1 or self.warmup_steps < 0 or self.lr <= 0:
             raise RecipeError("steps: steps >= 1, warmup_steps >= 0 and lr > 0 are required")
 
