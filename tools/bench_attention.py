@@ -224,6 +224,32 @@ def bench_peers(rows, log, n=16384):
             log(rows[-1])
 
 
+def profile_patterns(names, rows, log, n=16384, top=12):
+    """Where the time of a pattern's forward+backward goes: the top GPU kernels (torch.profiler)."""
+    from torch.profiler import ProfilerActivity, profile
+    b = max(1, 65536 // n)
+    q, k, v = (torch.randn(b, H, n, D, device="cuda", dtype=torch.bfloat16).requires_grad_() for _ in range(3))
+    do = torch.randn_like(q)
+    for name in names:
+        run = fwd_bwd(lambda: sparse_attention(q, k, v, cases()[name], backend="flex"), (q, k, v), do)
+        try:
+            run()
+            torch.cuda.synchronize()
+            with profile(activities=[ProfilerActivity.CUDA, ProfilerActivity.CPU]) as prof:
+                for _ in range(3):
+                    run()
+                torch.cuda.synchronize()
+            ev = sorted(prof.key_averages(), key=lambda e: -getattr(e, "device_time_total", getattr(e, "cuda_time_total", 0)))
+            kernels = [dict(name=e.key[:90], ms_per_call=getattr(e, "device_time_total", getattr(e, "cuda_time_total", 0)) / 3e3,
+                            calls=e.count // 3) for e in ev[:top]]
+            rows.append(dict(impl="zoo", pattern=name, N=n, B=b, profile=kernels))
+        except Exception as e:
+            rows.append(dict(impl="zoo", pattern=name, N=n, B=b, profile_error=repr(e)[:300]))
+        log(rows[-1])
+        for kr in rows[-1].get("profile", []):
+            print(f"   {kr['ms_per_call']:8.3f} ms  x{kr['calls']:<4d} {kr['name']}")
+
+
 def bench_long(rows, log, n=1 << 20):
     """Memory linear in N: sliding window forward+backward at a million tokens."""
     dev = "cuda"
@@ -249,6 +275,9 @@ def main(argv=None):
     ap.add_argument("--patterns", default=",".join(cases()))
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--no-long", action="store_true")
+    ap.add_argument("--no-sdpa", action="store_true")
+    ap.add_argument("--peers-first", action="store_true", help="run the Hugging Face peers before the kernels")
+    ap.add_argument("--profile", default="", help="patterns whose top GPU kernels to list (N=16,384)")
     ap.add_argument("--deadline", type=float, default=0, help="seconds; skip remaining work after it")
     args = ap.parse_args(argv)
     rows = []
@@ -272,12 +301,17 @@ def main(argv=None):
 
     def time_left():
         return not args.deadline or time.time() - t0 < args.deadline
-    for n in [int(x) for x in args.ns.split(",")]:
-        for name in args.patterns.split(","):
-            if time_left():
-                bench_kernels(n, [name], rows, log, sdpa=(name == args.patterns.split(",")[0]))
-    if not args.no_peers and time_left():
+    names = [x for x in args.patterns.split(",") if x]
+    if args.peers_first and not args.no_peers:
         bench_peers(rows, log)
+    for n in [int(x) for x in args.ns.split(",") if x]:
+        for name in names:
+            if time_left():
+                bench_kernels(n, [name], rows, log, sdpa=(name == names[0]) and not args.no_sdpa)
+    if not args.no_peers and not args.peers_first and time_left():
+        bench_peers(rows, log)
+    if args.profile and time_left():
+        profile_patterns([x for x in args.profile.split(",") if x], rows, log)
     if not args.no_long and time_left():
         bench_long(rows, log)
     import triton

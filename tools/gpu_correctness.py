@@ -26,7 +26,7 @@ def _rel(a, b):
 
 
 def _worker(args):
-    names, lengths, dtypes = args
+    names, lengths, dtypes, causals = args
     import torch
     from attention_cases import static_patterns, with_causal
     from zoo.attention import build, sparse_attention
@@ -36,7 +36,7 @@ def _worker(args):
             "anchor": build("anchor", n_anchors=8, chunk=32, window=16)}
     rows = []
     for name in names:
-        for causal in (False, True):
+        for causal in causals:
             p = with_causal(pats[name], causal)
             for n in lengths:
                 for padded in (False, True):
@@ -91,7 +91,8 @@ def main(argv=None):
     lengths = [int(x) for x in args.lengths.split(",")]
     dtypes = args.dtypes.split(",")
     t0 = time.time()
-    jobs = [([n], lengths, dtypes) for n in names]
+    # one job per (pattern, causal, length): compiles dominate, so spread them over many workers
+    jobs = [([name], [n], dtypes, [c]) for n in sorted(lengths, reverse=True) for name in names for c in (False, True)]
     ctx = mp.get_context("spawn")
     rows = []
     pool = ctx.Pool(min(args.workers, len(jobs)))

@@ -22,6 +22,8 @@ def attention_markdown(doc: dict) -> str:
         return "" if x is None else f"{x:.1e}"
     lines = []
     for r in doc["rows"]:
+        if "profile" in r or "profile_error" in r:  # kernel lists go in the notes, not the table
+            continue
         if "error" in r:
             lines.append(f"| {r.get('impl')} | {r.get('pattern', '')} | {r.get('N', '')} | | | error: "
                          f"{r['error'][:80].replace('|', '/')} | | | | | |")

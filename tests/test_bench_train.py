@@ -1,0 +1,183 @@
+"""tools/bench_train.py on CPU (DeepSpeed's CPU accelerator, gloo): a sparse and a dense run of a
+tiny byte LM write JSON rows with positive timings and the FLOP accounting the tool promises
+(sparse model FLOPs < dense-equivalent, the dense run counts every causal pair); the pair
+estimates, row appending, name resolution and the max-length search logic in process."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from zoo.attention import build
+from zoo.attention.flops import count_pairs
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOL = ROOT / "tools" / "bench_train.py"
+_spec = importlib.util.spec_from_file_location("bench_train", TOOL)
+bt = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bt)
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT")}
+    env.update(PYTHONPATH=str(ROOT), DS_ACCELERATOR="cpu", OMP_NUM_THREADS="1", MASTER_PORT=str(_port()))
+    env.setdefault("TORCH_EXTENSIONS_DIR", str(ROOT / ".cache" / "torch_extensions"))
+    return env
+
+
+def _bench(out: Path, *extra: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(TOOL), "--model", "lm_tiny_longformer", "--seq-len", "128", "--warmup", "1",
+           "--steps", "2", "--zero", "2", "--out", str(out), *extra]
+    p = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=180)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    return p
+
+
+@pytest.mark.timeout(240)
+def test_sparse_and_dense_rows(tmp_path):
+    out = tmp_path / "bench.json"
+    out.write_text(json.dumps([{"tag": "kept"}]))  # an existing file keeps its rows
+    _bench(out, "--tag", "sparse")
+    p = _bench(out, "--attention", "dense", "--tag", "dense")
+    assert "tok/s" in p.stdout  # the table
+    kept, sparse, dense = json.loads(out.read_text())
+    assert kept == {"tag": "kept"}
+    n, depth, heads = 128, 2, 2
+    for r in (sparse, dense):
+        assert not r.get("error"), r.get("traceback")
+        assert r["model"] == "lm_tiny_longformer" and r["seq_len"] == r["backbone_len"] == n
+        assert r["world_size"] == 1 and r["zero"] == 2 and r["micro_batch"] == 1 and r["dtype"] == "float32"
+        assert r["step_ms"] > 0 and r["tokens_per_s"] > 0 and len(r["step_times_ms"]) == 2
+        assert r["tokens_per_s"] == pytest.approx(n / (r["step_ms"] / 1e3))
+        assert r["params"] > 0 and 0 < r["params_nonembedding"] < r["params"]
+        assert r["model_tflops_per_gpu"] > 0 and r["mfu"] == pytest.approx(r["model_tflops_per_gpu"] / 790)
+        assert r["attn_pairs_dense"] == depth * heads * n * (n + 1) // 2
+        assert r["mem_peak_gib"] is None and r["torch"] and r["deepspeed"] and r["date"] and "--seq-len" in r["command"]
+    assert sparse["attention"] == "sliding_window" and dense["attention"] == "dense"
+    assert sparse["params"] == dense["params"] and dense["params_same_as_model"] is True
+    assert sparse["attn_pairs"] < sparse["attn_pairs_dense"]
+    assert sparse["model_flops_per_token"] < sparse["dense_equiv_flops_per_token"]
+    assert sparse["model_tflops_per_gpu"] < sparse["dense_equiv_tflops_per_gpu"]
+    assert dense["attn_pairs"] == dense["attn_pairs_dense"]  # the dense run needs every causal pair
+    assert dense["model_flops_per_token"] == dense["dense_equiv_flops_per_token"]
+    assert sparse["model_flops_per_token"] == pytest.approx(
+        6 * sparse["matmul_params"] + 12 * (32 // heads) * sparse["attn_pairs"] / n)
+
+
+def test_failure_is_a_row(tmp_path):
+    out = tmp_path / "bench.json"
+    rc = bt.main(["--model", "lm_nosuch_longformer", "--out", str(out)])
+    (row,) = json.loads(out.read_text())
+    assert rc == 1 and "unknown model" in row["error"] and row["oom"] is False
+
+
+def test_names_and_lengths():
+    assert bt.resolve_name("lm_base_longformer") == "lm_base_longformer.enwik8"
+    assert bt.resolve_name("lm_tiny_dense") == "lm_tiny_dense"
+    assert bt.length_plan("lm_base_longformer.enwik8", 16384)[:3] == ("max_seq_len", {"max_seq_len": 16384}, 16384)
+    assert bt.length_plan("pixel_base_strided.imagenet64", 12288)[:3] == ("image_size", {}, 12288)
+    assert bt.length_plan("pixel_tiny_strided", 3 * 16 * 16)[:3] == ("image_size", {"image_size": 16}, 768)
+    knob, over, n, note = bt.length_plan("pixel_tiny_strided", 1000)
+    assert (over, n) == ({}, 192) and "not of that form" in note
+    assert bt.length_plan("vqa_tiny_dense", None)[0] == bt.FIXED_LENGTH
+
+
+def test_pair_counts():
+    n, heads = 96, 2
+    strided = build("strided", causal=True, stride=8)
+    assert bt.layer_pairs(strided, n, heads)[0] == count_pairs(strided, n, heads)
+    dense = build("dense", causal=True)
+    assert bt.layer_pairs(dense, n, heads)[:2] == (count_pairs(dense, n, heads), heads * n * (n + 1) // 2)
+    assert bt.layer_pairs(build("dense"), n, heads)[0] == count_pairs(build("dense"), n, heads) == heads * n * n
+    # routed patterns: the own + previous chunk band of routing.py, per sorted slot
+    from zoo.attention.routing import _chunk_band
+    for size, chunk in ((96, 8), (100, 16)):
+        lo, hi, _ = _chunk_band(size, chunk)
+        assert bt._chunk_band_pairs(size, chunk) == int((hi - lo + 1).sum())
+    lsh = build("lsh", bucket_size=8, n_hashes=2, chunk=8)
+    pairs, dense_pairs, note = bt.layer_pairs(lsh, n, heads)
+    assert pairs == 2 * heads * bt._chunk_band_pairs(n, 8) and dense_pairs == heads * n * n and "estimated" in note
+    win = build("sliding_window", left=3, right=3)
+    assert bt._window_pairs(n, 3, 3) * heads == count_pairs(win, n, heads)
+
+
+def test_append_rows(tmp_path):
+    f = tmp_path / "rows.json"
+    bt.append_rows(f, [{"a": 1}])
+    bt.append_rows(f, [{"a": 2}])
+    assert json.loads(f.read_text()) == [{"a": 1}, {"a": 2}]
+    g = tmp_path / "rows.jsonl"
+    g.write_text('{"a": 1}\n{"a": 2}\n')
+    bt.append_rows(g, [{"a": 3}])
+    assert [r["a"] for r in json.loads(g.read_text())] == [1, 2, 3]
+
+
+def _fake_trials(monkeypatch, limit: int):
+    seen = []
+
+    def trial(args, seq_len, timeout):
+        seen.append(seq_len)
+        ok = seq_len <= limit
+        return {"seq_len": seq_len, "status": "ok" if ok else "oom", "wall_s": 0.0,
+                "step_ms": 1.0 if ok else None, "mem_peak_gib": 1.0 if ok else None}
+    monkeypatch.setattr(bt, "_trial", trial)
+    return seen
+
+
+def test_max_len_search_doubles_then_bisects(monkeypatch):
+    seen = _fake_trials(monkeypatch, limit=5000)
+    args = bt.parse_args(["--model", "lm_tiny_strided", "--seq-len", "1024", "--max-len-search"])
+    row = bt.max_len_search(args)
+    assert seen[:4] == [1024, 2048, 4096, 8192] and seen[4:] == [6144, 5120]
+    assert row["max_seq_len"] == 4096 and row["first_failing_seq_len"] == 5120
+    assert row["max_len_status"] == "oom at 5120" and not row.get("error")
+    # the cap stops the doubling; a failing start is an error row
+    seen.clear()
+    row = bt.max_len_search(bt.parse_args(["--model", "lm_tiny_strided", "--seq-len", "1024", "--max-len-search",
+                                           "--max-len-cap", "4096"]))
+    assert seen == [1024, 2048, 4096] and row["max_seq_len"] == 4096 and "max-len-cap" in row["max_len_status"]
+    _fake_trials(monkeypatch, limit=100)
+    row = bt.max_len_search(bt.parse_args(["--model", "lm_tiny_strided", "--seq-len", "1024", "--max-len-search"]))
+    assert row["max_seq_len"] is None and "did not train" in row["error"]
+
+
+def test_max_len_search_pixel_grows_the_image(monkeypatch):
+    seen = _fake_trials(monkeypatch, limit=3 * 40 * 40)
+    row = bt.max_len_search(bt.parse_args(["--model", "pixel_tiny_strided", "--max-len-search"]))
+    sides = [round((n / 3) ** 0.5) for n in seen]
+    assert sides[:4] == [8, 16, 24, 40] and all(3 * s * s == n for s, n in zip(sides, seen))
+    assert row["max_seq_len"] <= 3 * 40 * 40 and row["max_image_size"] == round((row["max_seq_len"] / 3) ** 0.5)
+    assert bt.max_len_search(bt.parse_args(["--model", "vqa_tiny_dense", "--max-len-search"]))["max_seq_len"] is None
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_launcher_two_ranks_and_real_search(tmp_path):
+    out = tmp_path / "bench.json"
+    cmd = [sys.executable, "-m", "deepspeed.launcher.runner", "--num_gpus", "2", "--master_port", str(_port()),
+           str(TOOL), "--model", "pixel_tiny_strided", "--warmup", "1", "--steps", "2", "--zero", "3",
+           "--grad-ckpt", "--micro-batch", "2", "--out", str(out)]
+    p = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=240)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    (row,) = json.loads(out.read_text())
+    assert not row.get("error") and row["world_size"] == 2 and row["zero"] == 3 and row["grad_ckpt"]
+    assert row["tokens_per_s"] == pytest.approx(2 * 2 * 192 / (row["step_ms"] / 1e3))
+    p = subprocess.run([sys.executable, str(TOOL), "--model", "lm_tiny_strided", "--seq-len", "128", "--max-len-search",
+                        "--max-len-cap", "256", "--out", str(out)], cwd=ROOT, env=_env(), capture_output=True,
+                       text=True, timeout=240)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    row = json.loads(out.read_text())[-1]
+    assert row["max_seq_len"] == 256 and [t["status"] for t in row["trials"]] == ["ok", "ok"]
+

@@ -1,0 +1,668 @@
+#!/usr/bin/env python
+"""Training throughput of a registry model under DeepSpeed, on synthetic tokens.
+
+One invocation = one JSON row (appended by rank 0 to ``--out``): step time (median of the timed
+steps, slowest rank), global tokens/s, useful model TFLOP/s per GPU and MFU, the same work
+counted as dense attention, peak memory, and how the run was set up. Every failure becomes a row
+with an ``error`` field (``oom: true`` for an out-of-memory), never a crash without a row.
+
+Model FLOPs per token (what the model needs, recompute from activation checkpointing not
+counted): 6 x Linear weights (forward + backward) + per layer 12 x D_head x pairs / N, where
+pairs are the (query, key) pairs the layer's pattern allows over one sequence, summed over heads
+(``zoo.attention.flops.count_pairs``; estimated for the data-dependent lsh / anchor patterns,
+see ``attn_pairs_note``). ``dense_equiv_*`` counts every pair (causal: N(N+1)/2 per head).
+
+    python tools/bench_train.py --model lm_base_longformer --seq-len 16384 --grad-ckpt --out b.json
+    python tools/bench_train.py --model lm_base_longformer --seq-len 16384 --attention dense ...
+    python -m deepspeed.launcher.runner --num_gpus 4 tools/bench_train.py --model ... --zero 2
+    python tools/bench_train.py --model lm_base_longformer --max-len-search --seq-len 16384
+
+``--max-len-search`` runs each length in a fresh subprocess (micro-batch 1, grad checkpointing,
+2 steps): lengths double from ``--seq-len`` until one fails (OOM / timeout), then bisect on a
+1,024-token grid. Pixel models grow the image side instead (N = 3 * side^2).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `python tools/bench_train.py` puts tools/ first on the path
+    sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+DEFAULT_PEAK_TFLOPS = 790.0  # measured bf16 dense matmul ceiling of one H200
+FIXED_LENGTH = "fixed"
+
+
+# ---------------------------------------------------------------------------------------------
+# model: name, length, overrides
+
+
+def resolve_name(name: str) -> str:
+    """A registered name, or the one registered name that is ``name`` plus a tag
+    (``lm_base_longformer`` -> ``lm_base_longformer.enwik8``)."""
+    from zoo.registry import is_model, list_models
+
+    if is_model(name):
+        return name
+    tagged = list_models(f"{name}.*")
+    if len(tagged) == 1:
+        return tagged[0]
+    from zoo.registry import _builder
+
+    _builder(name)  # raises UnknownModelError naming the closest models
+    raise ValueError(f"{name!r} is ambiguous: {', '.join(tagged)}")
+
+
+def length_plan(name: str, seq_len: int | None) -> tuple[str, dict[str, Any], int, str | None]:
+    """(knob, overrides, tokens, note): how ``seq_len`` reaches the model's config.
+
+    knob: ``max_seq_len`` (lm, encoder), ``image_size`` (pixel: N = channels * side^2) or
+    ``fixed`` (image-text models: the length follows image and text geometry)."""
+    from zoo.registry import create_model
+
+    with torch.device("meta"):
+        model = create_model(name)
+    native, fam, cfg = int(model.max_seq_len), model.family, model.config
+    if fam in ("lm", "encoder"):
+        if seq_len is None or seq_len == native:
+            return "max_seq_len", {}, native, None
+        return "max_seq_len", {"max_seq_len": int(seq_len)}, int(seq_len), None
+    if fam == "pixel":
+        if seq_len is None or seq_len == native:
+            return "image_size", {}, native, None
+        side = round(math.sqrt(seq_len / cfg.channels))
+        if cfg.channels * side * side == seq_len:
+            return "image_size", {"image_size": side}, seq_len, None
+        return "image_size", {}, native, (f"pixel length is channels*image_size^2; {seq_len} is not of that "
+                                          f"form, ran the native {native} (image {cfg.image_size}px)")
+    note = None if seq_len in (None, native) else f"length fixed by the model's geometry: ran {native}, not {seq_len}"
+    return FIXED_LENGTH, {}, native, note
+
+
+def make_batch(model: nn.Module, micro_batch: int, seq_len: int, seed: int) -> dict[str, torch.Tensor]:
+    """Random inputs of the model's own format (its ``dummy_inputs``), no padding."""
+    if model.family in ("lm", "encoder"):
+        batch = model.dummy_inputs(micro_batch, seed, seq_len=seq_len)
+    else:
+        batch = model.dummy_inputs(micro_batch, seed)
+    if "attention_mask" in batch:  # every token real: the full length is the work
+        batch["attention_mask"] = torch.ones_like(batch["attention_mask"])
+    return batch
+
+
+def to_device(batch: dict[str, Any], device: Any, dtype: torch.dtype) -> dict[str, Any]:
+    return {k: (v.to(dtype) if v.is_floating_point() else v).to(device)
+            for k, v in batch.items() if isinstance(v, torch.Tensor)}
+
+
+def param_counts(model: nn.Module) -> dict[str, int]:
+    """total; non-embedding (token tables and position tables left out); matmul (every Linear /
+    conv weight, a tied output head counted as the matmul it is)."""
+    total = sum(p.numel() for p in model.parameters())
+    emb = {id(p) for n, m in model.named_modules() for p in m.parameters(recurse=False)
+           if isinstance(m, nn.Embedding) or "pos_embed" in n}
+    emb |= {id(p) for n, p in model.named_parameters() if "pos_embed" in n}
+    non_emb = sum(p.numel() for p in model.parameters() if id(p) not in emb)
+    matmul = sum(m.weight.numel() for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)))
+    return {"params": total, "params_nonembedding": non_emb, "matmul_params": matmul}
+
+
+# ---------------------------------------------------------------------------------------------
+# FLOPs
+
+
+def _chunk_band_pairs(n: int, chunk: int) -> int:
+    """Sorted-order pairs of 'own + previous chunk' (routing.py's _chunk_band), per head."""
+    sizes = [chunk] * (n // chunk) + ([n % chunk] if n % chunk else [])
+    return sum(s * (s + (sizes[i - 1] if i else 0)) for i, s in enumerate(sizes))
+
+
+def _window_pairs(n: int, left: int, right: int) -> int:
+    return sum(min(i, left) + min(n - 1 - i, right) + 1 for i in range(n))
+
+
+def layer_pairs(p, n: int, heads: int, device: Any = "cpu") -> tuple[int, int, str | None]:
+    """(allowed pairs, dense pairs, note) of one layer over n tokens, summed over heads."""
+    from zoo.attention.flops import count_pairs
+
+    dense = heads * (n * (n + 1) // 2 if p.causal else n * n)
+    if p.name == "prefix_lm":
+        dense = heads * (p.prefix_len ** 2 + sum(i + 1 for i in range(p.prefix_len, n)))
+    if p.name == "dense":
+        return dense, dense, None
+    if p.name == "lsh":
+        band = _chunk_band_pairs(n, p.chunk) // (2 if p.causal else 1)
+        return heads * p.n_hashes * band, dense, (
+            f"lsh estimated: n_hashes({p.n_hashes}) x own+previous chunk({p.chunk}) per query"
+            + (", halved for causal" if p.causal else ""))
+    if p.name == "anchor":
+        band = _chunk_band_pairs(n, p.chunk) // (2 if p.causal else 1)
+        left, right = p.window_sides() if p.window > 0 else (-1, -1)
+        win = _window_pairs(n, left, right) if p.window > 0 else 0
+        return heads * (band + win), dense, (
+            f"anchor estimated: own+previous chunk({p.chunk}) per query"
+            + (" halved for causal" if p.causal else "") + f" + window({p.window}); overlap not removed")
+    if p.data_dependent:
+        return dense, dense, f"{p.name} is data-dependent: counted as dense"
+    return count_pairs(p, n, heads, device=device), dense, None
+
+
+def flops_facts(model: nn.Module, n: int, matmul_params: int, device: Any = "cpu") -> dict[str, Any]:
+    """Pairs and FLOPs per token over the backbone's n tokens (see the module docstring)."""
+    cfg = model.config
+    heads, d_head = cfg.num_heads, cfg.dim // cfg.num_heads
+    cache: dict[Any, tuple[int, int, str | None]] = {}
+    pairs = dense = 0
+    notes: list[str] = []
+    for p in model.patterns:
+        try:
+            hash(p)
+            key: Any = p
+        except TypeError:  # a pattern holding a list
+            key = p.describe()
+        if key not in cache:
+            cache[key] = layer_pairs(p, n, heads, device)
+        a, d, note = cache[key]
+        pairs, dense = pairs + a, dense + d
+        if note and note not in notes:
+            notes.append(note)
+    mm = 6 * matmul_params
+    return {
+        "attn_pairs": pairs, "attn_pairs_dense": dense, "attn_density": pairs / dense if dense else None,
+        "attn_pairs_note": "; ".join(notes) or "exact (count_pairs)",
+        "model_flops_per_token": mm + 12 * d_head * pairs / n,
+        "dense_equiv_flops_per_token": mm + 12 * d_head * dense / n,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# DeepSpeed
+
+
+def _load_json(path: Path) -> dict[str, Any]:
+    return {k: v for k, v in json.loads(path.read_text()).items() if not k.startswith("_")}
+
+
+def ds_config(args: argparse.Namespace, world: int, bf16: bool) -> dict[str, Any]:
+    """configs/deepspeed's ZeRO JSON of the stage (or --ds-config), batch sizes for one
+    optimizer step per micro-batch, bf16 on/off, and DeepSpeed's CPU AdamW for offload."""
+    stage = 3 if args.offload else args.zero
+    if args.ds_config:
+        cfg = _load_json(Path(args.ds_config))
+    else:
+        base = "zero3_offload" if args.offload else (f"zero{stage}" if stage else "cpu_fp32")
+        path = ROOT / "configs" / "deepspeed" / f"{base}.json"
+        cfg = _load_json(path) if path.is_file() else {"gradient_clipping": 1.0, "zero_optimization": {"stage": stage}}
+        cfg.pop("fp16", None)
+        cfg["bf16"] = {"enabled": bool(bf16)}
+    cfg.setdefault("gradient_clipping", 1.0)
+    cfg.setdefault("zero_allow_untested_optimizer", True)
+    cfg.update(train_micro_batch_size_per_gpu=args.micro_batch, gradient_accumulation_steps=1,
+               train_batch_size=args.micro_batch * world, steps_per_print=10**9, wall_clock_breakdown=False)
+    off = (cfg.get("zero_optimization", {}).get("offload_optimizer") or {}).get("device", "none")
+    if off in ("cpu", "nvme"):
+        cfg["optimizer"] = {"type": "AdamW", "params": {"lr": 1e-4, "betas": [0.9, 0.95], "eps": 1e-8,
+                                                        "weight_decay": 0.1}}
+    return cfg
+
+
+def _dtype(cfg: dict[str, Any]) -> torch.dtype:
+    if cfg.get("bf16", {}).get("enabled"):
+        return torch.bfloat16
+    if cfg.get("fp16", {}).get("enabled"):
+        return torch.float16
+    return torch.float32
+
+
+def _on_cuda() -> bool:
+    return torch.cuda.is_available() and os.environ.get("DS_ACCELERATOR", "cuda") != "cpu"
+
+
+def _sync() -> None:
+    if _on_cuda():
+        torch.cuda.synchronize()
+
+
+def _quiet() -> None:
+    import logging
+
+    from deepspeed.utils import logger
+
+    if os.environ.get("ZOO_DEEPSPEED_VERBOSE") != "1":
+        logger.setLevel(logging.WARNING)
+
+
+# ---------------------------------------------------------------------------------------------
+# one benchmark run
+
+
+def bench(args: argparse.Namespace, row: dict[str, Any]) -> None:
+    """Fill ``row`` in place (so a failure keeps what was learnt before it)."""
+    import deepspeed
+    import torch.distributed as dist
+
+    from zoo.registry import create_model
+    from zoo.train.engine import init_distributed, param_groups
+
+    _quiet()
+    name = resolve_name(args.model)  # name and length errors before any process group exists
+    knob, overrides, seq_len, note = length_plan(name, args.seq_len)
+    row.update(model=name, seq_len=seq_len, length_knob=knob)
+    if note:
+        row["seq_len_note"] = note
+    rank, world, local = init_distributed(args.local_rank)
+    row["world_size"] = world
+    cuda = _on_cuda()
+    bf16 = cuda if args.bf16 is None else args.bf16
+    if args.attention == "dense":
+        overrides["pattern"] = "dense"
+    if args.grad_ckpt:
+        overrides["grad_checkpointing"] = True
+    if args.attn_backend:
+        overrides["attn_backend"] = args.attn_backend
+    row["overrides"] = dict(overrides)
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+        row["gpu"] = torch.cuda.get_device_name(local)
+    cpu_name = platform.processor() or platform.machine()
+    row["device"] = row["gpu"] or f"cpu ({cpu_name}, {torch.get_num_threads()} threads)"
+
+    torch.manual_seed(args.seed)  # identical initial weights on every rank
+    model = create_model(name, **overrides)
+    cfg = model.config
+    from zoo.layers import describe_schedule
+
+    row.update(attention=cfg.pattern, schedule=cfg.schedule, attention_layers=describe_schedule(model.patterns),
+               dim=cfg.dim, depth=cfg.depth, heads=cfg.num_heads, **param_counts(model))
+    if args.attention == "dense":  # lsh shares q/k, anchor layers hold anchors: say so when counts move
+        with torch.device("meta"):
+            own = create_model(name, **{k: v for k, v in overrides.items() if k != "pattern"})
+        row["params_same_as_model"] = sum(p.numel() for p in own.parameters()) == row["params"]
+    backbone_len: list[int] = []
+    if hasattr(model, "backbone"):  # the backbone's token count (CLS, image + text tokens) sets the FLOPs
+        model.backbone.register_forward_pre_hook(
+            lambda m, a: backbone_len.append(a[0].shape[1]) if a and not backbone_len else None)
+    batch = make_batch(model, args.micro_batch, seq_len, seed=args.seed + rank)
+
+    ds_cfg = ds_config(args, world, bf16)
+    zero = ds_cfg.get("zero_optimization", {})
+    offload = any((zero.get(k) or {}).get("device", "none") != "none" for k in ("offload_param", "offload_optimizer"))
+    row.update(zero=int(zero.get("stage", 0)), offload=offload, dtype=str(_dtype(ds_cfg)).replace("torch.", ""))
+    opt = None
+    if "optimizer" not in ds_cfg:  # the training engine's choice: torch AdamW, decay on matrices only
+        opt = torch.optim.AdamW(param_groups(model, 0.1), lr=1e-4, betas=(0.9, 0.95))
+    engine, _, _, _ = deepspeed.initialize(model=model, optimizer=opt, config=ds_cfg,
+                                           model_parameters=None if opt is not None else param_groups(model, 0.1))
+    inputs = to_device(batch, engine.device, _dtype(ds_cfg))
+    engine.train()
+
+    times, loss = [], None
+    for i in range(args.warmup + args.steps):
+        _sync()
+        t0 = time.perf_counter()
+        out = engine(**inputs)
+        engine.backward(out["loss"])
+        engine.step()
+        _sync()
+        dt = time.perf_counter() - t0
+        if i >= args.warmup:
+            times.append(dt)
+        else:
+            row.setdefault("warmup_s", []).append(round(dt, 2))  # compile time shows here
+        if rank == 0:  # a run killed by a timeout still says how far it got
+            print(f"step {i + 1}/{args.warmup + args.steps}: {dt * 1e3:.1f} ms", flush=True)
+        loss = out["loss"]
+    loss_v = float(loss.detach().float()) if loss is not None else None
+    stats = torch.tensor(times + [torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0,
+                                  torch.cuda.max_memory_reserved() / 2**30 if cuda else 0.0],
+                         dtype=torch.float64, device=engine.device)
+    if world > 1:  # the slowest rank sets the step time; the fullest GPU the memory
+        dist.all_reduce(stats, op=dist.ReduceOp.MAX)
+    step_times = stats[:-2].tolist()
+    step_s = statistics.median(step_times) if step_times else float("nan")
+    n = backbone_len[0] if backbone_len else seq_len
+    row.update(backbone_len=n, loss=loss_v, step_ms=step_s * 1e3,
+               step_ms_mean=1e3 * sum(step_times) / max(1, len(step_times)),
+               step_ms_min=1e3 * min(step_times, default=float("nan")),
+               step_times_ms=[round(t * 1e3, 3) for t in step_times],
+               tokens_per_s=world * args.micro_batch * seq_len / step_s,
+               mem_peak_gib=stats[-2].item() if cuda else None, mem_reserved_gib=stats[-1].item() if cuda else None)
+    if loss_v is not None and not math.isfinite(loss_v):
+        row["loss_note"] = "non-finite loss"
+    if rank == 0 and not args.skip_flops:
+        ff = None
+        for dev in ("cuda", "cpu") if cuda else ("cpu",):
+            try:  # pair counting is bookkeeping: a failure here keeps the measured row
+                ff = flops_facts(model, n, row["matmul_params"], device=dev)
+                break
+            except Exception as e:  # noqa: BLE001
+                row["flops_error"] = f"{type(e).__name__} (on {dev}): {e}"[:500]
+        if ff is None:
+            return
+        row.pop("flops_error", None)
+        tok_per_gpu_s = args.micro_batch * n / step_s
+        row.update(ff, model_tflops_per_gpu=ff["model_flops_per_token"] * tok_per_gpu_s / 1e12,
+                   dense_equiv_tflops_per_gpu=ff["dense_equiv_flops_per_token"] * tok_per_gpu_s / 1e12)
+        row["mfu"] = row["model_tflops_per_gpu"] / args.peak_tflops
+
+
+# ---------------------------------------------------------------------------------------------
+# rows, table
+
+
+def _git_commit() -> str | None:
+    try:
+        p = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=10)
+        return p.stdout.strip() or None
+    except Exception:  # noqa: BLE001 - no git on the machine: no commit
+        return None
+
+
+def base_row(args: argparse.Namespace) -> dict[str, Any]:
+    import deepspeed
+
+    return {
+        "tag": args.tag, "model": args.model, "attention_mode": args.attention, "seq_len": args.seq_len,
+        "micro_batch": args.micro_batch, "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        "zero": 3 if args.offload else args.zero, "offload": bool(args.offload), "grad_ckpt": bool(args.grad_ckpt),
+        "steps": args.steps, "warmup": args.warmup, "peak_tflops": args.peak_tflops,
+        "gpu": None, "torch": torch.__version__, "deepspeed": deepspeed.__version__, "cuda": torch.version.cuda,
+        "python": platform.python_version(), "host": platform.node(), "git_commit": _git_commit(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": shlex.join([sys.executable, *sys.argv]) if args.command is None else args.command,
+    }
+
+
+OOM_MARKERS = ("out of memory", "cublas_status_alloc_failed", "cudaerrormemoryallocation")
+
+
+def _is_oom(e: BaseException | str) -> bool:
+    oom = getattr(torch.cuda, "OutOfMemoryError", ())
+    return isinstance(e, oom) or any(m in str(e).lower() for m in OOM_MARKERS)
+
+
+def append_rows(path: str | Path, rows: list[dict[str, Any]]) -> None:
+    """Add rows to a JSON list file, keeping the rows already there (a JSON-lines file too)."""
+    path = Path(path)
+    old: list[Any] = []
+    if path.is_file() and path.stat().st_size:
+        text = path.read_text()
+        try:
+            data = json.loads(text)
+            old = data if isinstance(data, list) else data.get("rows", [data]) if isinstance(data, dict) else [data]
+        except json.JSONDecodeError:
+            try:
+                old = [json.loads(line) for line in text.splitlines() if line.strip()]
+            except json.JSONDecodeError:
+                keep = path.with_name(path.name + f".unreadable-{int(time.time())}")
+                path.rename(keep)
+                print(f"bench_train: {path} is not JSON; moved it to {keep}", file=sys.stderr)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(old + rows, indent=1, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+COLUMNS = [("model", "model", "{}"), ("attention", "attn", "{}"), ("seq_len", "N", "{}"), ("micro_batch", "mb", "{}"),
+           ("world_size", "gpus", "{}"), ("zero", "zero", "{}"), ("grad_ckpt", "ckpt", "{}"), ("dtype", "dtype", "{}"),
+           ("step_ms", "step_ms", "{:.1f}"), ("tokens_per_s", "tok/s", "{:,.0f}"),
+           ("model_tflops_per_gpu", "TFLOP/s", "{:.1f}"), ("dense_equiv_tflops_per_gpu", "dense-eq", "{:.1f}"),
+           ("mfu", "mfu", "{:.3f}"), ("mem_peak_gib", "GiB", "{:.1f}"), ("max_seq_len", "max_len", "{}"),
+           ("error", "error", "{}")]
+
+
+def print_table(rows: list[dict[str, Any]], file=sys.stdout) -> None:
+    cols = [c for c in COLUMNS if any(r.get(c[0]) is not None for r in rows)]
+
+    def cell(r, key, fmt):
+        v = r.get(key)
+        if v is None:
+            return "-"
+        try:
+            s = fmt.format(v)
+        except (ValueError, TypeError):
+            s = str(v)
+        return s if key != "error" else s[:60]
+    table = [[h for _, h, _ in cols]] + [[cell(r, k, f) for k, _, f in cols] for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(cols))]
+    for j, line in enumerate(table):
+        print("  ".join(x.ljust(w) for x, w in zip(line, widths)), file=file)
+        if j == 0:
+            print("  ".join("-" * w for w in widths), file=file)
+    file.flush()
+
+
+# ---------------------------------------------------------------------------------------------
+# the longest trainable sequence
+
+
+def _trial(args: argparse.Namespace, seq_len: int, timeout: float) -> dict[str, Any]:
+    """One length in a fresh process (a clean CUDA context after every OOM)."""
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "row.json"
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--model", args.model, "--seq-len", str(seq_len),
+               "--micro-batch", "1", "--grad-ckpt", "--steps", str(args.trial_steps), "--warmup", "0",
+               "--zero", str(args.zero), "--attention", args.attention, "--out", str(out), "--skip-flops",
+               "--tag", "max-len-trial"]
+        cmd += ["--offload"] if args.offload else []
+        cmd += [] if args.bf16 is None else ["--bf16" if args.bf16 else "--no-bf16"]
+        cmd += ["--attn-backend", args.attn_backend] if args.attn_backend else []
+        env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT",
+                                                                "LOCAL_WORLD_SIZE", "CROSS_RANK", "CROSS_SIZE")}
+        t0 = time.perf_counter()
+        try:
+            p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=max(1.0, timeout), cwd=ROOT)
+        except subprocess.TimeoutExpired:
+            return {"seq_len": seq_len, "status": "timeout", "wall_s": round(time.perf_counter() - t0, 1)}
+        wall = round(time.perf_counter() - t0, 1)
+        rows = json.loads(out.read_text()) if out.is_file() else []
+    if not rows:  # killed (SIGKILL: most likely the host ran out of memory) or crashed outside Python
+        tail = (p.stderr or p.stdout or "")[-600:]
+        status = "oom" if _is_oom(tail) else "killed" if p.returncode in (-9, 137) else "crash"
+        return {"seq_len": seq_len, "status": status, "returncode": p.returncode, "wall_s": wall, "error": tail}
+    r = rows[-1]
+    status = "ok" if not r.get("error") else ("oom" if r.get("oom") or _is_oom(r["error"]) else "error")
+    t = {"seq_len": r.get("seq_len", seq_len), "status": status, "wall_s": wall, "step_ms": r.get("step_ms"),
+         "mem_peak_gib": r.get("mem_peak_gib")}
+    if r.get("seq_len_note"):
+        t.update(status="error", error=r["seq_len_note"])
+    if r.get("error"):
+        t["error"] = r["error"][:400]
+    return t
+
+
+def max_len_search(args: argparse.Namespace) -> dict[str, Any]:
+    row = base_row(args)
+    row.update(kind="max_len_search", micro_batch=1, grad_ckpt=True, steps=args.trial_steps, warmup=0,
+               world_size=1, max_seq_len=None)
+    name = resolve_name(args.model)
+    args.model = name
+    knob, _, start, note = length_plan(name, args.seq_len)
+    row.update(model=name, length_knob=knob, seq_len=start)
+    if note:
+        row["seq_len_note"] = note
+    if knob == FIXED_LENGTH:
+        row["max_len_status"] = "length fixed by the model's image/text geometry: nothing to search"
+        return row
+    from zoo.registry import create_model
+
+    with torch.device("meta"):
+        channels = getattr(create_model(name).config, "channels", 3)
+    # the search runs over a knob: tokens (grid --bisect-grid) or the image side (grid 8 px)
+    if knob == "image_size":
+        x0 = round(math.sqrt(start / channels))
+        length, grid = (lambda s: channels * s * s), 8
+        grow = lambda s: int(math.ceil(s * math.sqrt(2) / 8) * 8)  # noqa: E731
+    else:
+        x0, length, grid, grow = start, (lambda x: x), args.bisect_grid, (lambda x: 2 * x)
+    deadline = time.perf_counter() + args.search_budget
+    trials: list[dict[str, Any]] = []
+    row["trials"] = trials
+
+    def attempt(x: int) -> bool | None:
+        left = deadline - time.perf_counter()
+        if left < 10:
+            return None
+        t = _trial(args, length(x), min(args.trial_timeout, left))
+        trials.append(t)
+        print(f"[max-len] {name} N={length(x)}: {t['status']} ({t['wall_s']} s"
+              + (f", {t['mem_peak_gib']:.1f} GiB" if t.get("mem_peak_gib") else "") + ")", flush=True)
+        if t["status"] == "ok":
+            best = row.get("max_seq_len") or 0
+            if length(x) > best:
+                row.update(max_seq_len=length(x), step_ms=t.get("step_ms"), mem_peak_gib=t.get("mem_peak_gib"))
+            return True
+        if t["status"] in ("error", "crash"):  # not a length limit: stop rather than bisect on it
+            raise RuntimeError(f"N={length(x)}: {t['status']}: {t.get('error', '')}")
+        return False
+
+    ok_x, bad_x, status = None, None, None
+    try:
+        x = x0
+        while length(x) <= args.max_len_cap:
+            res = attempt(x)
+            if res is None:
+                status = "search budget spent"
+                break
+            if not res:
+                bad_x = x
+                break
+            ok_x, x = x, grow(x)
+        else:
+            status = f"next length {length(x)} is over --max-len-cap {args.max_len_cap}"
+        if ok_x is not None and bad_x is not None and args.bisect:
+            lo, hi = ok_x, bad_x
+            while hi - lo > grid:
+                mid = (lo + hi) // 2 // grid * grid
+                if not lo < mid < hi:
+                    break
+                res = attempt(mid)
+                if res is None:
+                    status = "search budget spent while bisecting"
+                    break
+                lo, hi = (mid, hi) if res else (lo, mid)
+            bad_x = hi
+        if bad_x is not None:
+            why = next((t["status"] for t in trials if t["seq_len"] == length(bad_x)), "fail")
+            row["first_failing_seq_len"] = length(bad_x)
+            status = status or f"{why} at {length(bad_x)}"
+        if ok_x is None and bad_x is not None:
+            row["error"] = f"the starting length {length(x0)} did not train ({status})"
+    except RuntimeError as e:
+        row["error"] = f"max-len search stopped: {e}"
+    row["max_len_status"] = status
+    if knob == "image_size" and row.get("max_seq_len"):
+        row["max_image_size"] = round(math.sqrt(row["max_seq_len"] / channels))
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, help="registry name; a unique tag may be left out")
+    ap.add_argument("--seq-len", type=int, default=None, help="tokens (lm/encoder: max_seq_len; pixel: "
+                    "channels*side^2); default: the model's own")
+    ap.add_argument("--attention", choices=("model", "dense"), default="model",
+                    help="the model's pattern, or the same model with dense attention")
+    ap.add_argument("--attn-backend", choices=("auto", "flex", "reference", "dense"), default=None)
+    ap.add_argument("--grad-ckpt", action="store_true", help="activation checkpointing per block")
+    ap.add_argument("--micro-batch", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=10, help="timed steps")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed steps first (flex compiles here)")
+    ap.add_argument("--zero", type=int, choices=(0, 1, 2, 3), default=2)
+    ap.add_argument("--offload", action="store_true", help="ZeRO-3 with optimizer + parameters on CPU")
+    ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None, help="default: on with CUDA")
+    ap.add_argument("--ds-config", default=None, help="a DeepSpeed JSON instead of configs/deepspeed/zero*.json")
+    ap.add_argument("--peak-tflops", type=float, default=DEFAULT_PEAK_TFLOPS)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=None, help="JSON list file; one row appended per invocation (rank 0)")
+    ap.add_argument("--tag", default=None)
+    ap.add_argument("--skip-flops", action="store_true", help="leave out pair counting (search trials)")
+    ap.add_argument("--max-len-search", action="store_true")
+    ap.add_argument("--max-len-cap", type=int, default=1 << 20)
+    ap.add_argument("--bisect", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--bisect-grid", type=int, default=1024)
+    ap.add_argument("--trial-steps", type=int, default=2)
+    ap.add_argument("--trial-timeout", type=float, default=300.0, help="seconds per search trial")
+    ap.add_argument("--search-budget", type=float, default=540.0, help="seconds for the whole search")
+    ap.add_argument("--local_rank", "--local-rank", dest="local_rank", type=int, default=None)
+    ap.add_argument("--command", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.micro_batch < 1 or args.steps < 1 or args.warmup < 0:
+        ap.error("--micro-batch and --steps must be >= 1, --warmup >= 0")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.local_rank is None and "LOCAL_RANK" in os.environ:
+        args.local_rank = int(os.environ["LOCAL_RANK"])
+    if args.max_len_search:
+        if int(os.environ.get("RANK", "0")) != 0:
+            return 0  # a search is one process spawning its trials; other launcher ranks leave
+        try:
+            row = max_len_search(args)
+        except Exception as e:  # noqa: BLE001 - every failure is a row
+            row = {**base_row(args), "kind": "max_len_search", "error": f"{type(e).__name__}: {e}"}
+        if args.out:
+            append_rows(args.out, [row])
+        for t in row.get("trials") or []:
+            print(f"  trial N={t['seq_len']}: {t['status']}, {t['wall_s']} s"
+                  + (f", step {t['step_ms']:.0f} ms" if t.get("step_ms") else "")
+                  + (f", {t['mem_peak_gib']:.1f} GiB" if t.get("mem_peak_gib") else ""))
+        print_table([row])
+        return 1 if row.get("error") else 0
+
+    row = base_row(args)
+    try:
+        bench(args, row)
+    except Exception as e:  # noqa: BLE001 - every failure is a row
+        row.update(error=f"{type(e).__name__}: {e}"[:2000], oom=_is_oom(e),
+                   traceback=traceback.format_exc()[-3000:])
+        print(f"bench_train: {row['error'][:500]}", file=sys.stderr, flush=True)
+    finally:
+        import gc
+
+        gc.collect()
+        if _on_cuda():
+            torch.cuda.empty_cache()
+    rank = 0
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        rank = dist.get_rank()
+    else:
+        rank = int(os.environ.get("RANK", "0"))
+    if rank == 0:
+        if args.out:
+            append_rows(args.out, [row])
+        print_table([row])
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+    return 1 if row.get("error") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
