@@ -366,3 +366,22 @@ def test_bad_routing_state_is_rejected():
         sparse_attention(q, k, v, p, backend="reference", clusters=torch.zeros(B, H, 3, dtype=torch.long))
     with pytest.raises(ValueError, match="routing state"):
         sparse_attention(q, k, v, build("lsh"), backend="reference", anchors=torch.randn(H, 4, D))
+
+
+def test_lsh_alone_rows_exact_in_fp32():
+    """Causal LSH: early positions see only themselves. Their rows must equal v_self exactly in
+    fp32 (a -1e5 self bias inside the softmax left them ~5e-3 off, and their gradients ~1e-2)."""
+    from zoo.attention.kernels.reference import reference_attention
+    p = build("lsh", bucket_size=8, n_hashes=2, chunk=8, causal=True)
+    g = torch.Generator().manual_seed(7)
+    q, k, v = (torch.randn(2, 2, 70, 16, generator=g, dtype=torch.float64).requires_grad_() for _ in range(3))
+    comps = p.route(q.detach().float(), k.detach().float())
+    out64, _ = reference_attention(q, k, v, comps, scale=0.25)
+    q32, k32, v32 = (t.detach().float().requires_grad_() for t in (q, k, v))
+    out32, _ = reference_attention(q32, k32, v32, comps, scale=0.25)
+    assert torch.equal(out32[:, :, 0], v32[:, :, 0])  # position 0 is alone in every round
+    assert (out32.double() - out64).abs().max() < 1e-5
+    g64 = torch.autograd.grad((out64 ** 2).sum(), (q, k, v))
+    g32 = torch.autograd.grad((out32 ** 2).sum(), (q32, k32, v32))
+    for a, b in zip(g32, g64):
+        assert (a.double() - b).abs().max() / b.abs().max() < 1e-5

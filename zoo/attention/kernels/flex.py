@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from ..layout import Component
-from .gather import Gathered, gather, merge, scatter_rows
+from .gather import Gathered, fill_alone, gather, merge, scatter_rows
 
 
 @lru_cache(maxsize=None)
@@ -87,19 +87,17 @@ def _mods(comp: Component, g: Gathered, key_padding_mask: Tensor | None):
     q_at, k_at = _lookup(g.q_abs, g.q.shape[2]), _lookup(g.k_abs, g.k.shape[2])
     heads, bufs, mask_fn, kpm = g.heads, comp.buffers_on(g.q.device), comp.mask, key_padding_mask
 
+    no_self = bool(comp.diag_bias)  # Reformer: self only when alone, filled in after the merge
+
     def mask_mod(b, h, qi, ki):
         qa, ka = q_at(b, h, qi), k_at(b, h, ki)
         ok = mask_fn(b, heads[h], qa, ka, *bufs) & (qa >= 0) & (ka >= 0)
+        if no_self:
+            ok = ok & (qa != ka)
         if kpm is not None:
             ok = ok & kpm[b, ka.clamp(min=0)]
         return ok
-    if not comp.diag_bias:
-        return mask_mod, None
-    bias = float(comp.diag_bias)
-
-    def score_mod(score, b, h, qi, ki):  # Reformer's self-attention penalty
-        return torch.where(q_at(b, h, qi) == k_at(b, h, ki), score + bias, score)
-    return mask_mod, score_mod
+    return mask_mod, None
 
 
 def _run(q: Tensor, k: Tensor, v: Tensor, block_mask, score_mod, scale: float, kernel_options=None,
@@ -142,10 +140,11 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
     if key_padding_mask is not None:
         kpm = torch.nn.functional.pad(key_padding_mask.bool(), (k_start, 0), value=False)
     eager = os.environ.get("ZOO_FLEX_EAGER") == "1"
-    need_lse = q.is_cuda or eager or len(components) > 1
+    need_lse = q.is_cuda or eager or len(components) > 1 or any(c.diag_bias for c in components)
     if need_lse and not (q.is_cuda or eager):
-        raise ValueError(f"backend='flex' on CPU runs single-piece patterns only (FlexAttention returns no "
-                         f"log-sum-exp on CPU); this pattern has {len(components)} pieces: use backend='reference'")
+        raise ValueError(f"backend='flex' on CPU runs single-piece static patterns only (FlexAttention returns "
+                         f"no log-sum-exp on CPU); this pattern has {len(components)} pieces or routes per input: "
+                         f"use backend='reference'")
     pieces = []
     for comp in components:
         g = gather(q, k, v, comp, k_start)
@@ -170,6 +169,9 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
     if not pieces:
         return q.new_zeros(q.shape[:-1] + (v.shape[-1],)), q.new_full(q.shape[:-1], float("-inf"))
     out, lse = merge(pieces)
+    bias = next((c.diag_bias for c in components if c.diag_bias), 0.0)
+    if bias:
+        out, lse = fill_alone(q, k, v, out, lse, kpm, scale, float(bias))
     return out.to(q.dtype), lse
 
 

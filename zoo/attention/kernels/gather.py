@@ -111,3 +111,21 @@ def merge(pieces: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
     out = sum(w[c][..., None] * pieces[c][0] for c in range(len(pieces)))
     any_key = finite.any(0)
     return out, torch.where(any_key, total, float("-inf"))
+
+
+def fill_alone(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, kpm: Tensor | None, scale: float,
+                bias: float) -> tuple[Tensor, Tensor]:
+    """Rows that no other key reached attend to themselves alone: out = v_self exactly.
+
+    Reformer adds ``bias`` (-1e5) to the self score instead; in fp32 that leaves the lse of such
+    rows with an ulp of ~1e-2, so their outputs and gradients come out ~1e-2 off. Kernels mask
+    self out and call this after the merge; the lse keeps the biased self score."""
+    n_q = q.shape[2]
+    k_self, v_self = k[:, :, -n_q:], v[:, :, -n_q:]  # queries are the last n_q key positions
+    alone = ~torch.isfinite(lse)  # (B, H, n_q)
+    if kpm is not None:
+        alone = alone & kpm[:, None, -n_q:]
+    out = torch.where(alone[..., None], v_self.to(out.dtype), out)
+    ct = torch.promote_types(q.dtype, torch.float32)
+    self_lse = (q.to(ct) * k_self.to(ct)).sum(-1) * scale + bias
+    return out, torch.where(alone, self_lse, lse)

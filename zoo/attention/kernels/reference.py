@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ..layout import Component
-from .gather import Gathered, gather, merge, scatter_rows
+from .gather import Gathered, fill_alone, gather, merge, scatter_rows
 
 
 def _block_size(n: int, default: int = 64) -> int:
@@ -61,12 +61,12 @@ def component_attention(g: Gathered, comp: Component, n_q: int, n_k: int, scale:
     j = ka[..., None, :]
     allowed = comp.mask(b_idx, h_idx, i, j, *comp.buffers_on(q.device)) & (i >= 0) & (j >= 0)
     allowed = allowed & k_valid[None, :, :, None, :]
+    if comp.diag_bias:  # Reformer's "self only when alone": see gather.fill_alone
+        allowed = allowed & (i != j)
     if key_padding_mask is not None:
         allowed = allowed & key_padding_mask[b_idx, j.clamp(min=0)]
     compute = torch.float32 if q.dtype in (torch.float16, torch.bfloat16) else q.dtype
     s = torch.einsum("bhqid,bhqjd->bhqij", q.to(compute), kg.to(compute)) * scale  # (B,Hc,nQB,bq,Kk)
-    if comp.diag_bias:
-        s = s + comp.diag_bias * (i == j)
     row_any = allowed.any(-1).expand(s.shape[:-1])  # (B, Hc, nQB, bq)
     # rows with no key get zeros instead of -inf so no NaN flows; their output is zeroed below
     s = torch.where(allowed, s, torch.where(row_any[..., None], float("-inf"), 0.0))
@@ -102,4 +102,8 @@ def reference_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Compon
     if not pieces:
         return q.new_zeros(q.shape[:-1] + (v.shape[-1],)), q.new_full(q.shape[:-1], float("-inf"))
     out, lse = merge(pieces)
+    bias = next((c.diag_bias for c in components if c.diag_bias), 0.0)
+    if bias:
+        kpm = None if key_padding_mask is None else torch.nn.functional.pad(key_padding_mask.bool(), (k_start, 0))
+        out, lse = fill_alone(q, k, v, out, lse, kpm, scale, float(bias))
     return out.to(q.dtype), lse
