@@ -316,9 +316,10 @@ def main(argv=None):
         bench_long(rows, log)
     import triton
     doc = save()
-    from zoo.bench import attention_markdown
+    from zoo.bench import attention_markdown, attention_plot
     with open(args.out + ".md", "w") as f:
         f.write(attention_markdown(doc))
+    attention_plot({"gpu": doc["gpu"], "runs": [dict(doc, path="this run")]}, args.out + ".png")
     print(attention_markdown(doc))
 
 

@@ -33,31 +33,69 @@ def patterns_block() -> str:
     return "\n".join(lines)
 
 
-def gpu_block() -> str:
-    corr = json.loads((ROOT / "benchmarks/attention_correctness_h200.json").read_text())
-    rows = [r for run in corr["runs"] for r in run["rows"]]
-    lines = [f"GPU correctness of the `flex` backend against the fp64 dense oracle on {corr['gpu']} "
-             f"(torch {corr['torch']}; `benchmarks/attention_correctness_h200.json`, commands inside):", "",
-             "| pattern | cases | max fwd rel err fp32 / bf16 | max grad rel err fp32 / bf16 | status |",
-             "|---|---|---|---|---|"]
-    for name in dict.fromkeys(r["pattern"] for r in rows):
-        sel = [r for r in rows if r["pattern"] == name]
-        ok = [r for r in sel if r["status"] == "ok"]
+def _worst(rows, key, dt):
+    vals = [r[key] for r in rows if r["dtype"] == dt and r["status"] == "ok"]
+    return f"{max(vals):.1e}" if vals else "–"
 
-        def worst(key, dt):
-            vals = [r[key] for r in ok if r["dtype"] == dt]
-            return f"{max(vals):.1e}" if vals else "–"
-        status = "all ok" if len(ok) == len(sel) else f"{len(sel) - len(ok)} failed (compile error, fixed since; not re-run)"
-        lines.append(f"| `{name}` | {len(sel)} | {worst('fwd_rel_err', 'float32')} / {worst('fwd_rel_err', 'bfloat16')} | "
-                     f"{worst('grad_rel_err', 'float32')} / {worst('grad_rel_err', 'bfloat16')} | {status} |")
-    probe = json.loads((ROOT / "benchmarks/attention_h200_probe.json").read_text())
-    lines += ["", f"First speed probe ({probe['gpu']}, `benchmarks/attention_h200_probe.json`; "
-              f"B x N = 65,536, H = 16, D = 64, bf16):", "",
-              "| impl | pattern | N | fwd ms | fwd+bwd ms | useful TFLOP/s fwd+bwd |", "|---|---|---|---|---|---|"]
-    for r in probe["rows"]:
-        lines.append(f"| {r['impl']} | {r['pattern']} | {r['N']:,} | {r['fwd_ms']:.2f} | {r['fwdbwd_ms']:.2f} | "
-                     f"{r['useful_tflops_fwdbwd']:.0f} |")
-    return "\n".join(lines)
+
+def correctness_block() -> list[str]:
+    corr = json.loads((ROOT / "benchmarks/attention_correctness_h200.json").read_text())
+    lines = [f"Correctness of the `flex` backend against the fp64 dense oracle (fp64 reference for lsh/anchor, "
+             f"same routing) on {corr['gpu']}, torch {corr['torch']}: causal/bidirectional x N in 1, 7, 128, 257, 1000 "
+             f"x padded or not (incl. a fully masked sequence) x fp32/bf16, forward and gradients "
+             f"(`benchmarks/attention_correctness_h200.json`, commands inside). Tolerance fp32 1e-4, bf16 1e-2.", "",
+             "| pattern | path | cases | max fwd rel err fp32 / bf16 | max grad rel err fp32 / bf16 | status |",
+             "|---|---|---|---|---|---|"]
+    groups: dict = {}  # (pattern, path) -> rows, newest run last
+    for run in corr["runs"]:
+        for r in run["rows"]:
+            by_run = groups.setdefault((r["pattern"], r.get("path", run["path"])), {})
+            by_run.setdefault(id(run), (run, []))[1].append(r)
+    for (name, path), by_run in groups.items():
+        for run, sel in list(by_run.values())[-1:]:  # the newest run of this pattern on this path
+            bad = sum(r["status"] != "ok" for r in sel)
+            status = "all ok" if not bad else f"{bad} failed: {run.get('short_note', 'see the JSON')}"
+            lines.append(f"| `{name}` | {path} | {len(sel)} | {_worst(sel, 'fwd_rel_err', 'float32')} / "
+                         f"{_worst(sel, 'fwd_rel_err', 'bfloat16')} | {_worst(sel, 'grad_rel_err', 'float32')} / "
+                         f"{_worst(sel, 'grad_rel_err', 'bfloat16')} | {status} |")
+    return lines
+
+
+def gpu_block() -> str:
+    from zoo.bench import peers_summary, speed_summary
+    att = json.loads((ROOT / "benchmarks/attention_h200.json").read_text())
+    lines = correctness_block()
+    lines += ["", "### Speed", "", f"{att['gpu']}, {att['shapes']} (`benchmarks/attention_h200.md`, all runs with their "
+              "conditions; `benchmarks/attention_h200.png`). Each row is the newest measurement of the path the "
+              "dispatcher takes today, or says which path it is:", "", speed_summary(att), "",
+              "Against the Hugging Face modules users would otherwise pick (N = 16,384, forward+backward, B = 1, "
+              "hidden 1,024, projections included; transformers " + att["transformers"] + "):", "", peers_summary(att)]
+    return "\n".join(lines + training_block())
+
+
+def training_block() -> list[str]:
+    b = ROOT / "benchmarks"
+    lo, gen, tr = (json.loads((b / f).read_text()) for f in ("listops_h200.json", "generate_h200.json", "train_h200.json"))
+    lines = ["", "### Training", "", f"LRA ListOps test accuracy after {lo['budget']} (`benchmarks/listops_h200.json`; "
+             "the LRA paper's best row is 37.27%, Reformer; goal >= 40%; two runs shared each GPU with the correctness "
+             "matrix's compile workers, so steps per budget are low):", "",
+             "| encoder | steps in budget | test accuracy % |", "|---|---|---|"]
+    for name, r in sorted(lo["results"].items(), key=lambda kv: -kv[1]["eval"]["accuracy"]):
+        lines.append(f"| `{r['model']}` | {r['step']:,} | {r['eval']['accuracy']:.2f} |")
+    g = gen["results"][0]
+    lines += ["", f"Sampling `{g['model']}` ({g['tokens']:,} tokens, batch {g['batch']}) on the H200: "
+              f"{g['cache_tokens_per_s']:,.0f} tokens/s with the KV cache vs {g['no_cache_tokens_per_s']:,.0f} recomputing "
+              f"({g['speedup']:.1f}x; `benchmarks/generate_h200.json`).", "",
+              "One-GPU DeepSpeed ZeRO-2 bf16 training steps (`benchmarks/train_h200.json`; model FLOPs per token = "
+              "6 x matmul weights + allowed attention pairs, MFU against 790 TFLOP/s):", "",
+              "| model | attention | tokens | step ms | tokens/s | model TFLOP/s | MFU |", "|---|---|---|---|---|---|---|"]
+    for r in tr["rows"]:
+        lines.append(f"| `{r['model']}` | {r['attention']} | {r['seq_len']:,} | {r['step_ms']:.1f} | "
+                     f"{r['tokens_per_s']:,.0f} | {r['model_tflops_per_gpu']:.1f} | {r['mfu']:.3f} |")
+    for r in tr["not_measured"]:
+        lines.append(f"| `{r['model']}` | {r['attention']} | {r['seq_len']:,} | {r['world_size']} GPU(s), ZeRO-{r['zero']}: "
+                     f"{r['error']} | | | |")
+    return lines
 
 
 BLOCKS = {"models": models_block, "patterns": patterns_block, "gpu": gpu_block}

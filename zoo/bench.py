@@ -36,6 +36,106 @@ def attention_markdown(doc: dict) -> str:
     return "\n".join(head + lines) + "\n"
 
 
+def attention_runs_markdown(doc: dict) -> str:
+    """All runs of a merged benchmarks/attention_h200.json, each with its conditions."""
+    parts = [f"# Attention speed on {doc['gpu']}", "", f"torch {doc['torch']}, triton {doc['triton']}; {doc['shapes']}.",
+             "Useful TFLOP/s count allowed token pairs only (4 x B x D x pairs forward, x3.5 forward+backward); "
+             "block TFLOP/s count every tile the kernel computes.", ""]
+    for i, run in enumerate(doc["runs"], 1):
+        parts += [f"## Run {i}: {run['path']} path", "", run["note"], "",
+                  attention_markdown(dict(run, gpu=doc["gpu"], torch=doc["torch"], triton=doc["triton"]))]
+    return "\n".join(parts)
+
+
+def current_path(name: str) -> str:
+    """Which GPU path the dispatcher takes for a pattern family today."""
+    from zoo.attention import patterns
+    cls = patterns.get_class(name)
+    return "fused" if cls.fused_flex and not cls.data_dependent else "components"
+
+
+def _latest(doc: dict, **match) -> tuple[dict, dict] | tuple[None, None]:
+    """(row, run) of the last run holding a row that matches (later runs are newer code)."""
+    path = match.pop("path", None)
+    for run in reversed(doc["runs"]):
+        if path is not None and run["path"] != path:
+            continue
+        for r in run["rows"]:
+            if "error" not in r and all(r.get(k) == v for k, v in match.items()):
+                return r, run
+    return None, None
+
+
+def speed_summary(doc: dict, ns=(16384, 65536), goal: float = 200.0) -> str:
+    """README table: per pattern and N, our newest measurement next to a plain FlexAttention mask."""
+    lines = ["| pattern | N | zoo path | zoo fwd+bwd ms | plain mask_mod fwd+bwd ms | zoo useful TFLOP/s | "
+             f"goal >= {goal:.0f} |", "|---|---|---|---|---|---|---|"]
+    patterns = dict.fromkeys(r["pattern"] for run in doc["runs"] for r in run["rows"]
+                             if r.get("impl") == "zoo" and "fwdbwd_ms" in r and r.get("N") in ns)
+    for name in patterns:
+        for n in ns:
+            now = current_path(name)
+            z, run = _latest(doc, impl="zoo", pattern=name, N=n, path=now)
+            label = now
+            if z is None:  # only the path this pattern no longer takes was measured
+                z, run = _latest(doc, impl="zoo", pattern=name, N=n)
+                label = f"{run['path']} (now: {now}, not measured)" if run else ""
+            if z is None:
+                continue
+            run = dict(run, path=label)
+            plain = next((r for r in run["rows"] if r.get("impl") == "flex_mask_mod" and r.get("pattern") == name
+                          and r.get("N") == n), None)
+            tf = z.get("useful_tflops_fwdbwd")
+            lines.append(f"| {name} | {n:,} | {run['path']} | {z['fwdbwd_ms']:.2f} | "
+                         f"{plain['fwdbwd_ms']:.2f} | " if plain else f"| {name} | {n:,} | {run['path']} | "
+                         f"{z['fwdbwd_ms']:.2f} | – | ")
+            lines[-1] += f"{tf:.0f} | {'yes' if tf >= goal else 'no'} |"
+    sd = [r for run in doc["runs"] for r in run["rows"] if r.get("impl") == "sdpa_dense" and r.get("N") in ns]
+    for r in sd[:4]:
+        lines.append(f"| {r['pattern']} (SDPA) | {r['N']:,} | FlashAttention | {r['fwdbwd_ms']:.2f} | – | "
+                     f"{r['useful_tflops_fwdbwd']:.0f} | |")
+    return "\n".join(lines)
+
+
+def peers_summary(doc: dict) -> str:
+    """README table: Hugging Face attention modules vs ours, same shapes, newest run."""
+    lines = ["| peer | pattern | peer fwd+bwd ms (GiB) | zoo module fwd+bwd ms (GiB) | speed-up |", "|---|---|---|---|---|"]
+    for peer in ("hf_longformer", "hf_bigbird", "hf_reformer"):
+        p, run = _latest(doc, impl=peer)
+        z = next((r for r in run["rows"] if r.get("impl") == "zoo_module" and r.get("peer_of") == peer), None) if p else None
+        if p and z:
+            lines.append(f"| {peer} | {p['pattern']} | {p['fwdbwd_ms']:.2f} ({p['peak_mem_gib']:.2f}) | "
+                         f"{z['fwdbwd_ms']:.2f} ({z['peak_mem_gib']:.2f}) | {p['fwdbwd_ms'] / z['fwdbwd_ms']:.1f}x |")
+    return "\n".join(lines)
+
+
+def attention_plot(doc: dict, path: str, n: int = 16384) -> None:
+    """Useful TFLOP/s forward+backward per pattern at one N: each run's zoo path vs a plain mask."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    series: dict[str, dict[str, float]] = {}
+    for run in doc["runs"]:
+        for r in run["rows"]:
+            if r.get("N") == n and r.get("useful_tflops_fwdbwd") and r.get("impl") in ("zoo", "flex_mask_mod", "sdpa_dense"):
+                label = {"zoo": f"zoo ({run['path']})", "flex_mask_mod": "plain FlexAttention mask_mod",
+                         "sdpa_dense": "SDPA (FlashAttention)"}[r["impl"]]
+                series.setdefault(label, {})[r["pattern"]] = r["useful_tflops_fwdbwd"]
+    pats = list(dict.fromkeys(p for s in series.values() for p in s))
+    fig, ax = plt.subplots(figsize=(10, 4))
+    width = 0.8 / max(len(series), 1)
+    for k, (label, vals) in enumerate(series.items()):
+        ax.bar([i + k * width for i in range(len(pats))], [vals.get(p, 0) for p in pats], width, label=label)
+    ax.axhline(200, color="k", ls="--", lw=1, label="goal (static patterns)")
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(pats))], pats, rotation=20)
+    ax.set_ylabel("useful TFLOP/s, fwd+bwd")
+    ax.set_title(f"{doc['gpu']}, N = {n:,}, H = 16, D = 64, bf16")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def add_arguments(parser) -> None:
     parser.add_argument("what", choices=["attention", "generate"])
     parser.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to tools/bench_<what>.py")
