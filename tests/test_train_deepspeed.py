@@ -1,6 +1,7 @@
 """Two-process DeepSpeed training on CPU (gloo, DS_ACCELERATOR=cpu) with ZeRO-2, through
 DeepSpeed's own launcher and `--module zoo.train` (which passes --local_rank): the loss goes down
-and both ranks end with bit-identical weights."""
+and both ranks end with bit-identical weights; then one process resumes the two-rank checkpoint
+(ZeRO partitions re-split through DeepSpeed's universal checkpoint)."""
 from __future__ import annotations
 
 import json
@@ -59,3 +60,16 @@ def test_two_process_zero2(tmp_path):
     assert (run / "model.safetensors").is_file()
     # the eval split was dealt to the ranks and merged without double counting
     assert metrics["eval"]["n_samples"] > 0 and 0 <= metrics["eval"]["vqa_accuracy"] <= 100
+    # a change of world size: one process resumes the two-rank checkpoint and trains on
+    recipe.write_text(RECIPE.format(data=tmp_path / "data").replace("steps: 16", "steps: 20"))
+    p = subprocess.run([sys.executable, "-m", "zoo.train", str(recipe), "--out", str(run), "--resume", "latest"],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert "written by 2 ranks, converted to a universal checkpoint for 1" in p.stdout + p.stderr
+    assert (run / "checkpoints" / (ckpt.TAG_FORMAT.format(16) + ckpt.UNIVERSAL_SUFFIX) / "zero").is_dir()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["world_size"] == 1 and metrics["step"] == 20
+    rows = (run / "train.csv").read_text().splitlines()[1:]
+    resumed = {int(r.split(",")[0]): float(r.split(",")[1]) for r in rows}
+    assert sorted(resumed)[-4:] == [17, 18, 19, 20]
+    assert resumed[17] < sum(losses[:4]) / 4 - 0.2, resumed  # it continued from the trained weights

@@ -100,13 +100,50 @@ def resolve_resume(resume: str, run: str | os.PathLike) -> tuple[Path, str]:
                             "or a DeepSpeed checkpoint folder")
 
 
+def saved_world(tag_dir: str | os.PathLike) -> int | None:
+    """The data-parallel size a ZeRO checkpoint was written with (one optimizer partition per
+    rank); None when it has no ZeRO partitions (nothing to re-split)."""
+    return len(list(Path(tag_dir).glob("*zero_pp_rank_*_mp_rank_*_optim_states.pt"))) or None
+
+
+UNIVERSAL_SUFFIX = "_universal"
+
+
+def to_universal(ckpt_dir: str | os.PathLike, tag: str) -> str:
+    """Convert a ZeRO checkpoint into DeepSpeed's universal format (once; call on one rank) so a
+    different number of GPUs can resume it; returns the converted tag. Files are read with
+    weights_only=True, as every checkpoint load here."""
+    import sys
+
+    from deepspeed.checkpoint import ds_to_universal
+
+    out_tag = tag + UNIVERSAL_SUFFIX
+    src, out = Path(ckpt_dir) / tag, Path(ckpt_dir) / out_tag
+    if not (out / "zero").is_dir():
+        argv = sys.argv
+        sys.argv = ["ds_to_universal", "--input_folder", str(src), "--output_folder", str(out),
+                    "--num_extract_workers", "1", "--num_merge_workers", "1", "--inject_missing_state"]
+        try:
+            with torch.serialization.safe_globals(_deepspeed_safe_globals()):
+                ds_to_universal.main(ds_to_universal.parse_arguments())
+        finally:
+            sys.argv = argv
+    return out_tag
+
+
 def save(engine, run: str | os.PathLike, step: int, client_state: dict[str, Any], *,
          model_name: str, model_config: dict[str, Any], export: bool = True, keep: int = 0) -> Path:
     """DeepSpeed checkpoint of every rank (a collective: call it on all ranks), then the export."""
     import torch.distributed as dist
 
+    from deepspeed.checkpoint.constants import (UNIVERSAL_CHECKPOINT_INFO, UNIVERSAL_CHECKPOINT_VERSION_KEY,
+                                                UNIVERSAL_CHECKPOINT_VERSION_VALUE)
+
     d = checkpoint_dir(run)
     tag = TAG_FORMAT.format(step)
+    # the marker DeepSpeed's universal conversion asks for: these checkpoints can change world size
+    client_state = {**client_state,
+                    UNIVERSAL_CHECKPOINT_INFO: {UNIVERSAL_CHECKPOINT_VERSION_KEY: UNIVERSAL_CHECKPOINT_VERSION_VALUE}}
     engine.save_checkpoint(str(d), tag=tag, client_state=client_state)
     if export:
         state = consolidated_state_dict(engine)  # collective under ZeRO-3

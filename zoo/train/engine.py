@@ -211,6 +211,19 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
     rank, world, _ = init_distributed(local_rank)
     run = run_dir(recipe, out)
     ds_cfg = deepspeed_config(recipe, world)
+    if resume == "auto":  # preemptible jobs: the same command line starts or continues
+        resume = "latest" if ckpt.latest_tag(ckpt.checkpoint_dir(run)) else None
+    universal_from = None
+    if resume:
+        d, tag = ckpt.resolve_resume(resume, run)
+        saved = ckpt.saved_world(d / tag)
+        if saved is not None and saved != world:  # re-split ZeRO partitions for this many ranks
+            if rank == 0:
+                ckpt.to_universal(d, tag)
+            if dist.is_initialized():
+                dist.barrier()
+            universal_from, tag = saved, tag + ckpt.UNIVERSAL_SUFFIX
+            ds_cfg.setdefault("checkpoint", {})["load_universal"] = True
     if rank == 0:
         run.mkdir(parents=True, exist_ok=True)
         dump_recipe(recipe, run / "recipe.yaml")
@@ -236,10 +249,7 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
                                           epoch_batches=n)
     stream = ResumableStream(factory, recipe.seed, seg)
     step = 0
-    if resume == "auto":  # preemptible jobs: the same command line starts or continues
-        resume = "latest" if ckpt.latest_tag(ckpt.checkpoint_dir(run)) else None
     if resume:
-        d, tag = ckpt.resolve_resume(resume, run)
         client = ckpt.load(engine, d, tag)
         if client.get("model", name) != name:
             raise ValueError(f"--resume {resume}: checkpoint is of {client.get('model')}, recipe trains {name}")
@@ -252,7 +262,9 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
                     tensorboard=recipe.log.tensorboard, progress=recipe.log.progress,
                     desc=recipe.name)
     if resume:
-        log.print(f"resumed from {d}/{tag} at step {step}")
+        log.print(f"resumed from {d}/{tag} at step {step}" + (
+            f" (written by {universal_from} ranks, converted to a universal checkpoint for {world})"
+            if universal_from else ""))
     n_params = sum(getattr(p, "ds_numel", p.numel()) for p in model.parameters())  # ZeRO-3: full sizes
     log.print(f"{name}: {n_params / 1e6:.2f}M parameters, "
               f"world {world}, micro-batch {recipe.micro_batch} x accum {recipe.grad_accum}, "
