@@ -17,7 +17,7 @@ from zoo.train.schema import load_recipe
 ROOT = Path(__file__).resolve().parents[1]
 # training recipes live in one folder per dataset (recipes/distill/ holds `zoo distill`'s own)
 FAMILIES = {"cifar10": "pixel_*_strided", "imagenet64": "pixel_*_strided", "enwik8": "lm_*",
-            "listops": "encoder_*", "easyvqa": "*", "coco": "captioner_*", "vqav2": "vqa_*"}
+            "listops": "encoder_*", "easyvqa": "*", "easyvqa32": "pixel_small_*", "easyvqa64": "pixel_small_*", "coco": "captioner_*", "vqav2": "vqa_*"}
 RECIPES = sorted(p.relative_to(ROOT).as_posix() for d in FAMILIES for p in (ROOT / "recipes" / d).glob("*.yaml"))
 # tiny width/depth: the class, pattern and data geometry stay those of the recipe's model
 TINY = ["model.overrides.dim=32", "model.overrides.depth=2", "model.overrides.num_heads=4",

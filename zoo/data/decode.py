@@ -76,13 +76,21 @@ def _float_chw(im) -> torch.Tensor:
 
 
 class PixelDecoder:
-    """png/jpg -> uint8 (3, H, W); a wrong size is a broken sample, not a crash in collate."""
+    """png/jpg -> uint8 (3, H, W); a wrong size is a broken sample, not a crash in collate.
 
-    def __init__(self, image_size: Sequence[int] | None = None):
-        self.image_size = tuple(image_size) if image_size else None
+    ``resize`` (a side) area-averages larger images down first: easy-VQA's 64x64 images as
+    CIFAR-shaped 32x32 sequences."""
+
+    def __init__(self, image_size: Sequence[int] | None = None, resize: int | None = None):
+        self.image_size = (resize, resize) if resize else (tuple(image_size) if image_size else None)
+        self.resize = resize
 
     def __call__(self, sample: Sample, rng: random.Random) -> list[Sample]:
-        image = _uint8_chw(_pil(_field(sample, "png", "jpg")))
+        pil = _pil(_field(sample, "png", "jpg"))
+        if self.resize and pil.size != (self.resize, self.resize):
+            from PIL import Image
+            pil = pil.convert("RGB").resize((self.resize, self.resize), Image.BOX)
+        image = _uint8_chw(pil)
         if self.image_size and tuple(image.shape[1:]) != self.image_size:
             raise ValueError(f"image {tuple(image.shape[1:])} != expected {self.image_size}")
         return [{"image": image}]

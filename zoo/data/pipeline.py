@@ -148,8 +148,8 @@ def make_decoder(kind: str, train: bool, seq_len: int, index: dict | None, *,
                  add_cls: bool = False) -> Callable:
     """The per-sample decoder of one kind (see zoo.data.decode for the items it makes)."""
     meta = (index or {}).get("meta", {})
-    if kind == "pixels":
-        return decode.PixelDecoder(meta.get("image_size"))
+    if kind == "pixels":  # image_size: resize to this side (None: the shards' own size)
+        return decode.PixelDecoder(meta.get("image_size"), resize=image_size)
     if kind == "bytes":
         return decode.ByteWindows(seq_len, train)
     if kind == "listops":
