@@ -44,7 +44,7 @@ class Component:
     table_block: int = 0
     table_offset: tuple[int, int] = (0, 0)
     exact: bool = False
-    diag_bias: float = 0.0
+    diag_bias: float = 0.0  # nonzero: self masked, rows with no other key take v_self (lse: self score + bias)
     buffers: tuple = ()  # tensors the mask reads (tables): mask(b, h, i, j, *buffers)
     _cache: dict = field(default_factory=dict, repr=False)
 

@@ -99,9 +99,9 @@ class LSH(Pattern):
     n_buckets = max(2, ceil(N / bucket_size) rounded up to even). Per round r, bucket(x) =
     argmax([x R_r, -x R_r]) of the key; sort by (bucket, position); chunks of ``chunk`` attend
     their own and the previous chunk. A query never attends itself unless it is alone: the
-    self score gets ``SELF_MASK_BIAS`` (-1e5, Reformer's value), so a query with any other
-    allowed key gives itself weight exp(-1e5) = 0, and a query whose only key is itself (the
-    first causal token) attends itself. Rounds are separate components merged by log-sum-exp:
+    kernels mask self out and give a row with no other allowed key (the first causal token)
+    v_self, exactly what Reformer's -1e5 self score (``SELF_MASK_BIAS``) means, without that
+    bias's fp32 rounding (kernels.gather.fill_alone). Rounds are separate components merged by log-sum-exp:
     out = sum_r exp(lse_r - logsumexp_r lse_r) out_r, Reformer's combination (trax, Hugging Face).
     A key that shares a chunk with the query in several rounds is counted once per round (no
     duplicate-count correction; the paper's appendix mentions one, its implementations do not).

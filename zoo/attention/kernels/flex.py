@@ -1,4 +1,9 @@
-"""Fused GPU attention per component through PyTorch FlexAttention.
+"""Fused GPU attention through PyTorch FlexAttention.
+
+Static patterns whose ``fused_flex`` is set run as one BlockMask (``fused_flex_attention``:
+``create_block_mask`` once per pattern and shape over the pattern's traceable mask). The others
+(Sparse Transformer's permuted pieces, dilated residue classes, routed lsh/anchor, per-example
+global masks) run per component and merge by log-sum-exp (``flex_attention``):
 
 Our components already know their candidate key blocks, so the BlockMask is assembled directly
 from them (``BlockMask.from_kv_blocks``) instead of ``create_block_mask`` evaluating the mask on
@@ -82,8 +87,8 @@ def _lookup(pos: Tensor, n: int):
     return lambda b, h, idx: pos[b if per_b else 0, h if per_h else 0, idx]
 
 
-def _mods(comp: Component, g: Gathered, key_padding_mask: Tensor | None):
-    """(mask_mod, score_mod) in the component's processing order, on absolute positions."""
+def _mask_mod(comp: Component, g: Gathered, key_padding_mask: Tensor | None):
+    """The component's mask_mod in its processing order, on absolute positions."""
     q_at, k_at = _lookup(g.q_abs, g.q.shape[2]), _lookup(g.k_abs, g.k.shape[2])
     heads, bufs, mask_fn, kpm = g.heads, comp.buffers_on(g.q.device), comp.mask, key_padding_mask
 
@@ -97,15 +102,13 @@ def _mods(comp: Component, g: Gathered, key_padding_mask: Tensor | None):
         if kpm is not None:
             ok = ok & kpm[b, ka.clamp(min=0)]
         return ok
-    return mask_mod, None
+    return mask_mod
 
 
-def _run(q: Tensor, k: Tensor, v: Tensor, block_mask, score_mod, scale: float, kernel_options=None,
+def _run(q: Tensor, k: Tensor, v: Tensor, block_mask, scale: float, kernel_options=None,
          need_lse=True):
     fn = _compiled()
     kw = {"block_mask": block_mask, "scale": scale}
-    if score_mod is not None:
-        kw["score_mod"] = score_mod
     if kernel_options:
         kw["kernel_options"] = kernel_options
     if not need_lse:  # FlexAttention on CPU returns no lse; a single piece needs none
@@ -154,13 +157,13 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
         static = _static(comp, kpm)
         key = ("flex-mask", n_q, n_k, block, str(q.device))
         if static and key in comp._cache:
-            bm, score_mod = comp._cache[key]
+            bm = comp._cache[key]
         else:
             bm = copy.copy(_structure(comp, n_q, n_k, nqc, nkc, block, block, q.device, use_full=kpm is None))
-            bm.mask_mod, score_mod = _mods(comp, g, kpm)
+            bm.mask_mod = _mask_mod(comp, g, kpm)
             if static:
-                comp._cache[key] = (bm, score_mod)
-        out, lse = _run(g.q, g.k, g.v, bm, score_mod, scale, kernel_options, need_lse)
+                comp._cache[key] = bm
+        out, lse = _run(g.q, g.k, g.v, bm, scale, kernel_options, need_lse)
         if need_lse:
             lse = lse.float()
         else:
@@ -257,7 +260,7 @@ def fused_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: flo
         bm = copy.copy(bm)
         bm.mask_mod = _fused_mask_mod(pattern, n_q, n_k, H, k_start, q.device, kpm, g)
     need_lse = q.is_cuda or os.environ.get("ZOO_FLEX_EAGER") == "1"
-    out, lse = _run(q, k, v, bm, None, scale, kernel_options, need_lse)
+    out, lse = _run(q, k, v, bm, scale, kernel_options, need_lse)
     lse = lse.float() if need_lse else None
     if g:
         out_g, lse_g = _dense_rows(q[:, :, :g], k, v, kpm, scale)
