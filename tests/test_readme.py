@@ -16,3 +16,12 @@ def test_readme_opens_with_the_two_commands():
     head = (ROOT / "README.md").read_text().split("\n")[:8]
     assert any(line.startswith("make demo") for line in head)
     assert any(line.startswith("make test") for line in head)
+
+
+def test_attention_plot_renders_committed_benchmark(tmp_path):
+    import json
+
+    from zoo.bench import attention_plot
+    doc = json.loads((ROOT / "benchmarks" / "attention_h200.json").read_text())
+    attention_plot(doc, str(tmp_path / "a.png"))
+    assert (tmp_path / "a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

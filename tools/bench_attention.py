@@ -1,5 +1,5 @@
 """Attention speed on one GPU: zoo's dispatcher vs plain FlexAttention masks vs dense SDPA vs the
-Hugging Face peers, same shapes, one run. Writes JSON + markdown (+ a plot with --plot).
+Hugging Face peers, same shapes, one run. Writes JSON + markdown + a PNG (useful TFLOP/s per pattern).
 
     PYTHONPATH=$PWD python3 tools/bench_attention.py --out benchmarks/attention_h200
 
