@@ -39,6 +39,15 @@ def cases():
     }
 
 
+def routing_state(p, dev):
+    """What a model's layer passes with the pattern: anchor layers hold their anchors (an EMA
+    router), so a call assigns keys to them instead of running k-means per input."""
+    if p.name != "anchor":
+        return {}
+    g = torch.Generator(device=dev).manual_seed(0)
+    return {"anchors": F.normalize(torch.randn(H, p.n_anchors, D, device=dev, generator=g), dim=-1)}
+
+
 def plain_mask_mod(name, p, n, dev):
     """The hand-written FlexAttention mask_mod a user would write (same semantics as ours)."""
     if name == "sliding_window":
@@ -109,9 +118,10 @@ def bench_kernels(n, names, rows, log, sdpa=True):
     flex = _compiled()
     for name in names:
         p = cases()[name]
+        state = routing_state(p, dev)
         try:
             t0 = time.perf_counter()
-            ours = lambda: sparse_attention(q, k, v, p, backend="flex")  # noqa: E731
+            ours = lambda: sparse_attention(q, k, v, p, backend="flex", **state)  # noqa: E731
             out = ours()
             torch.cuda.synchronize()
             first_ms = (time.perf_counter() - t0) * 1e3
@@ -119,7 +129,7 @@ def bench_kernels(n, names, rows, log, sdpa=True):
             tb = timeit(fwd_bwd(ours, (q, k, v), do))
             mem = peak_gib(fwd_bwd(ours, (q, k, v), do))
             if p.data_dependent:
-                pairs, blocks = routed_pairs(p, q, k), None
+                pairs, blocks = routed_pairs(p, q, k, state), None
             else:
                 pairs, blocks = count_pairs(p, n, H, device=dev), block_pairs(p, n, H)
             err, plain = None, plain_mask_mod(name, p, n, dev)
@@ -158,11 +168,11 @@ def bench_kernels(n, names, rows, log, sdpa=True):
 
 
 @torch.no_grad()
-def routed_pairs(p, q, k):
+def routed_pairs(p, q, k, state):
     """Pairs a data-dependent pattern computes on these inputs: the sizes of its routed key
     ranges (per sequence, summed over heads and rounds)."""
     total = 0
-    for comp in p.route(q, F.normalize(q, dim=-1) if p.name == "lsh" else k):
+    for comp in p.route(q, F.normalize(q, dim=-1) if p.name == "lsh" else k, **state):
         lo, hi = comp.ranges
         heads = 1 if comp.heads is None else 1
         total += int((hi - lo + 1).clamp(min=0).expand(q.shape[0], q.shape[1], lo.shape[-1]).sum()) * heads
@@ -240,7 +250,9 @@ def profile_patterns(names, rows, log, n=16384, top=12):
     q, k, v = (torch.randn(b, H, n, D, device="cuda", dtype=torch.bfloat16).requires_grad_() for _ in range(3))
     do = torch.randn_like(q)
     for name in names:
-        run = fwd_bwd(lambda: sparse_attention(q, k, v, cases()[name], backend="flex"), (q, k, v), do)
+        p = cases()[name]
+        state = routing_state(p, "cuda")
+        run = fwd_bwd(lambda: sparse_attention(q, k, v, p, backend="flex", **state), (q, k, v), do)
         try:
             run()
             torch.cuda.synchronize()
