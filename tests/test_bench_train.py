@@ -95,22 +95,23 @@ def test_names_and_lengths():
 
 
 def test_pair_counts():
+    from zoo.models import flops as mf
     n, heads = 96, 2
     strided = build("strided", causal=True, stride=8)
-    assert bt.layer_pairs(strided, n, heads)[0] == count_pairs(strided, n, heads)
+    assert mf.layer_pairs(strided, n, heads)[0] == count_pairs(strided, n, heads)
     dense = build("dense", causal=True)
-    assert bt.layer_pairs(dense, n, heads)[:2] == (count_pairs(dense, n, heads), heads * n * (n + 1) // 2)
-    assert bt.layer_pairs(build("dense"), n, heads)[0] == count_pairs(build("dense"), n, heads) == heads * n * n
-    # routed patterns: the own + previous chunk band of routing.py, per sorted slot
-    from zoo.attention.routing import _chunk_band
+    assert mf.layer_pairs(dense, n, heads)[:2] == (count_pairs(dense, n, heads), heads * n * (n + 1) // 2)
+    assert mf.layer_pairs(build("dense"), n, heads)[0] == count_pairs(build("dense"), n, heads) == heads * n * n
+    # routed patterns: the own + previous chunk band of routing.py, per sorted slot (closed form here)
     for size, chunk in ((96, 8), (100, 16)):
-        lo, hi, _ = _chunk_band(size, chunk)
-        assert bt._chunk_band_pairs(size, chunk) == int((hi - lo + 1).sum())
+        sizes = [chunk] * (size // chunk) + ([size % chunk] if size % chunk else [])
+        assert mf._band_pairs(size, chunk) == sum(s * (s + (sizes[i - 1] if i else 0)) for i, s in enumerate(sizes))
     lsh = build("lsh", bucket_size=8, n_hashes=2, chunk=8)
-    pairs, dense_pairs, note = bt.layer_pairs(lsh, n, heads)
-    assert pairs == 2 * heads * bt._chunk_band_pairs(n, 8) and dense_pairs == heads * n * n and "estimated" in note
-    win = build("sliding_window", left=3, right=3)
-    assert bt._window_pairs(n, 3, 3) * heads == count_pairs(win, n, heads)
+    pairs, dense_pairs, note = mf.layer_pairs(lsh, n, heads)
+    assert pairs == 2 * heads * mf._band_pairs(n, 8) and dense_pairs == heads * n * n and "estimated" in note
+    anchor = build("anchor", n_anchors=4, chunk=8, window=7)  # bidirectional window: |i - j| <= 3
+    window = sum(min(i, 3) + min(n - 1 - i, 3) + 1 for i in range(n))
+    assert mf.layer_pairs(anchor, n, heads)[0] == heads * (mf._band_pairs(n, 8) + window)
 
 
 def test_append_rows(tmp_path):

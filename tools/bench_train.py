@@ -46,6 +46,10 @@ if str(ROOT) not in sys.path:  # `python tools/bench_train.py` puts tools/ first
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from zoo.models.flops import flops_facts, param_counts  # noqa: E402
+from zoo.train.data import model_inputs  # noqa: E402
+from zoo.train.engine import engine_dtype, offloads_optimizer, quiet_deepspeed, read_deepspeed_json  # noqa: E402
+
 DEFAULT_PEAK_TFLOPS = 790.0  # measured bf16 dense matmul ceiling of one H200
 FIXED_LENGTH = "fixed"
 
@@ -107,97 +111,8 @@ def make_batch(model: nn.Module, micro_batch: int, seq_len: int, seed: int) -> d
     return batch
 
 
-def to_device(batch: dict[str, Any], device: Any, dtype: torch.dtype) -> dict[str, Any]:
-    return {k: (v.to(dtype) if v.is_floating_point() else v).to(device)
-            for k, v in batch.items() if isinstance(v, torch.Tensor)}
-
-
-def param_counts(model: nn.Module) -> dict[str, int]:
-    """total; non-embedding (token tables and position tables left out); matmul (every Linear /
-    conv weight, a tied output head counted as the matmul it is)."""
-    total = sum(p.numel() for p in model.parameters())
-    emb = {id(p) for n, m in model.named_modules() for p in m.parameters(recurse=False)
-           if isinstance(m, nn.Embedding) or "pos_embed" in n}
-    emb |= {id(p) for n, p in model.named_parameters() if "pos_embed" in n}
-    non_emb = sum(p.numel() for p in model.parameters() if id(p) not in emb)
-    matmul = sum(m.weight.numel() for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)))
-    return {"params": total, "params_nonembedding": non_emb, "matmul_params": matmul}
-
-
-# ---------------------------------------------------------------------------------------------
-# FLOPs
-
-
-def _chunk_band_pairs(n: int, chunk: int) -> int:
-    """Sorted-order pairs of 'own + previous chunk' (routing.py's _chunk_band), per head."""
-    sizes = [chunk] * (n // chunk) + ([n % chunk] if n % chunk else [])
-    return sum(s * (s + (sizes[i - 1] if i else 0)) for i, s in enumerate(sizes))
-
-
-def _window_pairs(n: int, left: int, right: int) -> int:
-    return sum(min(i, left) + min(n - 1 - i, right) + 1 for i in range(n))
-
-
-def layer_pairs(p, n: int, heads: int, device: Any = "cpu") -> tuple[int, int, str | None]:
-    """(allowed pairs, dense pairs, note) of one layer over n tokens, summed over heads."""
-    from zoo.attention.flops import count_pairs
-
-    dense = heads * (n * (n + 1) // 2 if p.causal else n * n)
-    if p.name == "prefix_lm":
-        dense = heads * (p.prefix_len ** 2 + sum(i + 1 for i in range(p.prefix_len, n)))
-    if p.name == "dense":
-        return dense, dense, None
-    if p.name == "lsh":
-        band = _chunk_band_pairs(n, p.chunk) // (2 if p.causal else 1)
-        return heads * p.n_hashes * band, dense, (
-            f"lsh estimated: n_hashes({p.n_hashes}) x own+previous chunk({p.chunk}) per query"
-            + (", halved for causal" if p.causal else ""))
-    if p.name == "anchor":
-        band = _chunk_band_pairs(n, p.chunk) // (2 if p.causal else 1)
-        left, right = p.window_sides() if p.window > 0 else (-1, -1)
-        win = _window_pairs(n, left, right) if p.window > 0 else 0
-        return heads * (band + win), dense, (
-            f"anchor estimated: own+previous chunk({p.chunk}) per query"
-            + (" halved for causal" if p.causal else "") + f" + window({p.window}); overlap not removed")
-    if p.data_dependent:
-        return dense, dense, f"{p.name} is data-dependent: counted as dense"
-    return count_pairs(p, n, heads, device=device), dense, None
-
-
-def flops_facts(model: nn.Module, n: int, matmul_params: int, device: Any = "cpu") -> dict[str, Any]:
-    """Pairs and FLOPs per token over the backbone's n tokens (see the module docstring)."""
-    cfg = model.config
-    heads, d_head = cfg.num_heads, cfg.dim // cfg.num_heads
-    cache: dict[Any, tuple[int, int, str | None]] = {}
-    pairs = dense = 0
-    notes: list[str] = []
-    for p in model.patterns:
-        try:
-            hash(p)
-            key: Any = p
-        except TypeError:  # a pattern holding a list
-            key = p.describe()
-        if key not in cache:
-            cache[key] = layer_pairs(p, n, heads, device)
-        a, d, note = cache[key]
-        pairs, dense = pairs + a, dense + d
-        if note and note not in notes:
-            notes.append(note)
-    mm = 6 * matmul_params
-    return {
-        "attn_pairs": pairs, "attn_pairs_dense": dense, "attn_density": pairs / dense if dense else None,
-        "attn_pairs_note": "; ".join(notes) or "exact (count_pairs)",
-        "model_flops_per_token": mm + 12 * d_head * pairs / n,
-        "dense_equiv_flops_per_token": mm + 12 * d_head * dense / n,
-    }
-
-
 # ---------------------------------------------------------------------------------------------
 # DeepSpeed
-
-
-def _load_json(path: Path) -> dict[str, Any]:
-    return {k: v for k, v in json.loads(path.read_text()).items() if not k.startswith("_")}
 
 
 def ds_config(args: argparse.Namespace, world: int, bf16: bool) -> dict[str, Any]:
@@ -205,30 +120,21 @@ def ds_config(args: argparse.Namespace, world: int, bf16: bool) -> dict[str, Any
     optimizer step per micro-batch, bf16 on/off, and DeepSpeed's CPU AdamW for offload."""
     stage = 3 if args.offload else args.zero
     if args.ds_config:
-        cfg = _load_json(Path(args.ds_config))
+        cfg = read_deepspeed_json(Path(args.ds_config))
     else:
         base = "zero3_offload" if args.offload else (f"zero{stage}" if stage else "cpu_fp32")
         path = ROOT / "configs" / "deepspeed" / f"{base}.json"
-        cfg = _load_json(path) if path.is_file() else {"gradient_clipping": 1.0, "zero_optimization": {"stage": stage}}
+        cfg = read_deepspeed_json(path) if path.is_file() else {"gradient_clipping": 1.0, "zero_optimization": {"stage": stage}}
         cfg.pop("fp16", None)
         cfg["bf16"] = {"enabled": bool(bf16)}
     cfg.setdefault("gradient_clipping", 1.0)
     cfg.setdefault("zero_allow_untested_optimizer", True)
     cfg.update(train_micro_batch_size_per_gpu=args.micro_batch, gradient_accumulation_steps=1,
                train_batch_size=args.micro_batch * world, steps_per_print=10**9, wall_clock_breakdown=False)
-    off = (cfg.get("zero_optimization", {}).get("offload_optimizer") or {}).get("device", "none")
-    if off in ("cpu", "nvme"):
+    if offloads_optimizer(cfg):
         cfg["optimizer"] = {"type": "AdamW", "params": {"lr": 1e-4, "betas": [0.9, 0.95], "eps": 1e-8,
                                                         "weight_decay": 0.1}}
     return cfg
-
-
-def _dtype(cfg: dict[str, Any]) -> torch.dtype:
-    if cfg.get("bf16", {}).get("enabled"):
-        return torch.bfloat16
-    if cfg.get("fp16", {}).get("enabled"):
-        return torch.float16
-    return torch.float32
 
 
 def _on_cuda() -> bool:
@@ -238,15 +144,6 @@ def _on_cuda() -> bool:
 def _sync() -> None:
     if _on_cuda():
         torch.cuda.synchronize()
-
-
-def _quiet() -> None:
-    import logging
-
-    from deepspeed.utils import logger
-
-    if os.environ.get("ZOO_DEEPSPEED_VERBOSE") != "1":
-        logger.setLevel(logging.WARNING)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,7 +158,7 @@ def bench(args: argparse.Namespace, row: dict[str, Any]) -> None:
     from zoo.registry import create_model
     from zoo.train.engine import init_distributed, param_groups
 
-    _quiet()
+    quiet_deepspeed()
     name = resolve_name(args.model)  # name and length errors before any process group exists
     knob, overrides, seq_len, note = length_plan(name, args.seq_len)
     row.update(model=name, seq_len=seq_len, length_knob=knob)
@@ -304,13 +201,13 @@ def bench(args: argparse.Namespace, row: dict[str, Any]) -> None:
     ds_cfg = ds_config(args, world, bf16)
     zero = ds_cfg.get("zero_optimization", {})
     offload = any((zero.get(k) or {}).get("device", "none") != "none" for k in ("offload_param", "offload_optimizer"))
-    row.update(zero=int(zero.get("stage", 0)), offload=offload, dtype=str(_dtype(ds_cfg)).replace("torch.", ""))
+    row.update(zero=int(zero.get("stage", 0)), offload=offload, dtype=str(engine_dtype(ds_cfg)).replace("torch.", ""))
     opt = None
     if "optimizer" not in ds_cfg:  # the training engine's choice: torch AdamW, decay on matrices only
         opt = torch.optim.AdamW(param_groups(model, 0.1), lr=1e-4, betas=(0.9, 0.95))
     engine, _, _, _ = deepspeed.initialize(model=model, optimizer=opt, config=ds_cfg,
                                            model_parameters=None if opt is not None else param_groups(model, 0.1))
-    inputs = to_device(batch, engine.device, _dtype(ds_cfg))
+    inputs = model_inputs(batch, engine.device, engine_dtype(ds_cfg))
     engine.train()
 
     times, loss = [], None

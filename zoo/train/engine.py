@@ -75,12 +75,17 @@ def resolve_path(p: str) -> Path:
     return REPO_ROOT / path
 
 
+def read_deepspeed_json(path: Path) -> dict[str, Any]:
+    """A configs/deepspeed JSON without its "_comment"-style keys."""
+    return {k: v for k, v in json.loads(Path(path).read_text()).items() if not k.startswith("_")}
+
+
 def deepspeed_config(recipe: Recipe, world: int) -> dict[str, Any]:
     """The recipe's DeepSpeed JSON with batch sizes, clipping and (for offload) the optimizer."""
     path = resolve_path(recipe.deepspeed)
     if not path.is_file():
         raise FileNotFoundError(f"recipe.deepspeed: {recipe.deepspeed} not found (configs/deepspeed/*.json)")
-    cfg = {k: v for k, v in json.loads(path.read_text()).items() if not k.startswith("_")}
+    cfg = read_deepspeed_json(path)
     if "gradient_clipping" not in cfg:
         raise ValueError(f"{path}: set gradient_clipping explicitly (DeepSpeed silently defaults it "
                          "to 1.0); 0 disables clipping")
@@ -94,7 +99,7 @@ def deepspeed_config(recipe: Recipe, world: int) -> dict[str, Any]:
     if cfg.get("fp16", {}).get("enabled") and not torch.cuda.is_available():
         raise ValueError(f"{path}: fp16 needs a GPU; on CPU use a bf16 or fp32 config "
                          "(configs/deepspeed/cpu.json)")
-    if _offloads_optimizer(cfg):
+    if offloads_optimizer(cfg):
         s = recipe.schedule  # DeepSpeed's CPU Adam: a client torch optimizer would be slow here
         cfg["optimizer"] = {"type": "AdamW", "params": {"lr": s.lr, "betas": list(s.betas),
                                                         "eps": s.eps, "weight_decay": s.weight_decay}}
@@ -105,7 +110,7 @@ def deepspeed_config(recipe: Recipe, world: int) -> dict[str, Any]:
     return cfg
 
 
-def _offloads_optimizer(cfg: dict[str, Any]) -> bool:
+def offloads_optimizer(cfg: dict[str, Any]) -> bool:
     dev = (cfg.get("zero_optimization", {}).get("offload_optimizer") or {}).get("device", "none")
     return dev in ("cpu", "nvme")
 
@@ -207,7 +212,7 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
     from .evaluate import evaluate
     from .logging import RunLogger
 
-    _quiet_deepspeed()
+    quiet_deepspeed()
     rank, world, _ = init_distributed(local_rank)
     run = run_dir(recipe, out)
     ds_cfg = deepspeed_config(recipe, world)
@@ -241,7 +246,7 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
     engine, _, _, scheduler = deepspeed.initialize(
         model=model, optimizer=opt, lr_scheduler=sched, config=ds_cfg,
         model_parameters=None if opt is not None else param_groups(model, recipe.schedule.weight_decay))
-    dtype = _engine_dtype(ds_cfg)
+    dtype = engine_dtype(ds_cfg)
 
     seq_len = recipe.data.seq_len or model_seq_len(model, kind_of(recipe))
     seg = segment_length(recipe.checkpoint.every, recipe.grad_accum, recipe.schedule.steps)
@@ -386,7 +391,7 @@ def replica_agreement(engine, world: int) -> dict[str, Any]:
     return {"identical": diff == 0.0, "max_abs_diff": diff, "ranks": world}
 
 
-def _quiet_deepspeed() -> None:
+def quiet_deepspeed() -> None:
     """DeepSpeed logs every checkpoint file at INFO; our logger reports what matters."""
     import logging
 
@@ -396,7 +401,7 @@ def _quiet_deepspeed() -> None:
         logger.setLevel(logging.WARNING)
 
 
-def _engine_dtype(cfg: dict[str, Any]) -> torch.dtype:
+def engine_dtype(cfg: dict[str, Any]) -> torch.dtype:
     if cfg.get("bf16", {}).get("enabled"):
         return torch.bfloat16
     if cfg.get("fp16", {}).get("enabled"):
@@ -427,7 +432,7 @@ def dry_run(recipe: Recipe, *, out: str | None = None, forward: bool = True, wor
           f"micro-batch {recipe.micro_batch} x accum {recipe.grad_accum}, seed {recipe.seed})")
     cfg = deepspeed_config(recipe, world=world)
     print(f"deepspeed {recipe.deepspeed}: ZeRO stage {cfg.get('zero_optimization', {}).get('stage', 0)}, "
-          f"{_engine_dtype(cfg)}, gradient_clipping {cfg['gradient_clipping']}")
+          f"{engine_dtype(cfg)}, gradient_clipping {cfg['gradient_clipping']}")
     print(f"batch: {cfg['train_micro_batch_size_per_gpu']} per GPU x {cfg['gradient_accumulation_steps']} "
           f"accumulation x {world} GPU(s) = {cfg['train_batch_size']} sequences per optimizer step")
     torch.manual_seed(recipe.seed)
