@@ -102,7 +102,7 @@ def row(impl, pattern, n, b, tf, tb, pairs, blocks, mem, err, **extra):
 
 
 def bench_kernels(n, names, rows, log, sdpa=True):
-    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+    from torch.nn.attention.flex_attention import create_block_mask
     from zoo.attention.kernels.flex import _compiled
     dev = "cuda"
     b = max(1, 65536 // n)
@@ -335,7 +335,6 @@ def main(argv=None):
         profile_patterns([x for x in args.profile.split(",") if x], rows, log)
     if not args.no_long and time_left():
         bench_long(rows, log)
-    import triton
     doc = save()
     from zoo.bench import attention_markdown, attention_plot
     with open(args.out + ".md", "w") as f:

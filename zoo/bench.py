@@ -82,14 +82,12 @@ def speed_summary(doc: dict, ns=(16384, 65536), goal: float = 200.0) -> str:
                 label = f"{run['path']} (now: {now}, not measured)" if run else ""
             if z is None:
                 continue
-            run = dict(run, path=label)
             plain = next((r for r in run["rows"] if r.get("impl") == "flex_mask_mod" and r.get("pattern") == name
                           and r.get("N") == n), None)
-            tf = z.get("useful_tflops_fwdbwd")
-            lines.append(f"| {name} | {n:,} | {run['path']} | {z['fwdbwd_ms']:.2f} | "
-                         f"{plain['fwdbwd_ms']:.2f} | " if plain else f"| {name} | {n:,} | {run['path']} | "
-                         f"{z['fwdbwd_ms']:.2f} | – | ")
-            lines[-1] += f"{tf:.0f} | {'yes' if tf >= goal else 'no'} |"
+            tf = z["useful_tflops_fwdbwd"]
+            plain_ms = f"{plain['fwdbwd_ms']:.2f}" if plain else "–"
+            lines.append(f"| {name} | {n:,} | {label} | {z['fwdbwd_ms']:.2f} | {plain_ms} | {tf:.0f} | "
+                         f"{'yes' if tf >= goal else 'no'} |")
     sd = [r for run in doc["runs"] for r in run["rows"] if r.get("impl") == "sdpa_dense" and r.get("N") in ns]
     for r in sd[:4]:
         lines.append(f"| {r['pattern']} (SDPA) | {r['N']:,} | FlashAttention | {r['fwdbwd_ms']:.2f} | – | "

@@ -50,6 +50,13 @@ def _flex_params() -> frozenset:
     return frozenset(names)
 
 
+def _from_kv_blocks(kv_num, kv_idx, full_num, full_idx, block: tuple[int, int], mask_mod, lengths):
+    """BlockMask.from_kv_blocks, passing the true lengths where this torch accepts them."""
+    from torch.nn.attention.flex_attention import BlockMask
+    kw = {"seq_lengths": lengths} if "seq_lengths" in _flex_params() else {}
+    return BlockMask.from_kv_blocks(kv_num, kv_idx, full_num, full_idx, BLOCK_SIZE=block, mask_mod=mask_mod, **kw)
+
+
 def _ordered(sel: Tensor, blocks: Tensor, width: int) -> tuple[Tensor, Tensor]:
     """Selected candidate blocks first, padded to ``width`` columns (FlexAttention's layout)."""
     big = 1 << 40
@@ -64,7 +71,7 @@ def _ordered(sel: Tensor, blocks: Tensor, width: int) -> tuple[Tensor, Tensor]:
 def _structure(comp: Component, n_q: int, n_k: int, nqc: int, nkc: int, bq: int, bk: int, device,
                use_full: bool):
     """The BlockMask's block lists for this component and shape (cached on the component)."""
-    from torch.nn.attention.flex_attention import BlockMask, noop_mask
+    from torch.nn.attention.flex_attention import noop_mask
     key = ("flex-structure", n_q, n_k, nqc, nkc, bq, bk, str(device), use_full)
     if key not in comp._cache:
         blocks = comp.blocks(n_q, n_k, bq, bk).to(device)  # (Hb, nQB, K)
@@ -74,9 +81,8 @@ def _structure(comp: Component, n_q: int, n_k: int, nqc: int, nkc: int, bq: int,
         nkb = -(-nkc // bk)
         kv_num, kv_idx = _ordered(valid & ~full, blocks, nkb)
         full_num, full_idx = _ordered(valid & full, blocks, nkb)
-        kw = {"seq_lengths": (nqc, nkc)} if "seq_lengths" in _flex_params() else {}
-        comp._cache[key] = BlockMask.from_kv_blocks(kv_num[None], kv_idx[None], full_num[None], full_idx[None],
-                                                    BLOCK_SIZE=(bq, bk), mask_mod=noop_mask, **kw)
+        comp._cache[key] = _from_kv_blocks(kv_num[None], kv_idx[None], full_num[None], full_idx[None],
+                                           (bq, bk), noop_mask, (nqc, nkc))
     return comp._cache[key]
 
 
@@ -188,7 +194,7 @@ def _fused_structure(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, bl
     """BlockMask of a static pattern for this shape, built once (create_block_mask over the
     pattern's traceable mask). With padding every block stays partial, since padded keys can fall
     in any block; the per-call mask_mod then adds the padding."""
-    from torch.nn.attention.flex_attention import BlockMask, create_block_mask
+    from torch.nn.attention.flex_attention import create_block_mask
     if padded:
         bm = _fused_structure(pattern, n_q, n_k, n_heads, k_start, block, device, False, skip_rows)
         nkb = -(-n_k // block)
@@ -199,8 +205,7 @@ def _fused_structure(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, bl
             live = torch.arange(idx.shape[-1], device=device) < num[..., None]
             hit.scatter_(-1, torch.where(live, idx.long(), nkb), True)
         num, idx = _ordered(hit[..., :nkb], torch.arange(nkb, device=device).expand(hit.shape[:-1] + (nkb,)), nkb)
-        kw = {"seq_lengths": (n_q, n_k)} if "seq_lengths" in _flex_params() else {}
-        return BlockMask.from_kv_blocks(num, idx, BLOCK_SIZE=(block, block), mask_mod=bm.mask_mod, **kw)
+        return _from_kv_blocks(num, idx, None, None, (block, block), bm.mask_mod, (n_q, n_k))
     mask_mod = _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None, skip_rows)
     heads = n_heads if pattern.head_groups() > 1 else None
     # compiled, the mask is evaluated block by block (memory ~ N); inductor's CPU code generator
