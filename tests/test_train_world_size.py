@@ -1,7 +1,7 @@
 """`zoo train RECIPE --dry-run --world-size N` checks the batch arithmetic of a multi-GPU launch."""
 import pytest
 
-from zoo.train.engine import dry_run
+from zoo.train.dry_run import dry_run
 from zoo.train.schema import load_recipe
 
 

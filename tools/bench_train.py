@@ -156,7 +156,8 @@ def bench(args: argparse.Namespace, row: dict[str, Any]) -> None:
     import torch.distributed as dist
 
     from zoo.registry import create_model
-    from zoo.train.engine import init_distributed, param_groups
+    from zoo.train.distributed import init_distributed
+    from zoo.train.engine import param_groups
 
     quiet_deepspeed()
     name = resolve_name(args.model)  # name and length errors before any process group exists

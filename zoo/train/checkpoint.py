@@ -131,6 +131,22 @@ def to_universal(ckpt_dir: str | os.PathLike, tag: str) -> str:
     return out_tag
 
 
+def resume_target(resume: str, run: str | os.PathLike, world: int, rank: int) -> tuple[Path, str, int | None]:
+    """(folder, tag, ranks it was written by if it had to be converted) for ``--resume``: a ZeRO
+    checkpoint of another world size is converted to a universal one first (rank 0; all wait)."""
+    import torch.distributed as dist
+
+    d, tag = resolve_resume(resume, run)
+    saved = saved_world(d / tag)
+    if saved is None or saved == world:
+        return d, tag, None
+    if rank == 0:
+        to_universal(d, tag)
+    if dist.is_initialized():
+        dist.barrier()
+    return d, tag + UNIVERSAL_SUFFIX, saved
+
+
 def save(engine, run: str | os.PathLike, step: int, client_state: dict[str, Any], *,
          model_name: str, model_config: dict[str, Any], export: bool = True, keep: int = 0) -> Path:
     """DeepSpeed checkpoint of every rank (a collective: call it on all ranks), then the export."""

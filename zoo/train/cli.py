@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.dry_run:
-        from .engine import dry_run
+        from .dry_run import dry_run
 
         return dry_run(recipe, out=args.out, world=args.world_size)
     from .engine import train

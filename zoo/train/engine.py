@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +20,7 @@ from typing import Any
 import torch
 
 from . import checkpoint as ckpt
+from .distributed import init_distributed, replica_agreement
 from .data import (ResumableStream, batch_size_of, batch_tokens, kind_of, make_loader, model_inputs,
                    segment_length)
 from .schema import Recipe, dump_recipe
@@ -30,41 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 # ---------------------------------------------------------------------------------------------
-# process group, config, model, optimizer
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def init_distributed(local_rank: int | None = None) -> tuple[int, int, int]:
-    """Join (or, for a lone process, create) the process group; returns (rank, world, local_rank).
-
-    A plain ``zoo train`` has no launcher environment: describe a world of one so DeepSpeed's
-    engine runs exactly as it does under ``deepspeed``.
-    """
-    import deepspeed
-    import torch.distributed as dist
-
-    if "RANK" not in os.environ:
-        os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK=str(local_rank or 0),
-                          MASTER_ADDR="127.0.0.1")
-        os.environ.setdefault("MASTER_PORT", str(_free_port()))
-    if local_rank is not None:
-        os.environ["LOCAL_RANK"] = str(local_rank)
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    if not dist.is_initialized():
-        from deepspeed.accelerator import get_accelerator
-
-        backend = get_accelerator().communication_backend_name()
-        if backend not in ("nccl", "hccl", "xccl"):
-            backend = "gloo"  # CPU: gloo ships with every torch build
-        deepspeed.init_distributed(dist_backend=backend, auto_mpi_discovery=False)
-    if torch.cuda.is_available() and os.environ.get("DS_ACCELERATOR", "cuda") != "cpu":
-        torch.cuda.set_device(local)
-    return dist.get_rank(), dist.get_world_size(), local
+# config, model, optimizer
 
 
 def resolve_path(p: str) -> Path:
@@ -220,14 +185,8 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
         resume = "latest" if ckpt.latest_tag(ckpt.checkpoint_dir(run)) else None
     universal_from = None
     if resume:
-        d, tag = ckpt.resolve_resume(resume, run)
-        saved = ckpt.saved_world(d / tag)
-        if saved is not None and saved != world:  # re-split ZeRO partitions for this many ranks
-            if rank == 0:
-                ckpt.to_universal(d, tag)
-            if dist.is_initialized():
-                dist.barrier()
-            universal_from, tag = saved, tag + ckpt.UNIVERSAL_SUFFIX
+        d, tag, universal_from = ckpt.resume_target(resume, run, world, rank)
+        if universal_from:
             ds_cfg.setdefault("checkpoint", {})["load_universal"] = True
     if rank == 0:
         run.mkdir(parents=True, exist_ok=True)
@@ -373,24 +332,6 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
     return result
 
 
-def replica_agreement(engine, world: int) -> dict[str, Any]:
-    """Do all data-parallel ranks hold the same weights? (They must, bit for bit, outside ZeRO-3.)
-
-    Each rank reduces every parameter to (sum, sum of squares) in float64; the vectors are
-    all-gathered and compared exactly. One collective, at the end of a run."""
-    import torch.distributed as dist
-
-    if world == 1 or engine.zero_optimization_partition_weights():
-        return {}
-    with torch.no_grad():
-        local = torch.stack([t for p in engine.module.parameters()
-                             for t in (p.double().sum(), p.double().pow(2).sum())]).to(engine.device)
-    parts = [torch.empty_like(local) for _ in range(world)]
-    dist.all_gather(parts, local)
-    diff = max(float((x - parts[0]).abs().max()) for x in parts)
-    return {"identical": diff == 0.0, "max_abs_diff": diff, "ranks": world}
-
-
 def quiet_deepspeed() -> None:
     """DeepSpeed logs every checkpoint file at INFO; our logger reports what matters."""
     import logging
@@ -421,40 +362,3 @@ def _grad_norm(engine) -> float | None:
 
 # ---------------------------------------------------------------------------------------------
 # dry run
-
-
-def dry_run(recipe: Recipe, *, out: str | None = None, forward: bool = True, world: int = 1) -> int:
-    """Check a recipe without training: schema, DeepSpeed JSON (batch arithmetic for ``world``
-    processes), model, data pipeline, one batch."""
-    if world < 1:
-        raise ValueError(f"world size must be >= 1, got {world}")
-    print(f"recipe {recipe.name}: ok ({recipe.model.name}, {recipe.schedule.steps} steps, "
-          f"micro-batch {recipe.micro_batch} x accum {recipe.grad_accum}, seed {recipe.seed})")
-    cfg = deepspeed_config(recipe, world=world)
-    print(f"deepspeed {recipe.deepspeed}: ZeRO stage {cfg.get('zero_optimization', {}).get('stage', 0)}, "
-          f"{engine_dtype(cfg)}, gradient_clipping {cfg['gradient_clipping']}")
-    print(f"batch: {cfg['train_micro_batch_size_per_gpu']} per GPU x {cfg['gradient_accumulation_steps']} "
-          f"accumulation x {world} GPU(s) = {cfg['train_batch_size']} sequences per optimizer step")
-    torch.manual_seed(recipe.seed)
-    model = build_model(recipe)
-    n = sum(p.numel() for p in model.parameters())
-    print(f"model {recipe.model.name}: {n / 1e6:.2f}M parameters, config {json.dumps(model_config(model))}")
-    seq_len = recipe.data.seq_len or model_seq_len(model, kind_of(recipe))
-    if not (resolve_path(recipe.data.path) / "index.json").is_file():
-        print(f"data: no shards at {recipe.data.path} (no index.json); convert them first: "
-              f"zoo data convert {recipe.data.dataset} --src ... --out {recipe.data.path}",
-              file=sys.stderr)
-        return 1
-    loader = make_loader(recipe, train=True, seq_len=seq_len, seed=recipe.seed, epoch_batches=1)
-    batch = next(iter(loader))
-    shapes = {k: (tuple(v.shape), str(v.dtype).replace("torch.", "")) if isinstance(v, torch.Tensor)
-              else type(v).__name__ for k, v in batch.items()}
-    print(f"data {recipe.data.dataset} ({kind_of(recipe)}) at {recipe.data.path}: batch {shapes}")
-    if forward:
-        model.eval()
-        with torch.no_grad():
-            out_ = model(**model_inputs({k: v[:1] if isinstance(v, torch.Tensor) else v
-                                         for k, v in batch.items()}, "cpu", torch.float32))
-        print(f"forward: logits {tuple(out_['logits'].shape)}, loss {float(out_['loss']):.4f}")
-    print(f"run folder: {run_dir(recipe, out)} (dry run: nothing written)")
-    return 0
