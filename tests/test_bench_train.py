@@ -4,7 +4,6 @@ tiny byte LM write JSON rows with positive timings and the FLOP accounting the t
 estimates, row appending, name resolution and the max-length search logic in process."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import socket
@@ -19,9 +18,9 @@ from zoo.attention.flops import count_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOL = ROOT / "tools" / "bench_train.py"
-_spec = importlib.util.spec_from_file_location("bench_train", TOOL)
-bt = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bt)
+sys.path.insert(0, str(ROOT / "tools"))
+import bench_train as bt  # noqa: E402
+import max_len_search as mls  # noqa: E402
 
 
 def _port() -> int:
@@ -133,34 +132,34 @@ def _fake_trials(monkeypatch, limit: int):
         ok = seq_len <= limit
         return {"seq_len": seq_len, "status": "ok" if ok else "oom", "wall_s": 0.0,
                 "step_ms": 1.0 if ok else None, "mem_peak_gib": 1.0 if ok else None}
-    monkeypatch.setattr(bt, "_trial", trial)
+    monkeypatch.setattr(mls, "_trial", trial)
     return seen
 
 
 def test_max_len_search_doubles_then_bisects(monkeypatch):
     seen = _fake_trials(monkeypatch, limit=5000)
     args = bt.parse_args(["--model", "lm_tiny_strided", "--seq-len", "1024", "--max-len-search"])
-    row = bt.max_len_search(args)
+    row = mls.max_len_search(args)
     assert seen[:4] == [1024, 2048, 4096, 8192] and seen[4:] == [6144, 5120]
     assert row["max_seq_len"] == 4096 and row["first_failing_seq_len"] == 5120
     assert row["max_len_status"] == "oom at 5120" and not row.get("error")
     # the cap stops the doubling; a failing start is an error row
     seen.clear()
-    row = bt.max_len_search(bt.parse_args(["--model", "lm_tiny_strided", "--seq-len", "1024", "--max-len-search",
+    row = mls.max_len_search(bt.parse_args(["--model", "lm_tiny_strided", "--seq-len", "1024", "--max-len-search",
                                            "--max-len-cap", "4096"]))
     assert seen == [1024, 2048, 4096] and row["max_seq_len"] == 4096 and "max-len-cap" in row["max_len_status"]
     _fake_trials(monkeypatch, limit=100)
-    row = bt.max_len_search(bt.parse_args(["--model", "lm_tiny_strided", "--seq-len", "1024", "--max-len-search"]))
+    row = mls.max_len_search(bt.parse_args(["--model", "lm_tiny_strided", "--seq-len", "1024", "--max-len-search"]))
     assert row["max_seq_len"] is None and "did not train" in row["error"]
 
 
 def test_max_len_search_pixel_grows_the_image(monkeypatch):
     seen = _fake_trials(monkeypatch, limit=3 * 40 * 40)
-    row = bt.max_len_search(bt.parse_args(["--model", "pixel_tiny_strided", "--max-len-search"]))
+    row = mls.max_len_search(bt.parse_args(["--model", "pixel_tiny_strided", "--max-len-search"]))
     sides = [round((n / 3) ** 0.5) for n in seen]
     assert sides[:4] == [8, 16, 24, 40] and all(3 * s * s == n for s, n in zip(sides, seen))
     assert row["max_seq_len"] <= 3 * 40 * 40 and row["max_image_size"] == round((row["max_seq_len"] / 3) ** 0.5)
-    assert bt.max_len_search(bt.parse_args(["--model", "vqa_tiny_dense", "--max-len-search"]))["max_seq_len"] is None
+    assert mls.max_len_search(bt.parse_args(["--model", "vqa_tiny_dense", "--max-len-search"]))["max_seq_len"] is None
 
 
 @pytest.mark.slow
