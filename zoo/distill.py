@@ -18,7 +18,6 @@ import dataclasses
 import json
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,93 +28,11 @@ from torch import Tensor, nn
 
 from . import distill_layout as DL
 from .attention.anchors import routing_aux_loss
-from .attention.flops import count_pairs
+from .models.flops import layer_pairs
 from .registry import create_model, load_checkpoint, read_checkpoint_metadata, save_checkpoint
-from .train.schema import RecipeError, load_yaml
+from .distill_recipe import DataSpec, DistillRecipe, LayoutSpec, LossSpec, ScheduleSpec, load_recipe  # noqa: F401
 
 LAYOUT_KEY = "distill_layouts"
-
-
-# --- recipe ----------------------------------------------------------------------------------------
-@dataclass
-class TeacherSpec:
-    name: str  # a registry model with the `dense` pattern
-    overrides: dict[str, Any] = field(default_factory=dict)
-    checkpoint: str | None = None  # a zoo safetensors checkpoint; else the teacher is trained first
-    steps: int | None = None  # teacher training steps (None: schedule.steps)
-
-
-@dataclass
-class StudentSpec:
-    name: str  # same family as the teacher, a sparse pattern
-    overrides: dict[str, Any] = field(default_factory=dict)
-    init: str = "scratch"  # scratch | teacher (copy the teacher's weights: same architecture)
-
-
-@dataclass
-class DataSpec:
-    dataset: str  # easyvqa (pixel models) | text (byte LMs)
-    source: str = "pydoc_topics"  # text: pydoc_topics (CPython's pydoc_data.topics) or a file path
-    image_size: int = 16  # easyvqa: images resized 64 -> image_size (PIL box filter)
-    train_images: int = 2000
-    heldout_images: int = 200  # from the easy-VQA test split
-    seq_len: int = 512  # text: window length
-    heldout_fraction: float = 0.1  # text: the last share of the bytes is held out
-
-
-@dataclass
-class LossSpec:
-    task: float = 1.0
-    alpha: float = 0.0  # logit distillation weight
-    temperature: float = 2.0
-    beta: float = 0.0  # attention-map distillation weight
-    attn_rows: int = 64  # query rows sampled per step for attention-map distillation (0: all)
-
-
-@dataclass
-class LayoutSpec:
-    enabled: bool = False
-    block: int = 32
-    coverage: float = 0.9
-    budget: int | str = 4  # max key blocks per query block, or "match": the largest budget whose
-    #                        pairs do not exceed the student's own pattern's
-    calibration_batches: int = 4
-
-
-@dataclass
-class ScheduleSpec:
-    steps: int
-    lr: float = 1e-3
-    batch_size: int = 8
-    warmup_steps: int = 20
-    min_lr_ratio: float = 0.1
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
-
-
-@dataclass
-class DistillRecipe:
-    teacher: TeacherSpec
-    student: StudentSpec
-    data: DataSpec
-    schedule: ScheduleSpec
-    loss: LossSpec = field(default_factory=LossSpec)
-    layout: LayoutSpec = field(default_factory=LayoutSpec)
-    description: str = ""
-    out: str = "runs/distill/run"
-    seed: int = 0
-    device: str = "cpu"  # cpu | cuda | auto
-    threads: int = 0  # torch.set_num_threads (0: leave as is)
-    log_every: int = 50
-
-
-def load_recipe(path: str | Path, sets: list[str] | None = None) -> DistillRecipe:
-    r = load_yaml(DistillRecipe, path, sets)
-    if r.student.init not in ("scratch", "teacher"):
-        raise RecipeError(f"{path}: student.init must be scratch or teacher, got {r.student.init!r}")
-    if isinstance(r.layout.budget, str) and r.layout.budget != "match":
-        raise RecipeError(f"{path}: layout.budget must be an integer or 'match', got {r.layout.budget!r}")
-    return r
 
 
 # --- data ------------------------------------------------------------------------------------------
@@ -315,9 +232,8 @@ def attention_cost(model: nn.Module, n: int) -> dict[str, Any]:
     mods = DL.attention_modules(model)
     if any(m.pattern.data_dependent for m in mods):
         return {"pairs": None, "note": "data-dependent pattern: pairs depend on the input"}
-    pairs = sum(count_pairs(m.pattern, n, m.num_heads) for m in mods)
-    causal = mods[0].pattern.causal
-    dense = sum(m.num_heads * (n * (n + 1) // 2 if causal else n * n) for m in mods)
+    counts = [layer_pairs(m.pattern, n, m.num_heads)[:2] for m in mods]  # (allowed, dense) per layer
+    pairs, dense = sum(c[0] for c in counts), sum(c[1] for c in counts)
     return {"pairs": pairs, "fwd_flops": 4 * mods[0].head_dim * pairs, "density": pairs / dense,
             "patterns": sorted({m.pattern.name for m in mods})}
 
