@@ -108,7 +108,7 @@ class Pattern:
         return _components_cached(self, n_q, n_k, n_heads, k_start)
 
     def _components(self, n_q: int, n_k: int, n_heads: int, k_start: int) -> list[Component]:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} is abstract here: each static family defines its pieces")
 
     def describe(self) -> str:
         params = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))

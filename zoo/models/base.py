@@ -88,7 +88,7 @@ class ZooModel(nn.Module):
     @property
     def max_seq_len(self) -> int:
         """Longest sequence the backbone runs (all tokens: image + text for image-text models)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}: each model family defines max_seq_len")
 
     @property
     def patterns(self) -> list:
@@ -98,7 +98,7 @@ class ZooModel(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def dummy_inputs(self, batch_size: int = 2, seed: int = 0) -> dict[str, Tensor]:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__}: each model family defines its dummy inputs")
 
     def _device(self) -> torch.device:
         return next(self.parameters()).device
