@@ -217,10 +217,17 @@ def _fused_structure(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, bl
         return create_block_mask(mask_mod, None, heads, n_q, n_k, device=device, BLOCK_SIZE=block)
 
 
+@lru_cache(maxsize=256)
+def _mask_parts_on(pattern, n: int, device: str):
+    """The pattern's traceable mask with its tables already on the device: padded inputs make a
+    new mask_mod every call, and must not copy the tables host -> device every time."""
+    fn, bufs = pattern.mask_parts(n)
+    return fn, tuple(b.to(device) for b in bufs)
+
+
 def _fused_mask_mod(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, device, kpm: Tensor | None,
                     skip_rows: int = 0):
-    fn, bufs = pattern.mask_parts(k_start + n_k)
-    bufs = tuple(b.to(device) for b in bufs)
+    fn, bufs = _mask_parts_on(pattern, k_start + n_k, str(device))
     groups, q_off = pattern.head_groups(), k_start + n_k - n_q
 
     def mask_mod(b, h, qi, ki):
