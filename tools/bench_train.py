@@ -165,6 +165,11 @@ def bench(args: argparse.Namespace, row: dict[str, Any]) -> None:
         row["seq_len_note"] = note
     rank, world, local = init_distributed(args.local_rank)
     row["world_size"] = world
+    t_start = time.perf_counter()
+
+    def phase(what: str) -> None:  # a run killed by a timeout still says where it was
+        if rank == 0:
+            print(f"[{time.perf_counter() - t_start:7.1f} s] {what}", flush=True)
     cuda = _on_cuda()
     bf16 = cuda if args.bf16 is None else args.bf16
     if args.attention == "dense":
@@ -196,6 +201,7 @@ def bench(args: argparse.Namespace, row: dict[str, Any]) -> None:
         model.backbone.register_forward_pre_hook(
             lambda m, a: backbone_len.append(a[0].shape[1]) if a and not backbone_len else None)
     batch = make_batch(model, args.micro_batch, seq_len, seed=args.seed + rank)
+    phase(f"model built: {name}, {seq_len} tokens, {describe_schedule(model.patterns)[:2]}")
 
     ds_cfg = ds_config(args, world, bf16)
     zero = ds_cfg.get("zero_optimization", {})
@@ -208,6 +214,7 @@ def bench(args: argparse.Namespace, row: dict[str, Any]) -> None:
                                            model_parameters=None if opt is not None else param_groups(model, 0.1))
     inputs = model_inputs(batch, engine.device, engine_dtype(ds_cfg))
     engine.train()
+    phase("DeepSpeed engine ready; first step compiles")
 
     times, loss = [], None
     for i in range(args.warmup + args.steps):
@@ -223,7 +230,7 @@ def bench(args: argparse.Namespace, row: dict[str, Any]) -> None:
         else:
             row.setdefault("warmup_s", []).append(round(dt, 2))  # compile time shows here
         if rank == 0:  # a run killed by a timeout still says how far it got
-            print(f"step {i + 1}/{args.warmup + args.steps}: {dt * 1e3:.1f} ms", flush=True)
+            phase(f"step {i + 1}/{args.warmup + args.steps}: {dt * 1e3:.1f} ms")
         loss = out["loss"]
     loss_v = float(loss.detach().float()) if loss is not None else None
     stats = torch.tensor(times + [torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0,
