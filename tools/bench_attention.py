@@ -151,15 +151,6 @@ def bench_kernels(n, names, rows, log, sdpa=True):
                 log(rows[-1])
             rows.append(row("zoo", name, n, b, tf, tb, pairs, blocks, mem, err, first_call_ms=first_ms))
             log(rows[-1])
-            if not p.data_dependent and p.global_rows():  # opt-in path: global rows as plain matmuls
-                os.environ["ZOO_SPLIT_GLOBAL_ROWS"] = "1"
-                try:
-                    split = sparse_attention(q, k, v, p, backend="flex")
-                    rows.append(row("zoo_split_globals", name, n, b, timeit(ours), timeit(fwd_bwd(ours, (q, k, v), do)),
-                                    pairs, None, peak_gib(fwd_bwd(ours, (q, k, v), do)), rel_err(split, out)))
-                finally:
-                    del os.environ["ZOO_SPLIT_GLOBAL_ROWS"]
-                log(rows[-1])
         except Exception as e:  # one failing pattern must not hide the others
             rows.append(dict(impl="zoo", pattern=name, N=n, B=b, error=repr(e)[:400]))
             log(rows[-1])

@@ -28,7 +28,8 @@ def attention_markdown(doc: dict) -> str:
             lines.append(f"| {r.get('impl')} | {r.get('pattern', '')} | {r.get('N', '')} | | | error: "
                          f"{r['error'][:80].replace('|', '/')} | | | | | |")
             continue
-        lines.append(f"| {r['impl']}{' vs ' + r['peer_of'] if r.get('peer_of') else ''} | {r.get('pattern', '')} | "
+        impl = r["impl"] + (f" ({r['path']})" if r.get("path") else "") + (f" vs {r['peer_of']}" if r.get("peer_of") else "")
+        lines.append(f"| {impl} | {r.get('pattern', '')} | "
                      f"{r.get('N', '')} | {r.get('B', '')} | {f(r.get('density'), 4)} | {f(r.get('fwd_ms'))} | "
                      f"{f(r.get('fwdbwd_ms'))} | {f(r.get('useful_tflops_fwdbwd'), 0)} | "
                      f"{f(r.get('block_tflops_fwdbwd'), 0)} | {f(r.get('peak_mem_gib'))} | "
@@ -55,12 +56,13 @@ def current_path(name: str) -> str:
 
 
 def _latest(doc: dict, **match) -> tuple[dict, dict] | tuple[None, None]:
-    """(row, run) of the last run holding a row that matches (later runs are newer code)."""
+    """(row, run) of the last run holding a row that matches (later runs are newer code). A row's
+    own "path" (runs that mixed paths) wins over its run's."""
     path = match.pop("path", None)
     for run in reversed(doc["runs"]):
-        if path is not None and run["path"] != path:
-            continue
         for r in run["rows"]:
+            if path is not None and r.get("path", run["path"]) != path:
+                continue
             if "error" not in r and all(r.get(k) == v for k, v in match.items()):
                 return r, run
     return None, None
@@ -79,7 +81,7 @@ def speed_summary(doc: dict, ns=(16384, 65536), goal: float = 200.0) -> str:
             label = now
             if z is None:  # only the path this pattern no longer takes was measured
                 z, run = _latest(doc, impl="zoo", pattern=name, N=n)
-                label = f"{run['path']} (now: {now}, not measured)" if run else ""
+                label = f"{z.get('path', run['path'])} (now: {now}, not measured)" if run else ""
             if z is None:
                 continue
             plain = next((r for r in run["rows"] if r.get("impl") == "flex_mask_mod" and r.get("pattern") == name
@@ -116,7 +118,7 @@ def attention_plot(doc: dict, path: str, n: int = 16384) -> None:
     for run in doc["runs"]:
         for r in run["rows"]:
             if r.get("N") == n and r.get("useful_tflops_fwdbwd") and r.get("impl") in ("zoo", "flex_mask_mod", "sdpa_dense"):
-                label = {"zoo": f"zoo ({run['path']})", "flex_mask_mod": "plain FlexAttention mask_mod",
+                label = {"zoo": f"zoo ({r.get('path', run['path'])})", "flex_mask_mod": "plain FlexAttention mask_mod",
                          "sdpa_dense": "SDPA (FlashAttention)"}[r["impl"]]
                 series.setdefault(label, {})[r["pattern"]] = r["useful_tflops_fwdbwd"]
     pats = list(dict.fromkeys(p for s in series.values() for p in s))

@@ -45,9 +45,6 @@ class BigBird(Pattern):
         table = self.block_table(n_blocks).to(i.device)
         return self._causal(i, j, table[i // self.block, j // self.block])
 
-    def global_rows(self):
-        return 0 if self.causal else self.global_blocks * self.block
-
     def mask_parts(self, n):
         table = self.block_table((n - 1) // self.block + 1)
         return (lambda g, i, j, t: self._causal(i, j, t[i // self.block, j // self.block])), (table,)

@@ -70,10 +70,6 @@ class Pattern:
         """Largest i - j a causal query can see (None: unbounded). Bounds the KV cache."""
         return None
 
-    def global_rows(self) -> int:
-        """How many leading query positions attend every key (global tokens; 0 when causal)."""
-        return 0
-
     # --- checks and helpers -------------------------------------------------------------------
     def validate(self, n_q: int, n_k: int, n_heads: int | None = None) -> None:
         if n_heads is not None and n_heads % self.head_groups():
@@ -303,9 +299,6 @@ class Longformer(Pattern):
         gq = i < self.global_tokens if gq is None else gq
         gk = j < self.global_tokens if gk is None else gk
         return self._causal(i, j, ((i - j).abs() <= self.window // 2) | gq | gk)
-
-    def global_rows(self):
-        return 0 if self.causal else self.global_tokens
 
     def mask_parts(self, n):
         causal = self.causal  # window and global count as a tensor: one compiled kernel for all sizes

@@ -190,13 +190,13 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
 
 @lru_cache(maxsize=256)
 def _fused_structure(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, block: int, device: str,
-                     padded: bool, skip_rows: int = 0):
+                     padded: bool):
     """BlockMask of a static pattern for this shape, built once (create_block_mask over the
     pattern's traceable mask). With padding every block stays partial, since padded keys can fall
     in any block; the per-call mask_mod then adds the padding."""
     from torch.nn.attention.flex_attention import create_block_mask
     if padded:
-        bm = _fused_structure(pattern, n_q, n_k, n_heads, k_start, block, device, False, skip_rows)
+        bm = _fused_structure(pattern, n_q, n_k, n_heads, k_start, block, device, False)
         nkb = -(-n_k // block)
         hit = torch.zeros(bm.kv_num_blocks.shape + (nkb + 1,), dtype=torch.bool, device=device)
         for num, idx in ((bm.kv_num_blocks, bm.kv_indices), (bm.full_kv_num_blocks, bm.full_kv_indices)):
@@ -206,7 +206,7 @@ def _fused_structure(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, bl
             hit.scatter_(-1, torch.where(live, idx.long(), nkb), True)
         num, idx = _ordered(hit[..., :nkb], torch.arange(nkb, device=device).expand(hit.shape[:-1] + (nkb,)), nkb)
         return _from_kv_blocks(num, idx, None, None, (block, block), bm.mask_mod, (n_q, n_k))
-    mask_mod = _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None, skip_rows)
+    mask_mod = _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None)
     heads = n_heads if pattern.head_groups() > 1 else None
     # compiled, the mask is evaluated block by block (memory ~ N); inductor's CPU code generator
     # rejects some masks, and on CPU the eager build (memory ~ N^2) only serves short tests
@@ -225,37 +225,14 @@ def _mask_parts_on(pattern, n: int, device: str):
     return fn, tuple(b.to(device) for b in bufs)
 
 
-def _fused_mask_mod(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, device, kpm: Tensor | None,
-                    skip_rows: int = 0):
+def _fused_mask_mod(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, device, kpm: Tensor | None):
     fn, bufs = _mask_parts_on(pattern, k_start + n_k, str(device))
     groups, q_off = pattern.head_groups(), k_start + n_k - n_q
 
     def mask_mod(b, h, qi, ki):
         ok = fn(h * groups // n_heads, qi + q_off, ki + k_start, *bufs)
-        if skip_rows:  # computed by _dense_rows instead
-            ok = ok & (qi >= skip_rows)
         return ok if kpm is None else ok & kpm[b, ki]
     return mask_mod
-
-
-def _dense_rows(q: Tensor, k: Tensor, v: Tensor, kpm: Tensor | None, scale: float) -> tuple[Tensor, Tensor]:
-    """Rows that attend every key (global tokens) as plain matmuls, parallel over the keys:
-    inside the block-sparse kernel one query block would walk every key block serially."""
-    ct = torch.promote_types(q.dtype, torch.float32)  # bf16 inputs: fp32 softmax
-    s = torch.einsum("bhqd,bhkd->bhqk", q.to(ct), k.to(ct)) * scale  # (B, H, g, N)
-    if kpm is not None:
-        s = s.masked_fill(~kpm[:, None, None, :], float("-inf"))
-    lse = torch.logsumexp(s, dim=-1)  # (B, H, g)
-    p = torch.where(torch.isfinite(lse)[..., None], torch.softmax(s, dim=-1), 0.0).nan_to_num(0.0)
-    return torch.einsum("bhqk,bhkd->bhqd", p, v.to(ct)), lse
-
-
-def split_global_rows(pattern, n_q: int, n_k: int, k_start: int) -> int:
-    """How many leading rows go to _dense_rows (opt-in with ZOO_SPLIT_GLOBAL_ROWS=1 until the GPU
-    benchmark says it wins)."""
-    if os.environ.get("ZOO_SPLIT_GLOBAL_ROWS") != "1" or n_q != n_k or k_start:
-        return 0
-    return min(pattern.global_rows(), n_q)
 
 
 def fused_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: float,
@@ -266,16 +243,10 @@ def fused_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: flo
     n_k = k.shape[2]
     dev = str(q.device)
     kpm = None if key_padding_mask is None else key_padding_mask.bool()
-    g = split_global_rows(pattern, n_q, n_k, k_start)
-    bm = _fused_structure(pattern, n_q, n_k, H, k_start, block, dev, kpm is not None, g)
+    bm = _fused_structure(pattern, n_q, n_k, H, k_start, block, dev, kpm is not None)
     if kpm is not None:
         bm = copy.copy(bm)
-        bm.mask_mod = _fused_mask_mod(pattern, n_q, n_k, H, k_start, q.device, kpm, g)
+        bm.mask_mod = _fused_mask_mod(pattern, n_q, n_k, H, k_start, q.device, kpm)
     need_lse = q.is_cuda or os.environ.get("ZOO_FLEX_EAGER") == "1"
     out, lse = _run(q, k, v, bm, scale, kernel_options, need_lse)
-    lse = lse.float() if need_lse else None
-    if g:
-        out_g, lse_g = _dense_rows(q[:, :, :g], k, v, kpm, scale)
-        out = torch.cat([out_g.to(out.dtype), out[:, :, g:]], dim=2)
-        lse = None if lse is None else torch.cat([lse_g, lse[:, :, g:]], dim=2)
-    return out, lse
+    return out, lse.float() if need_lse else None
