@@ -64,6 +64,9 @@ def test_sparse_and_dense_rows(tmp_path):
         assert r["model_tflops_per_gpu"] > 0 and r["mfu"] == pytest.approx(r["model_tflops_per_gpu"] / 790)
         assert r["attn_pairs_dense"] == depth * heads * n * (n + 1) // 2
         assert r["mem_peak_gib"] is None and r["torch"] and r["deepspeed"] and r["date"] and "--seq-len" in r["command"]
+        first = r["first_step"]  # where the compiling step's time went
+        assert first["forward_s"] > 0 and first["backward_and_step_s"] > 0
+        assert first["forward_s"] + first["backward_and_step_s"] == pytest.approx(r["warmup_s"][0], abs=0.02)
     assert sparse["attention"] == "sliding_window" and dense["attention"] == "dense"
     assert sparse["params"] == dense["params"] and dense["params_same_as_model"] is True
     assert sparse["attn_pairs"] < sparse["attn_pairs_dense"]

@@ -239,14 +239,38 @@ def markdown(r: dict) -> str:
              f"Teacher `{r['teacher']}`; N = {r['seq_len']} bytes; {r['heldout_sequences']} held-out sequences "
              f"(anchors fitted on {r['train_sequences_for_fitting']} training sequences). Budget: "
              f"{r['budget_keys_per_query']} distinct keys per query (causal dense averages {(r['seq_len'] + 1) / 2:.0f}). "
-             "GPU speed: **not run**.", "",
+             "GPU speed and ListOps quality: the last section, read from the committed H200 benchmarks.", "",
              f"| method | parameters (closest to the budget) | dense mass recovered | top-{r['topk']} recall | "
              "distinct keys/query | computed slots/query |", "|---|---|---|---|---|---|"]
     for name, m in sorted(r["methods"].items(), key=lambda kv: -kv[1]["mass"]):
         lines.append(f"| {name} | `{m['pattern']}` | {m['mass']:.3f} | {m['recall']:.3f} | {m['keys']:.1f} | "
                      f"{m['slots']:.1f} |")
+    lines += gpu_section()
     lines += ["", "## Conclusions", "", r.get("conclusions", "(to be written from the numbers above)"), ""]
     return "\n".join(lines)
+
+
+def gpu_section() -> list[str]:
+    """Speed (benchmarks/attention_h200.json) and ListOps quality (benchmarks/listops_h200.json)
+    of the two routings on the H200, next to the static patterns: never typed in."""
+    from zoo.bench import _latest
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    att = json.loads((root / "attention_h200.json").read_text())
+    lines = ["", "## On the H200", "", f"Attention alone, forward+backward, {att['shapes']} "
+             "(`benchmarks/attention_h200.json`; routing, sorting and unsorting included; lsh: bucket 64, 2 hashes; "
+             "anchor: 64 anchors):", "", "| pattern | N | fwd+bwd ms | useful TFLOP/s | run |", "|---|---|---|---|---|"]
+    for name in ("lsh", "anchor", "bigbird", "longformer"):
+        for n in (16384, 65536):
+            row, run = _latest(att, impl="zoo", pattern=name, N=n)
+            if row:
+                lines.append(f"| {name} | {n:,} | {row['fwdbwd_ms']:.2f} | {row['useful_tflops_fwdbwd']:.0f} | "
+                             f"{run['date'][:16]} ({row.get('path', run['path'])}) |")
+    lo = json.loads((root / "listops_h200.json").read_text())
+    lines += ["", f"ListOps (LRA definition) test accuracy after {lo['budget']} (`benchmarks/listops_h200.json`):", "",
+              "| encoder | steps | test accuracy % |", "|---|---|---|"]
+    for r in sorted(lo["results"].values(), key=lambda r: -r["eval"]["accuracy"]):
+        lines.append(f"| `{r['model']}` | {r['step']:,} | {r['eval']['accuracy']:.2f} |")
+    return lines
 
 
 if __name__ == "__main__":

@@ -102,7 +102,7 @@ def row(impl, pattern, n, b, tf, tb, pairs, blocks, mem, err, **extra):
 
 
 def bench_kernels(n, names, rows, log, sdpa=True):
-    from torch.nn.attention.flex_attention import create_block_mask
+    from zoo.attention.kernels.block_mask import block_mask_from_mask_mod
     from zoo.attention.kernels.flex import _compiled
     dev = "cuda"
     b = max(1, 65536 // n)
@@ -133,12 +133,12 @@ def bench_kernels(n, names, rows, log, sdpa=True):
             else:
                 pairs, blocks = count_pairs(p, n, H, device=dev), block_pairs(p, n, H)
             err, plain = None, plain_mask_mod(name, p, n, dev)
-            if plain is not None:
-                t0 = time.perf_counter()
-                bm = create_block_mask(plain, None, None, n, n, device=dev, _compile=True)
+            if plain is not None:  # built like ours (torch's compiled create_block_mask has a sort
+                # whose cold compile takes minutes at some lengths: kernels/block_mask.py)
+                block_mask_from_mask_mod(plain, 1, n, n, 128, dev)
                 torch.cuda.synchronize()
                 t0 = time.perf_counter()
-                bm = create_block_mask(plain, None, None, n, n, device=dev, _compile=True)
+                bm = block_mask_from_mask_mod(plain, 1, n, n, 128, dev)
                 torch.cuda.synchronize()
                 mask_ms = (time.perf_counter() - t0) * 1e3
                 pf = lambda: flex(q, k, v, block_mask=bm)  # noqa: E731

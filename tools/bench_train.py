@@ -148,6 +148,25 @@ def _sync() -> None:
 # one benchmark run
 
 
+def first_step_breakdown(t_fwd: float, t_step: float) -> dict[str, Any]:
+    """Where the first (compiling) step's time went: forward vs backward+optimizer, each fused
+    BlockMask build, and the compiler's own phases (dynamo tracing, inductor, Triton)."""
+    from torch._dynamo.utils import compile_times
+
+    from zoo.attention.kernels.flex import BUILD_SECONDS
+    out: dict[str, Any] = {"forward_s": round(t_fwd, 2), "backward_and_step_s": round(t_step - t_fwd, 2),
+                           "block_mask_builds_s": dict(BUILD_SECONDS)}
+    try:
+        lines = (compile_times(repr="str", aggregate=True) or "").splitlines()
+        phases = [ln.rsplit(",", 1) for ln in lines if ln.count(",") >= 1 and not ln.startswith("Function")]
+        top = sorted(((k.strip(), float(v)) for k, v in phases if v.strip().replace(".", "", 1).isdigit()),
+                     key=lambda kv: -kv[1])[:8]
+        out["compiler_s"] = {k: round(v, 2) for k, v in top}
+    except Exception as e:  # noqa: BLE001 - a private torch helper: its format may move
+        out["compiler_s"] = f"unavailable: {e!r}"[:200]
+    return out
+
+
 def bench(args: argparse.Namespace, row: dict[str, Any]) -> None:
     """Fill ``row`` in place (so a failure keeps what was learnt before it)."""
     import deepspeed
@@ -221,6 +240,9 @@ def bench(args: argparse.Namespace, row: dict[str, Any]) -> None:
         _sync()
         t0 = time.perf_counter()
         out = engine(**inputs)
+        if i == 0:  # the first step compiles: say which half of it takes the time
+            _sync()
+            t_fwd = time.perf_counter() - t0
         engine.backward(out["loss"])
         engine.step()
         _sync()
@@ -229,8 +251,10 @@ def bench(args: argparse.Namespace, row: dict[str, Any]) -> None:
             times.append(dt)
         else:
             row.setdefault("warmup_s", []).append(round(dt, 2))  # compile time shows here
-        if rank == 0:  # a run killed by a timeout still says how far it got
-            phase(f"step {i + 1}/{args.warmup + args.steps}: {dt * 1e3:.1f} ms")
+        if i == 0:
+            row["first_step"] = first_step_breakdown(t_fwd, dt)
+            phase(f"first step: {row['first_step']}")
+        phase(f"step {i + 1}/{args.warmup + args.steps}: {dt * 1e3:.1f} ms")
         loss = out["loss"]
     loss_v = float(loss.detach().float()) if loss is not None else None
     stats = torch.tensor(times + [torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0,

@@ -1,7 +1,7 @@
 """Fused GPU attention through PyTorch FlexAttention.
 
-Static patterns whose ``fused_flex`` is set run as one BlockMask (``fused_flex_attention``:
-``create_block_mask`` once per pattern and shape over the pattern's traceable mask). The others
+Static patterns whose ``fused_flex`` is set run as one BlockMask (``fused_flex_attention``: built
+once per pattern and shape from the pattern's traceable mask, ``block_mask.py``). The others
 (Sparse Transformer's permuted pieces, dilated residue classes, routed lsh/anchor, per-example
 global masks) run per component and merge by log-sum-exp (``flex_attention``):
 
@@ -16,14 +16,15 @@ Runs on torch 2.5+ (``return_lse`` before 2.9, ``return_aux`` after).
 from __future__ import annotations
 
 import copy
-import inspect
 import os
+import time
 from functools import lru_cache
 
 import torch
 from torch import Tensor
 
 from ..layout import Component
+from .block_mask import BUILD_SECONDS, block_mask_from_mask_mod, flex_params, from_kv_blocks, ordered
 from .gather import Gathered, fill_alone, gather, merge, scatter_rows
 
 
@@ -41,33 +42,6 @@ def _compiled():
     return torch.compile(flex_attention, dynamic=False)
 
 
-@lru_cache(maxsize=None)
-def _flex_params() -> frozenset:
-    from torch.nn.attention import flex_attention as fa
-    names = set(inspect.signature(fa.flex_attention).parameters)
-    if "seq_lengths" in inspect.signature(fa.BlockMask.from_kv_blocks).parameters:
-        names.add("seq_lengths")
-    return frozenset(names)
-
-
-def _from_kv_blocks(kv_num, kv_idx, full_num, full_idx, block: tuple[int, int], mask_mod, lengths):
-    """BlockMask.from_kv_blocks, passing the true lengths where this torch accepts them."""
-    from torch.nn.attention.flex_attention import BlockMask
-    kw = {"seq_lengths": lengths} if "seq_lengths" in _flex_params() else {}
-    return BlockMask.from_kv_blocks(kv_num, kv_idx, full_num, full_idx, BLOCK_SIZE=block, mask_mod=mask_mod, **kw)
-
-
-def _ordered(sel: Tensor, blocks: Tensor, width: int) -> tuple[Tensor, Tensor]:
-    """Selected candidate blocks first, padded to ``width`` columns (FlexAttention's layout)."""
-    big = 1 << 40
-    srt = torch.sort(torch.where(sel, blocks, big), dim=-1).values
-    num = sel.sum(-1).to(torch.int32)
-    srt = torch.where(srt == big, 0, srt)
-    if srt.shape[-1] < width:
-        srt = torch.nn.functional.pad(srt, (0, width - srt.shape[-1]))
-    return num, srt[..., :width].to(torch.int32).contiguous()
-
-
 def _structure(comp: Component, n_q: int, n_k: int, nqc: int, nkc: int, bq: int, bk: int, device,
                use_full: bool):
     """The BlockMask's block lists for this component and shape (cached on the component)."""
@@ -79,9 +53,9 @@ def _structure(comp: Component, n_q: int, n_k: int, nqc: int, nkc: int, bq: int,
         full = torch.zeros_like(blocks, dtype=torch.bool) if full is None else full.to(device)
         valid = blocks >= 0
         nkb = -(-nkc // bk)
-        kv_num, kv_idx = _ordered(valid & ~full, blocks, nkb)
-        full_num, full_idx = _ordered(valid & full, blocks, nkb)
-        comp._cache[key] = _from_kv_blocks(kv_num[None], kv_idx[None], full_num[None], full_idx[None],
+        kv_num, kv_idx = ordered(valid & ~full, blocks, nkb)
+        full_num, full_idx = ordered(valid & full, blocks, nkb)
+        comp._cache[key] = from_kv_blocks(kv_num[None], kv_idx[None], full_num[None], full_idx[None],
                                            (bq, bk), noop_mask, (nqc, nkc))
     return comp._cache[key]
 
@@ -120,7 +94,7 @@ def _run(q: Tensor, k: Tensor, v: Tensor, block_mask, scale: float, kernel_optio
     if not need_lse:  # FlexAttention on CPU returns no lse; a single piece needs none
         out = fn(q, k, v, **kw)
         return out, torch.zeros(out.shape[:-1], device=out.device)
-    if "return_aux" in _flex_params():
+    if "return_aux" in flex_params():
         from torch.nn.attention.flex_attention import AuxRequest
         out, aux = fn(q, k, v, return_aux=AuxRequest(lse=True), **kw)
         return out, aux.lse
@@ -191,10 +165,9 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
 @lru_cache(maxsize=256)
 def _fused_structure(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, block: int, device: str,
                      padded: bool):
-    """BlockMask of a static pattern for this shape, built once (create_block_mask over the
-    pattern's traceable mask). With padding every block stays partial, since padded keys can fall
-    in any block; the per-call mask_mod then adds the padding."""
-    from torch.nn.attention.flex_attention import create_block_mask
+    """BlockMask of a static pattern for this shape, built once from the pattern's traceable
+    mask. With padding every block stays partial, since padded keys can fall in any block; the
+    per-call mask_mod then adds the padding."""
     if padded:
         bm = _fused_structure(pattern, n_q, n_k, n_heads, k_start, block, device, False)
         nkb = -(-n_k // block)
@@ -204,17 +177,14 @@ def _fused_structure(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, bl
                 continue
             live = torch.arange(idx.shape[-1], device=device) < num[..., None]
             hit.scatter_(-1, torch.where(live, idx.long(), nkb), True)
-        num, idx = _ordered(hit[..., :nkb], torch.arange(nkb, device=device).expand(hit.shape[:-1] + (nkb,)), nkb)
-        return _from_kv_blocks(num, idx, None, None, (block, block), bm.mask_mod, (n_q, n_k))
+        num, idx = ordered(hit[..., :nkb], torch.arange(nkb, device=device).expand(hit.shape[:-1] + (nkb,)), nkb)
+        return from_kv_blocks(num, idx, None, None, (block, block), bm.mask_mod, (n_q, n_k))
     mask_mod = _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None)
-    heads = n_heads if pattern.head_groups() > 1 else None
-    # compiled, the mask is evaluated block by block (memory ~ N); inductor's CPU code generator
-    # rejects some masks, and on CPU the eager build (memory ~ N^2) only serves short tests
-    try:
-        return create_block_mask(mask_mod, None, heads, n_q, n_k, device=device, BLOCK_SIZE=block,
-                                 _compile=device.startswith("cuda"))
-    except Exception:  # noqa: BLE001 - any compiler failure: the eager build is exact, only slower
-        return create_block_mask(mask_mod, None, heads, n_q, n_k, device=device, BLOCK_SIZE=block)
+    heads = n_heads if pattern.head_groups() > 1 else 1
+    t0 = time.perf_counter()
+    bm = block_mask_from_mask_mod(mask_mod, heads, n_q, n_k, block, device)
+    BUILD_SECONDS[f"{pattern!r} {n_q}x{n_k}"] = round(time.perf_counter() - t0, 2)
+    return bm
 
 
 @lru_cache(maxsize=256)

@@ -1,0 +1,71 @@
+"""The fused path's BlockMask builder (zoo/attention/kernels/block_mask.py) against the
+pattern's token mask: every block with an allowed pair is listed, "full" blocks are really full."""
+import pytest
+import torch
+
+from zoo.attention.kernels import block_mask
+from zoo.attention.kernels.flex import _fused_mask_mod
+
+from attention_cases import static_patterns, with_causal
+
+FUSED = {k: p for k, p in static_patterns().items() if p.fused_flex}
+
+
+def _block_sets(bm, heads, nqb, nkb):
+    """(listed, full) bool (H, nQB, nKB) from a BlockMask's kv lists."""
+    out = []
+    for num, idx in ((bm.kv_num_blocks, bm.kv_indices), (bm.full_kv_num_blocks, bm.full_kv_indices)):
+        t = torch.zeros(heads, nqb, nkb + 1, dtype=torch.bool)
+        live = torch.arange(idx.shape[-1]) < num[0, ..., None]
+        t.scatter_(-1, torch.where(live, idx[0].long(), nkb), True)
+        out.append(t[..., :nkb])
+    return out[0] | out[1], out[1]
+
+
+@pytest.mark.parametrize("name", list(FUSED))
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("n,block", [(1, 16), (37, 16), (130, 32), (257, 64)])
+def test_blocks_cover_exactly_the_token_mask(name, causal, n, block, monkeypatch):
+    monkeypatch.setattr(block_mask, "_CHUNK_ELEMENTS", 4 * block * block)  # several query chunks
+    p = with_causal(FUSED[name], causal)
+    heads = 2 if p.head_groups() > 1 else 1
+    mm = _fused_mask_mod(p, n, n, heads, 0, "cpu", None)
+    bm = block_mask.block_mask_from_mask_mod(mm, heads, n, n, block, "cpu")
+    nqb = -(-n // block)
+    listed, full = _block_sets(bm, heads, nqb, nqb)
+    tok = p.token_mask(n, n).expand(heads, n, n)  # (H, n, n)
+    pad = torch.zeros(heads, nqb * block, nqb * block, dtype=torch.bool)
+    pad[:, :n, :n] = tok
+    tiles = pad.view(heads, nqb, block, nqb, block)
+    assert torch.equal(listed, tiles.any(4).any(2))  # nothing allowed is dropped, nothing empty is listed
+    inside = torch.zeros_like(pad)
+    inside[:, :n, :n] = True
+    really_full = (tiles | ~inside.view_as(tiles)).all(4).all(2) & inside.view_as(tiles).all(4).all(2)
+    assert not bool((full & ~really_full).any())  # a "full" block skips the mask: it must be full
+    assert bool(full.any()) or not bool(really_full.any()) or n < block
+
+
+def test_build_time_is_recorded():
+    p = FUSED["sliding_window"]
+    from zoo.attention.kernels.flex import _fused_structure
+    _fused_structure.cache_clear()
+    _fused_structure(p, 50, 50, 1, 0, 16, "cpu", False)
+    assert any(k.startswith(repr(p)) for k in block_mask.BUILD_SECONDS)
+
+
+@pytest.mark.parametrize("name", ["sliding_window", "longformer", "bigbird", "learned"])
+def test_compiled_tile_reduction_matches_eager(name):
+    """What CUDA runs (the tile reduction under torch.compile) traces our masks and agrees with
+    the eager build; here inductor's CPU backend stands in for Triton."""
+    p = FUSED[name]
+    heads = 2 if p.head_groups() > 1 else 1
+    n, block, rows = 200, 32, 64
+    mm = _fused_mask_mod(p, n, n, heads, 0, "cpu", None)
+    h = torch.arange(heads)[:, None, None]
+    nkb = -(-n // block)
+    fn = block_mask._compiled_tiles()
+    for c in (0, 2, 6):  # the last chunk runs past n; one compile serves every chunk start
+        q0 = torch.tensor(c * block)
+        got = fn(mm, h, q0, n, n, rows, nkb, block)
+        want = block_mask._tile_tables(mm, h, q0, n, n, rows, nkb, block)
+        assert all(torch.equal(a, b) for a, b in zip(got, want))

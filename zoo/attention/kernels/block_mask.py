@@ -1,0 +1,107 @@
+"""FlexAttention BlockMasks from our own block lists, and from a mask_mod without torch's
+compiled ``create_block_mask``.
+
+Why not ``create_block_mask(..., _compile=True)``: it lowers a stable ``argsort`` (turning the
+block table into ordered indices) to a Triton sort whose cold compile takes minutes at some
+lengths (pytorch/pytorch#182060; on the H200 with torch 2.11 the first fused call at 12k-16k
+tokens took 190-310 s). Here only the part that must be fused runs compiled (the mask evaluated
+tile by tile and reduced to per-block any/all, query rows in chunks so memory stays bounded);
+the ordering is an eager sort over blocks, not tokens.
+"""
+from __future__ import annotations
+
+import inspect
+from functools import lru_cache
+
+import torch
+from torch import Tensor
+
+# seconds spent building each fused BlockMask (compile included): a slow first training step
+# says whether the mask build or the kernel compile took the time (tools/bench_train.py prints it)
+BUILD_SECONDS: dict[str, float] = {}
+
+_CHUNK_ELEMENTS = 1 << 27  # mask values per chunk when the build runs eagerly (CPU, or a fallback)
+_CHUNK_ELEMENTS_COMPILED = 1 << 30  # compiled, only the (rows, key blocks) tables are materialised
+
+
+@lru_cache(maxsize=None)
+def flex_params() -> frozenset:
+    """Parameter names this torch's flex_attention (and BlockMask.from_kv_blocks) accept."""
+    from torch.nn.attention import flex_attention as fa
+    names = set(inspect.signature(fa.flex_attention).parameters)
+    if "seq_lengths" in inspect.signature(fa.BlockMask.from_kv_blocks).parameters:
+        names.add("seq_lengths")
+    return frozenset(names)
+
+
+def from_kv_blocks(kv_num, kv_idx, full_num, full_idx, block: tuple[int, int], mask_mod, lengths):
+    """BlockMask.from_kv_blocks, passing the true lengths where this torch accepts them."""
+    from torch.nn.attention.flex_attention import BlockMask
+    kw = {"seq_lengths": lengths} if "seq_lengths" in flex_params() else {}
+    return BlockMask.from_kv_blocks(kv_num, kv_idx, full_num, full_idx, BLOCK_SIZE=block, mask_mod=mask_mod, **kw)
+
+
+def ordered(sel: Tensor, blocks: Tensor, width: int) -> tuple[Tensor, Tensor]:
+    """Selected candidate blocks first, padded to ``width`` columns (FlexAttention's layout)."""
+    big = 1 << 40
+    srt = torch.sort(torch.where(sel, blocks, big), dim=-1).values
+    num = sel.sum(-1).to(torch.int32)
+    srt = torch.where(srt == big, 0, srt)
+    if srt.shape[-1] < width:
+        srt = torch.nn.functional.pad(srt, (0, width - srt.shape[-1]))
+    return num, srt[..., :width].to(torch.int32).contiguous()
+
+
+def _tile_tables(mask_mod, heads: Tensor, q0: Tensor, n_q: int, n_k: int, rows: int, nkb: int,
+                 block: int) -> tuple[Tensor, Tensor]:
+    """(any, all) allowed per (head, query block, key block) for ``rows`` query rows from q0.
+
+    Positions past n_q / n_k count as not allowed, so a tile that straddles the end is never
+    "full" (FlexAttention then evaluates the mask there, which is always safe)."""
+    qi = (q0 + torch.arange(rows, device=heads.device))[None, :, None]  # (1, rows, 1)
+    ki = torch.arange(nkb * block, device=heads.device)[None, None, :]  # (1, 1, NK)
+    b = torch.zeros((), dtype=torch.long, device=heads.device)
+    # masks may index tables sized for the sequence: evaluate clamped, then drop the overhang
+    ok = mask_mod(b, heads, qi.clamp(max=n_q - 1), ki.clamp(max=n_k - 1)) & (qi < n_q) & (ki < n_k)  # (H|1, rows, NK)
+    ok = ok.expand(heads.shape[0], rows, nkb * block).reshape(heads.shape[0], rows, nkb, block)
+    hit, full = ok.any(-1), ok.all(-1)  # (H, rows, nKB): reduce over a tile's keys, then its rows
+    hit = hit.reshape(heads.shape[0], rows // block, block, nkb).any(2)
+    full = full.reshape(heads.shape[0], rows // block, block, nkb).all(2)
+    return hit, full  # (H, rows / block, nKB)
+
+
+@lru_cache(maxsize=None)
+def _compiled_tiles():
+    return torch.compile(_tile_tables, dynamic=False)
+
+
+def block_mask_from_mask_mod(mask_mod, heads: int, n_q: int, n_k: int, block: int, device: str):
+    """A BlockMask (B=1, H=heads) for ``mask_mod``: partial and full key blocks per query block.
+
+    On CUDA the tile reduction runs compiled (the mask is never materialised); on CPU, or if the
+    compiler refuses the mask, it runs eagerly in chunks of query blocks (exact, only slower)."""
+    nqb, nkb = -(-n_q // block), -(-n_k // block)
+    h = torch.arange(heads, device=device)[:, None, None]
+    compiled = str(device).startswith("cuda")
+    while True:
+        fn = _compiled_tiles() if compiled else _tile_tables
+        budget = _CHUNK_ELEMENTS_COMPILED if compiled else _CHUNK_ELEMENTS
+        per_chunk = max(1, min(nqb, budget // max(1, heads * block * nkb * block)))
+        hits, fulls = [], []
+        try:
+            for c in range(0, nqb, per_chunk):  # every chunk the same shape: one compile
+                q0 = torch.tensor(c * block, device=device)
+                hit, full = fn(mask_mod, h, q0, n_q, n_k, per_chunk * block, nkb, block)
+                hits.append(hit)
+                fulls.append(full)
+            break
+        except Exception:  # noqa: BLE001 - any compiler failure: the eager build is exact
+            if not compiled:
+                raise
+            compiled = False
+    hit, full = torch.cat(hits, 1)[:, :nqb], torch.cat(fulls, 1)[:, :nqb]  # (H, nQB, nKB)
+    idx = torch.arange(nkb, device=device).expand(hit.shape)
+    kv_num, kv_idx = ordered(hit & ~full, idx, nkb)
+    full_num, full_idx = ordered(full, idx, nkb)
+    return from_kv_blocks(kv_num[None], kv_idx[None], full_num[None], full_idx[None], (block, block), mask_mod,
+                          (n_q, n_k))
