@@ -60,7 +60,8 @@ class ScheduleSpec:
     eps: float = 1e-8
     grad_clip: float | None = None  # None: the DeepSpeed config's gradient_clipping
     # wall-clock budget: the run ends (saved, final eval) at the first step past it, for
-    # comparisons at equal time; the learning-rate schedule still plans for `steps`
+    # comparisons at equal time; the clock starts after the first (compiling) step; the
+    # learning-rate schedule still plans for `steps`
     max_minutes: float | None = None
 
     def __post_init__(self) -> None:
