@@ -188,3 +188,22 @@ def test_cli_convert_and_errors(tmp_path, capsys):
     fixtures.write_text(tmp_path / "src", "text8", n_bytes=5000)
     assert data_main(["convert", "text8", "--src", str(tmp_path / "src"), "--out",
                       str(tmp_path / "t8"), "--no-progress"]) == 0
+
+
+def test_pydoc_corpus_needs_no_source_and_loads(tmp_path):
+    """`zoo data convert pydoc`: CPython's own reference text, byte-exact in the shards."""
+    import torch
+
+    from zoo.data.pipeline import make_loader
+    assert data_main(["convert", "pydoc", "--out", str(tmp_path / "p"), "--no-progress"]) == 0
+    index = read_index(tmp_path / "p")
+    data = text.pydoc_bytes()
+    assert len(data) > 300_000 and index["dataset"] == "pydoc" and index["meta"]["total_bytes"] == len(data)
+    assert index["splits"]["train"]["items"] + index["splits"]["val"]["items"] + index["splits"]["test"]["items"] == len(data) - 3
+    assert all(len(index["splits"][s]["shards"]) >= 2 for s in ("val", "test"))  # several eval shards
+    loader = make_loader("pydoc", tmp_path / "p", batch_size=2, train=False, seq_len=128, split="val")
+    batch = next(iter(loader))
+    tokens, labels = batch["input_ids"], batch["labels"]  # (2, 128) each: labels are the next bytes
+    assert tokens.shape == labels.shape == (2, 128) and torch.equal(tokens[:, 1:], labels[:, :-1])
+    start = text.split_bounds(len(data))["val"][0]
+    assert bytes(tokens[0].tolist()) + bytes(labels[0, -1:].tolist()) in data[start:]

@@ -38,8 +38,8 @@ LAYOUT_KEY = "distill_layouts"
 # --- data ------------------------------------------------------------------------------------------
 def text_bytes(source: str) -> bytes:
     if source == "pydoc_topics":  # ~465 KB of English: the CPython docs behind help('topics')
-        from pydoc_data.topics import topics
-        return "".join(topics[k] for k in sorted(topics)).encode("utf-8")
+        from .data.text import pydoc_bytes
+        return pydoc_bytes()
     return Path(source).read_bytes()
 
 

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-DATASETS = ("cifar10", "imagenet64", "enwik8", "text8", "coco", "vqav2", "easyvqa", "listops")
-NO_SOURCE = ("easyvqa", "listops")  # shipped by a package / generated
+DATASETS = ("cifar10", "imagenet64", "enwik8", "text8", "pydoc", "coco", "vqav2", "easyvqa", "listops")
+NO_SOURCE = ("easyvqa", "listops", "pydoc")  # shipped by a package or Python / generated
 
 
 def _converter(name: str) -> Callable[..., dict[str, Any]]:
@@ -25,7 +25,7 @@ def _converter(name: str) -> Callable[..., dict[str, Any]]:
         from .cifar10 import convert
     elif name == "imagenet64":
         from .imagenet64 import convert
-    elif name in ("enwik8", "text8"):
+    elif name in ("enwik8", "text8", "pydoc"):
         from .text import convert as text_convert
 
         return lambda src, out, limit, **kw: text_convert(src, out, name, limit, **kw)
@@ -52,9 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub.required = True
     conv = sub.add_parser("convert", help="convert a dataset's real files into webdataset shards",
                           description="Real formats in, webdataset shards + index.json out. "
-                                      "easyvqa and listops need no --src.")
+                                      "easyvqa, listops and pydoc need no --src.")
     conv.add_argument("dataset", choices=DATASETS)
-    conv.add_argument("--src", type=Path, help="the downloaded dataset files (not for easyvqa, listops)")
+    conv.add_argument("--src", type=Path, help="the downloaded dataset files (not for easyvqa, listops, pydoc)")
     conv.add_argument("--out", type=Path, required=True, help="output folder for shards + index.json")
     conv.add_argument("--limit", type=int, default=None,
                       help="at most N samples per split (quick trials, tests)")
@@ -86,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {args.dataset} needs no --src; ignoring {args.src}", file=sys.stderr)
     convert = _converter(args.dataset)
     try:
-        convert(args.src, args.out, args.limit, progress=False if args.no_progress else None)
+        src = None if args.dataset in NO_SOURCE else args.src
+        convert(src, args.out, args.limit, progress=False if args.no_progress else None)
     except FileNotFoundError as exn:
         print(f"error: {exn}", file=sys.stderr)
         return 2

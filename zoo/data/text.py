@@ -1,5 +1,7 @@
 """enwik8 and text8: byte-level language modelling corpora (Hutter Prize data, Mahoney 2006;
-the bits-per-character benchmark of Al-Rfou et al., 2019, Dai et al., 2019, Child et al., 2019).
+the bits-per-character benchmark of Al-Rfou et al., 2019, Dai et al., 2019, Child et al., 2019),
+and `pydoc`: the English reference text every CPython ships (``pydoc_data.topics``, the pages
+behind ``help('topics')``, ~0.5 MB), a real corpus on any machine for short runs and tests.
 
 Sources: `enwik8` (the first 10^8 bytes of an English Wikipedia XML dump,
 http://mattmahoney.net/dc/enwik8.zip) and `text8` (the same text lower-cased to a-z and space,
@@ -21,7 +23,15 @@ from typing import Any
 from .shards import ShardSink, print_summary, write_index
 
 SOURCES = {"enwik8": "http://mattmahoney.net/dc/enwik8.zip",
-           "text8": "http://mattmahoney.net/dc/text8.zip"}
+           "text8": "http://mattmahoney.net/dc/text8.zip",
+           "pydoc": "CPython's pydoc_data.topics (ships with Python; no --src)"}
+CHUNK_SIZE = {"pydoc": 8192}  # a small corpus: small chunks, so each split has several shards
+
+
+def pydoc_bytes() -> bytes:
+    """CPython's pydoc topic pages, concatenated in key order (deterministic for a Python)."""
+    from pydoc_data.topics import topics
+    return "".join(topics[k] for k in sorted(topics)).encode("utf-8")
 FRACTIONS = (("train", 0.90), ("val", 0.05), ("test", 0.05))
 
 
@@ -29,6 +39,8 @@ def read_corpus(src: str | os.PathLike, name: str) -> bytes:
     """The raw bytes of `name` from `src` (the file, its .zip, or a folder holding either)."""
     if name not in SOURCES:
         raise ValueError(f"unknown corpus {name!r}; choose from {sorted(SOURCES)}")
+    if name == "pydoc":
+        return pydoc_bytes()
     src = Path(src)
     candidates = [src] if src.is_file() else [src / name, src / f"{name}.zip"]
     for path in candidates:
@@ -54,17 +66,18 @@ def split_bounds(n: int) -> dict[str, tuple[int, int]]:
     return bounds
 
 
-def convert(src: str | os.PathLike, out: str | os.PathLike, name: str, limit: int | None = None,
-            *, chunk_size: int = 65536, progress: bool | None = None) -> dict[str, Any]:
+def convert(src: str | os.PathLike | None, out: str | os.PathLike, name: str, limit: int | None = None,
+            *, chunk_size: int | None = None, progress: bool | None = None) -> dict[str, Any]:
     """Corpus -> byte-chunk shards (at most `limit` chunks per split)."""
     data = read_corpus(src, name)
+    chunk_size = chunk_size or CHUNK_SIZE.get(name, 65536)
     summaries = []
     for split, (start, end) in split_bounds(len(data)).items():
         n_chunks = max(1, -(-(end - start - 1) // chunk_size))  # ceil; the +1 overlap is shared
         if limit is not None:
             n_chunks = min(n_chunks, limit)
         # small shards for the 5M eval splits: exact-once splitting needs shards >= ranks x workers
-        maxcount = 256 if split == "train" else 8
+        maxcount = 256 if split == "train" else max(1, min(8, n_chunks // 8))
         with ShardSink(out, split, maxcount=maxcount, total=n_chunks, desc=f"{name} {split}",
                        progress=progress) as sink:
             for k in range(n_chunks):
@@ -77,6 +90,6 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, name: str, limit: in
         summaries.append(sink.summary)
     index = write_index(out, name, summaries, chunk_size=chunk_size, total_bytes=len(data),
                         split_bytes={s: e - b for s, (b, e) in split_bounds(len(data)).items()},
-                        source=str(src))
+                        source=SOURCES[name] if src is None else str(src))
     print_summary(index, out)
     return index
