@@ -48,7 +48,7 @@ def _bench(out: Path, *extra: str) -> subprocess.CompletedProcess:
 def test_sparse_and_dense_rows(tmp_path):
     out = tmp_path / "bench.json"
     out.write_text(json.dumps([{"tag": "kept"}]))  # an existing file keeps its rows
-    _bench(out, "--tag", "sparse")
+    _bench(out, "--tag", "sparse", "--profile-steps", "1")
     p = _bench(out, "--attention", "dense", "--tag", "dense")
     assert "tok/s" in p.stdout  # the table
     kept, sparse, dense = json.loads(out.read_text())
@@ -68,6 +68,10 @@ def test_sparse_and_dense_rows(tmp_path):
         assert first["forward_s"] > 0 and first["backward_and_step_s"] > 0
         assert first["forward_s"] + first["backward_and_step_s"] == pytest.approx(r["warmup_s"][0], abs=0.02)
     assert sparse["attention"] == "sliding_window" and dense["attention"] == "dense"
+    prof = sparse["profile"]  # where a step's time goes (on CPU: own CPU time per op)
+    assert prof["steps"] == 1 and prof["wall_ms_per_step"] > 0 and prof["gpu_busy_ms_per_step"] == 0
+    assert len(prof["top_ops"]) == 15 and prof["top_ops"][0]["ms_per_call"] >= prof["top_ops"][-1]["ms_per_call"] > 0
+    assert "profile" not in dense
     assert sparse["params"] == dense["params"] and dense["params_same_as_model"] is True
     assert sparse["attn_pairs"] < sparse["attn_pairs_dense"]
     assert sparse["model_flops_per_token"] < sparse["dense_equiv_flops_per_token"]

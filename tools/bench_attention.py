@@ -237,6 +237,8 @@ def bench_peers(rows, log, n=16384):
 def profile_patterns(names, rows, log, n=16384, top=12):
     """Where the time of a pattern's forward+backward goes: the top GPU kernels (torch.profiler)."""
     from torch.profiler import ProfilerActivity, profile
+
+    from zoo.bench import top_kernels
     b = max(1, 65536 // n)
     q, k, v = (torch.randn(b, H, n, D, device="cuda", dtype=torch.bfloat16).requires_grad_() for _ in range(3))
     do = torch.randn_like(q)
@@ -251,9 +253,7 @@ def profile_patterns(names, rows, log, n=16384, top=12):
                 for _ in range(3):
                     run()
                 torch.cuda.synchronize()
-            ev = sorted(prof.key_averages(), key=lambda e: -getattr(e, "device_time_total", getattr(e, "cuda_time_total", 0)))
-            kernels = [dict(name=e.key[:90], ms_per_call=getattr(e, "device_time_total", getattr(e, "cuda_time_total", 0)) / 3e3,
-                            calls=e.count // 3) for e in ev[:top]]
+            kernels = top_kernels(prof, 3, top)
             rows.append(dict(impl="zoo", pattern=name, N=n, B=b, profile=kernels))
         except Exception as e:
             rows.append(dict(impl="zoo", pattern=name, N=n, B=b, profile_error=repr(e)[:300]))

@@ -148,6 +148,26 @@ def _sync() -> None:
 # one benchmark run
 
 
+def profile_steps(engine, inputs, steps: int) -> dict[str, Any]:
+    """Where a training step's time goes: wall vs GPU kernel time per step (a gap is host-side
+    overhead: launches, Python, DeepSpeed hooks) and the top ops by GPU time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from zoo.bench import gpu_busy_ms, top_kernels
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if _on_cuda() else [])
+    _sync()
+    t0 = time.perf_counter()
+    with profile(activities=acts) as prof:
+        for _ in range(steps):
+            out = engine(**inputs)
+            engine.backward(out["loss"])
+            engine.step()
+        _sync()
+    wall = (time.perf_counter() - t0) * 1e3 / steps
+    return {"steps": steps, "wall_ms_per_step": round(wall, 2), "gpu_busy_ms_per_step": round(gpu_busy_ms(prof, steps), 2),
+            "top_ops": top_kernels(prof, steps, 15)}
+
+
 def first_step_breakdown(t_fwd: float, t_step: float) -> dict[str, Any]:
     """Where the first (compiling) step's time went: forward vs backward+optimizer, each fused
     BlockMask build, and the compiler's own phases (dynamo tracing, inductor, Triton)."""
@@ -256,6 +276,10 @@ def bench(args: argparse.Namespace, row: dict[str, Any]) -> None:
             phase(f"first step: {row['first_step']}")
         phase(f"step {i + 1}/{args.warmup + args.steps}: {dt * 1e3:.1f} ms")
         loss = out["loss"]
+    if args.profile_steps > 0:
+        row["profile"] = profile_steps(engine, inputs, args.profile_steps)
+        phase(f"profile: {row['profile']['wall_ms_per_step']:.1f} ms/step wall, "
+              f"{row['profile']['gpu_busy_ms_per_step']:.1f} ms/step GPU kernels")
     loss_v = float(loss.detach().float()) if loss is not None else None
     stats = torch.tensor(times + [torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0,
                                   torch.cuda.max_memory_reserved() / 2**30 if cuda else 0.0],
@@ -406,6 +430,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="JSON list file; one row appended per invocation (rank 0)")
     ap.add_argument("--tag", default=None)
+    ap.add_argument("--profile-steps", type=int, default=0,
+                    help="after the timed steps, profile this many (torch.profiler): top GPU ops, GPU busy time")
     ap.add_argument("--skip-flops", action="store_true", help="leave out pair counting (search trials)")
     ap.add_argument("--max-len-search", action="store_true")
     ap.add_argument("--max-len-cap", type=int, default=1 << 20)

@@ -9,6 +9,27 @@ import sys
 _TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
 
 
+def _device_us(e) -> float:
+    return getattr(e, "device_time_total", getattr(e, "cuda_time_total", 0.0))
+
+
+def top_kernels(prof, calls: int, top: int = 12) -> list[dict]:
+    """The ``top`` ops of a torch.profiler run by GPU time (by own CPU time when nothing ran on a
+    GPU), per call of the profiled region."""
+    ev = list(prof.key_averages())
+    cost = _device_us if any(_device_us(e) for e in ev) else (lambda e: e.self_cpu_time_total)
+    ev.sort(key=lambda e: -cost(e))
+    return [dict(name=e.key[:90], ms_per_call=cost(e) / (1e3 * calls), calls=e.count // calls) for e in ev[:top]]
+
+
+def gpu_busy_ms(prof, calls: int) -> float:
+    """GPU kernel time per call of the profiled region (kernels only, overlaps counted twice):
+    next to the wall time it says whether a step waits on the GPU or on the host."""
+    from torch.autograd import DeviceType
+    return sum(e.self_device_time_total for e in prof.key_averages()
+               if getattr(e, "device_type", None) == DeviceType.CUDA) / (1e3 * calls)
+
+
 def attention_markdown(doc: dict) -> str:
     """A markdown table of tools/bench_attention.py's JSON (the README's Speed section uses it)."""
     head = [f"Measured {doc['date']} on {doc['gpu']}, torch {doc['torch']}, triton {doc['triton']}.",
