@@ -11,17 +11,6 @@ from attention_cases import static_patterns, with_causal
 FUSED = {k: p for k, p in static_patterns().items() if p.fused_flex}
 
 
-def _block_sets(bm, heads, nqb, nkb):
-    """(listed, full) bool (H, nQB, nKB) from a BlockMask's kv lists."""
-    out = []
-    for num, idx in ((bm.kv_num_blocks, bm.kv_indices), (bm.full_kv_num_blocks, bm.full_kv_indices)):
-        t = torch.zeros(heads, nqb, nkb + 1, dtype=torch.bool)
-        live = torch.arange(idx.shape[-1]) < num[0, ..., None]
-        t.scatter_(-1, torch.where(live, idx[0].long(), nkb), True)
-        out.append(t[..., :nkb])
-    return out[0] | out[1], out[1]
-
-
 @pytest.mark.parametrize("name", list(FUSED))
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("n,block", [(1, 16), (37, 16), (130, 32), (257, 64)])
@@ -32,7 +21,8 @@ def test_blocks_cover_exactly_the_token_mask(name, causal, n, block, monkeypatch
     mm = _fused_mask_mod(p, n, n, heads, 0, "cpu", None)
     bm = block_mask.block_mask_from_mask_mod(mm, heads, n, n, block, "cpu")
     nqb = -(-n // block)
-    listed, full = _block_sets(bm, heads, nqb, nqb)
+    partial, full = (t[0] for t in block_mask.listed_blocks(bm, nqb))  # (H, nQB, nKB)
+    listed = partial | full
     tok = p.token_mask(n, n).expand(heads, n, n)  # (H, n, n)
     pad = torch.zeros(heads, nqb * block, nqb * block, dtype=torch.bool)
     pad[:, :n, :n] = tok

@@ -52,6 +52,18 @@ def ordered(sel: Tensor, blocks: Tensor, width: int) -> tuple[Tensor, Tensor]:
     return num, srt[..., :width].to(torch.int32).contiguous()
 
 
+def listed_blocks(bm, nkb: int) -> tuple[Tensor, Tensor]:
+    """(partial, full) bool (B, H, nQB, nKB): the key blocks a BlockMask lists per query block."""
+    out = []
+    for num, idx in ((bm.kv_num_blocks, bm.kv_indices), (bm.full_kv_num_blocks, bm.full_kv_indices)):
+        t = torch.zeros(bm.kv_num_blocks.shape + (nkb + 1,), dtype=torch.bool, device=bm.kv_indices.device)
+        if num is not None:
+            live = torch.arange(idx.shape[-1], device=idx.device) < num[..., None]
+            t.scatter_(-1, torch.where(live, idx.long(), nkb), True)
+        out.append(t[..., :nkb])
+    return out[0], out[1]
+
+
 def _tile_tables(mask_mod, heads: Tensor, q0: Tensor, n_q: int, n_k: int, rows: int, nkb: int,
                  block: int) -> tuple[Tensor, Tensor]:
     """(any, all) allowed per (head, query block, key block) for ``rows`` query rows from q0.

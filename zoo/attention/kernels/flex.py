@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from ..layout import Component
-from .block_mask import BUILD_SECONDS, block_mask_from_mask_mod, flex_params, from_kv_blocks, ordered
+from .block_mask import BUILD_SECONDS, block_mask_from_mask_mod, flex_params, from_kv_blocks, listed_blocks, ordered
 from .gather import Gathered, fill_alone, gather, merge, scatter_rows
 
 
@@ -171,13 +171,9 @@ def _fused_structure(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, bl
     if padded:
         bm = _fused_structure(pattern, n_q, n_k, n_heads, k_start, block, device, False)
         nkb = -(-n_k // block)
-        hit = torch.zeros(bm.kv_num_blocks.shape + (nkb + 1,), dtype=torch.bool, device=device)
-        for num, idx in ((bm.kv_num_blocks, bm.kv_indices), (bm.full_kv_num_blocks, bm.full_kv_indices)):
-            if num is None:
-                continue
-            live = torch.arange(idx.shape[-1], device=device) < num[..., None]
-            hit.scatter_(-1, torch.where(live, idx.long(), nkb), True)
-        num, idx = ordered(hit[..., :nkb], torch.arange(nkb, device=device).expand(hit.shape[:-1] + (nkb,)), nkb)
+        partial, full = listed_blocks(bm, nkb)
+        hit = partial | full  # (B, H, nQB, nKB)
+        num, idx = ordered(hit, torch.arange(nkb, device=device).expand(hit.shape), nkb)
         return from_kv_blocks(num, idx, None, None, (block, block), bm.mask_mod, (n_q, n_k))
     mask_mod = _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None)
     heads = n_heads if pattern.head_groups() > 1 else 1
