@@ -78,6 +78,16 @@ def run_task(task: str, steps: int | None, arms: list[str], runs: Path, teacher_
             "teacher_steps": recipe.teacher.steps or recipe.schedule.steps, "rows": rows}
 
 
+# the data fields each dataset reads (DataSpec holds both kinds' defaults)
+_DATA_FIELDS = {"text": ("dataset", "source", "seq_len", "heldout_fraction"),
+                "easyvqa": ("dataset", "image_size", "train_images", "heldout_images")}
+
+
+def _data_fields(data: dict) -> dict:
+    keep = _DATA_FIELDS.get(data.get("dataset"))
+    return data if keep is None else {k: data[k] for k in keep if k in data}
+
+
 def markdown(report: dict) -> str:
     out = ["# Distillation: dense teacher -> sparse student (CPU)", "",
            f"Commands: {'; '.join(sorted(set(report['commands'])))}", "",
@@ -87,7 +97,7 @@ def markdown(report: dict) -> str:
         m = t["metric"]
         out += [f"## {task}: {r['teacher']['name']} ({t.get('teacher_steps') or r['teacher']['steps'] or r['schedule']['steps']} steps) -> {r['student']['name']} "
                 f"({r['schedule']['steps']} steps)", "",
-                f"Data: {r['data']}. N = {t['seq_len']} tokens. Schedule: {r['schedule']}. "
+                f"Data: {_data_fields(r['data'])}. N = {t['seq_len']} tokens. Schedule: {r['schedule']}. "
                 f"Loss: {r['loss']}. Layout: block {r['layout']['block']}, coverage "
                 f"{r['layout']['coverage']}, budget {r['layout']['budget']}.", "",
                 f"| arm | pattern | held-out {m} | vs scratch | last train batch loss (nats) | attention pairs/seq "
