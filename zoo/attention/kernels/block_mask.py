@@ -82,8 +82,19 @@ def _tile_tables(mask_mod, heads: Tensor, q0: Tensor, n_q: int, n_k: int, rows: 
     return hit, full  # (H, rows / block, nKB)
 
 
+def raise_recompile_limits() -> None:
+    """Every (pattern, shape) is its own graph: past dynamo's default limit of 8 a compiled
+    function silently runs eagerly, which for the tile reduction means materialising its chunk."""
+    import torch._dynamo.config as dcfg
+    for name in ("cache_size_limit", "recompile_limit", "accumulated_cache_size_limit",
+                 "accumulated_recompile_limit"):
+        if hasattr(dcfg, name):
+            setattr(dcfg, name, max(getattr(dcfg, name), 1024))
+
+
 @lru_cache(maxsize=None)
 def _compiled_tiles():
+    raise_recompile_limits()
     return torch.compile(_tile_tables, dynamic=False)
 
 

@@ -24,19 +24,15 @@ import torch
 from torch import Tensor
 
 from ..layout import Component
-from .block_mask import BUILD_SECONDS, block_mask_from_mask_mod, flex_params, from_kv_blocks, listed_blocks, ordered
+from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, flex_params, from_kv_blocks, listed_blocks, ordered,
+                         raise_recompile_limits)
 from .gather import Gathered, fill_alone, gather, merge, scatter_rows
 
 
 @lru_cache(maxsize=None)
 def _compiled():
     from torch.nn.attention.flex_attention import flex_attention
-    import torch._dynamo.config as dcfg
-    # every (component, shape) is its own graph; the default limit of 8 would fall back to eager
-    for name in ("cache_size_limit", "recompile_limit", "accumulated_cache_size_limit",
-                 "accumulated_recompile_limit"):
-        if hasattr(dcfg, name):
-            setattr(dcfg, name, max(getattr(dcfg, name), 1024))
+    raise_recompile_limits()  # every (component, shape) is its own graph
     if os.environ.get("ZOO_FLEX_EAGER") == "1":  # unfused reference path of FlexAttention (debugging)
         return flex_attention
     return torch.compile(flex_attention, dynamic=False)
