@@ -253,7 +253,7 @@ def markdown(r: dict) -> str:
 def gpu_section() -> list[str]:
     """Speed (benchmarks/attention_h200.json) and ListOps quality (benchmarks/listops_h200.json)
     of the two routings on the H200, next to the static patterns: never typed in."""
-    from zoo.bench import _latest
+    from zoo.bench import latest
     root = Path(__file__).resolve().parents[1] / "benchmarks"
     att = json.loads((root / "attention_h200.json").read_text())
     lines = ["", "## On the H200", "", f"Attention alone, forward+backward, {att['shapes']} "
@@ -261,7 +261,7 @@ def gpu_section() -> list[str]:
              "anchor: 64 anchors):", "", "| pattern | N | fwd+bwd ms | useful TFLOP/s | run |", "|---|---|---|---|---|"]
     for name in ("lsh", "anchor", "bigbird", "longformer"):
         for n in (16384, 65536):
-            row, run = _latest(att, impl="zoo", pattern=name, N=n)
+            row, run = latest(att, impl="zoo", pattern=name, N=n)
             if row:
                 lines.append(f"| {name} | {n:,} | {row['fwdbwd_ms']:.2f} | {row['useful_tflops_fwdbwd']:.0f} | "
                              f"{run['date'][:16]} ({row.get('path', run['path'])}) |")

@@ -18,7 +18,8 @@ see ``attn_pairs_note``). ``dense_equiv_*`` counts every pair (causal: N(N+1)/2 
     python tools/bench_train.py --model lm_base_longformer --max-len-search --seq-len 16384
 
 ``--max-len-search`` finds the longest trainable length instead (tools/max_len_search.py: one
-fresh process per length, doubling then bisecting).
+fresh process per length, doubling then bisecting). Where the time goes (``first_step``,
+``--profile-steps``): tools/step_diagnostics.py.
 """
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ if str(ROOT) not in sys.path:  # `python tools/bench_train.py` puts tools/ first
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from step_diagnostics import first_step_breakdown, on_cuda, profile_steps, sync  # noqa: E402
 from zoo.models.flops import flops_facts, param_counts  # noqa: E402
 from zoo.train.data import model_inputs  # noqa: E402
 from zoo.train.engine import engine_dtype, offloads_optimizer, quiet_deepspeed, read_deepspeed_json  # noqa: E402
@@ -135,56 +137,8 @@ def ds_config(args: argparse.Namespace, world: int, bf16: bool) -> dict[str, Any
     return cfg
 
 
-def _on_cuda() -> bool:
-    return torch.cuda.is_available() and os.environ.get("DS_ACCELERATOR", "cuda") != "cpu"
-
-
-def _sync() -> None:
-    if _on_cuda():
-        torch.cuda.synchronize()
-
-
 # ---------------------------------------------------------------------------------------------
 # one benchmark run
-
-
-def profile_steps(engine, inputs, steps: int) -> dict[str, Any]:
-    """Where a training step's time goes: wall vs GPU kernel time per step (a gap is host-side
-    overhead: launches, Python, DeepSpeed hooks) and the top ops by GPU time."""
-    from torch.profiler import ProfilerActivity, profile
-
-    from zoo.bench import gpu_busy_ms, top_kernels
-    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if _on_cuda() else [])
-    _sync()
-    t0 = time.perf_counter()
-    with profile(activities=acts) as prof:
-        for _ in range(steps):
-            out = engine(**inputs)
-            engine.backward(out["loss"])
-            engine.step()
-        _sync()
-    wall = (time.perf_counter() - t0) * 1e3 / steps
-    return {"steps": steps, "wall_ms_per_step": round(wall, 2), "gpu_busy_ms_per_step": round(gpu_busy_ms(prof, steps), 2),
-            "top_ops": top_kernels(prof, steps, 15)}
-
-
-def first_step_breakdown(t_fwd: float, t_step: float) -> dict[str, Any]:
-    """Where the first (compiling) step's time went: forward vs backward+optimizer, each fused
-    BlockMask build, and the compiler's own phases (dynamo tracing, inductor, Triton)."""
-    from torch._dynamo.utils import compile_times
-
-    from zoo.attention.kernels.flex import BUILD_SECONDS
-    out: dict[str, Any] = {"forward_s": round(t_fwd, 2), "backward_and_step_s": round(t_step - t_fwd, 2),
-                           "block_mask_builds_s": dict(BUILD_SECONDS)}
-    try:
-        lines = (compile_times(repr="str", aggregate=True) or "").splitlines()
-        phases = [ln.rsplit(",", 1) for ln in lines if ln.count(",") >= 1 and not ln.startswith("Function")]
-        top = sorted(((k.strip(), float(v)) for k, v in phases if v.strip().replace(".", "", 1).isdigit()),
-                     key=lambda kv: -kv[1])[:8]
-        out["compiler_s"] = {k: round(v, 2) for k, v in top}
-    except Exception as e:  # noqa: BLE001 - a private torch helper: its format may move
-        out["compiler_s"] = f"unavailable: {e!r}"[:200]
-    return out
 
 
 def bench(args: argparse.Namespace, row: dict[str, Any]) -> None:
@@ -209,7 +163,7 @@ def bench(args: argparse.Namespace, row: dict[str, Any]) -> None:
     def phase(what: str) -> None:  # a run killed by a timeout still says where it was
         if rank == 0:
             print(f"[{time.perf_counter() - t_start:7.1f} s] {what}", flush=True)
-    cuda = _on_cuda()
+    cuda = on_cuda()
     bf16 = cuda if args.bf16 is None else args.bf16
     if args.attention == "dense":
         overrides["pattern"] = "dense"
@@ -257,15 +211,15 @@ def bench(args: argparse.Namespace, row: dict[str, Any]) -> None:
 
     times, loss = [], None
     for i in range(args.warmup + args.steps):
-        _sync()
+        sync()
         t0 = time.perf_counter()
         out = engine(**inputs)
         if i == 0:  # the first step compiles: say which half of it takes the time
-            _sync()
+            sync()
             t_fwd = time.perf_counter() - t0
         engine.backward(out["loss"])
         engine.step()
-        _sync()
+        sync()
         dt = time.perf_counter() - t0
         if i >= args.warmup:
             times.append(dt)
@@ -481,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         import gc
 
         gc.collect()
-        if _on_cuda():
+        if on_cuda():
             torch.cuda.empty_cache()
     rank = 0
     import torch.distributed as dist

@@ -76,7 +76,7 @@ def current_path(name: str) -> str:
     return "fused" if cls.fused_flex and not cls.data_dependent else "components"
 
 
-def _latest(doc: dict, **match) -> tuple[dict, dict] | tuple[None, None]:
+def latest(doc: dict, **match) -> tuple[dict, dict] | tuple[None, None]:
     """(row, run) of the last run holding a row that matches (later runs are newer code). A row's
     own "path" (runs that mixed paths) wins over its run's."""
     path = match.pop("path", None)
@@ -98,10 +98,10 @@ def speed_summary(doc: dict, ns=(16384, 65536), goal: float = 200.0) -> str:
     for name in patterns:
         for n in ns:
             now = current_path(name)
-            z, run = _latest(doc, impl="zoo", pattern=name, N=n, path=now)
+            z, run = latest(doc, impl="zoo", pattern=name, N=n, path=now)
             label = now
             if z is None:  # only the path this pattern no longer takes was measured
-                z, run = _latest(doc, impl="zoo", pattern=name, N=n)
+                z, run = latest(doc, impl="zoo", pattern=name, N=n)
                 label = f"{z.get('path', run['path'])} (now: {now}, not measured)" if run else ""
             if z is None:
                 continue
@@ -111,10 +111,10 @@ def speed_summary(doc: dict, ns=(16384, 65536), goal: float = 200.0) -> str:
             plain_ms = f"{plain['fwdbwd_ms']:.2f}" if plain else "–"
             lines.append(f"| {name} | {n:,} | {label} | {z['fwdbwd_ms']:.2f} | {plain_ms} | {tf:.0f} | "
                          f"{'yes' if tf >= goal else 'no'} |")
-    sd = [r for run in doc["runs"] for r in run["rows"] if r.get("impl") == "sdpa_dense" and r.get("N") in ns]
-    for r in sd[:4]:
-        lines.append(f"| {r['pattern']} (SDPA) | {r['N']:,} | FlashAttention | {r['fwdbwd_ms']:.2f} | – | "
-                     f"{r['useful_tflops_fwdbwd']:.0f} | |")
+    for n in ns:  # dense FlashAttention for scale, newest run
+        for r in filter(None, (latest(doc, impl="sdpa_dense", pattern=p, N=n)[0] for p in ("dense_causal", "dense"))):
+            lines.append(f"| {r['pattern']} (SDPA) | {r['N']:,} | FlashAttention | {r['fwdbwd_ms']:.2f} | – | "
+                         f"{r['useful_tflops_fwdbwd']:.0f} | |")
     return "\n".join(lines)
 
 
@@ -122,7 +122,7 @@ def peers_summary(doc: dict) -> str:
     """README table: Hugging Face attention modules vs ours, same shapes, newest run."""
     lines = ["| peer | pattern | peer fwd+bwd ms (GiB) | zoo module fwd+bwd ms (GiB) | speed-up |", "|---|---|---|---|---|"]
     for peer in ("hf_longformer", "hf_bigbird", "hf_reformer"):
-        p, run = _latest(doc, impl=peer)
+        p, run = latest(doc, impl=peer)
         z = next((r for r in run["rows"] if r.get("impl") == "zoo_module" and r.get("peer_of") == peer), None) if p else None
         if p and z:
             lines.append(f"| {peer} | {p['pattern']} | {p['fwdbwd_ms']:.2f} ({p['peak_mem_gib']:.2f}) | "

@@ -26,7 +26,7 @@ from torch import Tensor
 from ..layout import Component
 from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, flex_params, from_kv_blocks, listed_blocks, ordered,
                          raise_recompile_limits)
-from .gather import Gathered, fill_alone, gather, merge, scatter_rows
+from .gather import Gathered, combine, gather, scatter_rows
 
 
 @lru_cache(maxsize=None)
@@ -145,13 +145,7 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
         else:
             lse = torch.where(_any_key(comp, g, n_q, n_k, block, kpm), 0.0, float("-inf"))
         pieces.append((scatter_rows(out, g, n_q, H, 0.0), scatter_rows(lse, g, n_q, H, float("-inf"))))
-    if not pieces:
-        return q.new_zeros(q.shape[:-1] + (v.shape[-1],)), q.new_full(q.shape[:-1], float("-inf"))
-    out, lse = merge(pieces)
-    bias = next((c.diag_bias for c in components if c.diag_bias), 0.0)
-    if bias:
-        out, lse = fill_alone(q, k, v, out, lse, kpm, scale, float(bias))
-    return out.to(q.dtype), lse
+    return combine(pieces, components, q, k, v, kpm, scale)
 
 
 # ---------------------------------------------------------------------------------------------

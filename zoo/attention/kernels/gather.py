@@ -129,3 +129,17 @@ def fill_alone(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, kpm: T
     ct = torch.promote_types(q.dtype, torch.float32)
     self_lse = (q.to(ct) * k_self.to(ct)).sum(-1) * scale + bias
     return out, torch.where(alone, self_lse, lse)
+
+
+def combine(pieces: list[tuple[Tensor, Tensor]], components, q: Tensor, k: Tensor, v: Tensor,
+            kpm: Tensor | None, scale: float) -> tuple[Tensor, Tensor]:
+    """Every backend's last step: merge the pieces by log-sum-exp (zeros and -inf lse when no
+    piece ran), give Reformer's alone rows v_self, cast to q's dtype. ``kpm`` is indexed by
+    absolute key position (padded by k_start)."""
+    if not pieces:
+        return q.new_zeros(q.shape[:-1] + (v.shape[-1],)), q.new_full(q.shape[:-1], float("-inf"))
+    out, lse = merge(pieces)
+    bias = next((c.diag_bias for c in components if c.diag_bias), 0.0)
+    if bias:
+        out, lse = fill_alone(q, k, v, out, lse, kpm, scale, float(bias))
+    return out.to(q.dtype), lse

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ..layout import Component
-from .gather import Gathered, fill_alone, gather, merge, scatter_rows
+from .gather import Gathered, combine, gather, scatter_rows
 
 
 def _block_size(n: int, default: int = 64) -> int:
@@ -89,21 +89,14 @@ def reference_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Compon
     B, H, n_q, _ = q.shape
     n_k = k.shape[2]
     bq, bk = _block_size(n_q, block), _block_size(n_k, block)
+    kpm = None
+    if key_padding_mask is not None:  # index by absolute key position
+        kpm = torch.nn.functional.pad(key_padding_mask.bool(), (k_start, 0), value=False)
     pieces = []
     for comp in components:
         g = gather(q, k, v, comp, k_start)
         if g.q.shape[2] == 0 or g.k.shape[2] == 0:
             continue
-        kpm = None
-        if key_padding_mask is not None:  # index by absolute key position
-            kpm = torch.nn.functional.pad(key_padding_mask.bool(), (k_start, 0), value=False)
         out, lse = component_attention(g, comp, n_q, n_k, scale, kpm, bq, bk, need_lse_grad=len(components) > 1)
         pieces.append((scatter_rows(out, g, n_q, H, 0.0), scatter_rows(lse, g, n_q, H, float("-inf"))))
-    if not pieces:
-        return q.new_zeros(q.shape[:-1] + (v.shape[-1],)), q.new_full(q.shape[:-1], float("-inf"))
-    out, lse = merge(pieces)
-    bias = next((c.diag_bias for c in components if c.diag_bias), 0.0)
-    if bias:
-        kpm = None if key_padding_mask is None else torch.nn.functional.pad(key_padding_mask.bool(), (k_start, 0))
-        out, lse = fill_alone(q, k, v, out, lse, kpm, scale, float(bias))
-    return out.to(q.dtype), lse
+    return combine(pieces, components, q, k, v, kpm, scale)

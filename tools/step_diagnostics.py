@@ -1,0 +1,60 @@
+"""Where a training step's time goes, for ``tools/bench_train.py``: the first (compiling) step
+split into forward, backward, BlockMask builds and compiler phases, and a profile of later steps
+(wall vs GPU kernel time, top ops). A low MFU or a minutes-long first step is explained from
+these rows, not guessed.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import torch
+
+
+def on_cuda() -> bool:
+    return torch.cuda.is_available() and os.environ.get("DS_ACCELERATOR", "cuda") != "cpu"
+
+
+def sync() -> None:
+    if on_cuda():
+        torch.cuda.synchronize()
+
+
+def profile_steps(engine, inputs, steps: int) -> dict[str, Any]:
+    """Where a training step's time goes: wall vs GPU kernel time per step (a gap is host-side
+    overhead: launches, Python, DeepSpeed hooks) and the top ops by GPU time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from zoo.bench import gpu_busy_ms, top_kernels
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_cuda() else [])
+    sync()
+    t0 = time.perf_counter()
+    with profile(activities=acts) as prof:
+        for _ in range(steps):
+            out = engine(**inputs)
+            engine.backward(out["loss"])
+            engine.step()
+        sync()
+    wall = (time.perf_counter() - t0) * 1e3 / steps
+    return {"steps": steps, "wall_ms_per_step": round(wall, 2), "gpu_busy_ms_per_step": round(gpu_busy_ms(prof, steps), 2),
+            "top_ops": top_kernels(prof, steps, 15)}
+
+
+def first_step_breakdown(t_fwd: float, t_step: float) -> dict[str, Any]:
+    """Where the first (compiling) step's time went: forward vs backward+optimizer, each fused
+    BlockMask build, and the compiler's own phases (dynamo tracing, inductor, Triton)."""
+    from torch._dynamo.utils import compile_times
+
+    from zoo.attention.kernels.flex import BUILD_SECONDS
+    out: dict[str, Any] = {"forward_s": round(t_fwd, 2), "backward_and_step_s": round(t_step - t_fwd, 2),
+                           "block_mask_builds_s": dict(BUILD_SECONDS)}
+    try:
+        lines = (compile_times(repr="str", aggregate=True) or "").splitlines()
+        phases = [ln.rsplit(",", 1) for ln in lines if ln.count(",") >= 1 and not ln.startswith("Function")]
+        top = sorted(((k.strip(), float(v)) for k, v in phases if v.strip().replace(".", "", 1).isdigit()),
+                     key=lambda kv: -kv[1])[:8]
+        out["compiler_s"] = {k: round(v, 2) for k, v in top}
+    except Exception as e:  # noqa: BLE001 - a private torch helper: its format may move
+        out["compiler_s"] = f"unavailable: {e!r}"[:200]
+    return out
