@@ -45,9 +45,10 @@ if str(ROOT) not in sys.path:  # `python tools/bench_train.py` puts tools/ first
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from step_diagnostics import first_step_breakdown, on_cuda, profile_steps, sync  # noqa: E402
+from step_diagnostics import first_step_breakdown, profile_steps, sync  # noqa: E402
 from zoo.models.flops import flops_facts, param_counts  # noqa: E402
 from zoo.train.data import model_inputs  # noqa: E402
+from zoo.train.distributed import on_cuda  # noqa: E402
 from zoo.train.engine import engine_dtype, offloads_optimizer, quiet_deepspeed, read_deepspeed_json  # noqa: E402
 
 DEFAULT_PEAK_TFLOPS = 790.0  # measured bf16 dense matmul ceiling of one H200
@@ -299,7 +300,7 @@ def base_row(args: argparse.Namespace) -> dict[str, Any]:
 OOM_MARKERS = ("out of memory", "cublas_status_alloc_failed", "cudaerrormemoryallocation")
 
 
-def _is_oom(e: BaseException | str) -> bool:
+def is_oom(e: BaseException | str) -> bool:
     oom = getattr(torch.cuda, "OutOfMemoryError", ())
     return isinstance(e, oom) or any(m in str(e).lower() for m in OOM_MARKERS)
 
@@ -428,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         bench(args, row)
     except Exception as e:  # noqa: BLE001 - every failure is a row
-        row.update(error=f"{type(e).__name__}: {e}"[:2000], oom=_is_oom(e),
+        row.update(error=f"{type(e).__name__}: {e}"[:2000], oom=is_oom(e),
                    traceback=traceback.format_exc()[-3000:])
         print(f"bench_train: {row['error'][:500]}", file=sys.stderr, flush=True)
     finally:

@@ -5,15 +5,12 @@ these rows, not guessed.
 """
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
 import torch
 
-
-def on_cuda() -> bool:
-    return torch.cuda.is_available() and os.environ.get("DS_ACCELERATOR", "cuda") != "cpu"
+from zoo.train.distributed import on_cuda
 
 
 def sync() -> None:

@@ -16,6 +16,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def on_cuda() -> bool:
+    """Whether this process trains on a GPU (DS_ACCELERATOR=cpu forces the CPU, as the tests do)."""
+    return torch.cuda.is_available() and os.environ.get("DS_ACCELERATOR", "cuda") != "cpu"
+
+
 def init_distributed(local_rank: int | None = None) -> tuple[int, int, int]:
     """Join (or, for a lone process, create) the process group; returns (rank, world, local_rank).
 
@@ -39,7 +44,7 @@ def init_distributed(local_rank: int | None = None) -> tuple[int, int, int]:
         if backend not in ("nccl", "hccl", "xccl"):
             backend = "gloo"  # CPU: gloo ships with every torch build
         deepspeed.init_distributed(dist_backend=backend, auto_mpi_discovery=False)
-    if torch.cuda.is_available() and os.environ.get("DS_ACCELERATOR", "cuda") != "cpu":
+    if on_cuda():
         torch.cuda.set_device(local)
     return dist.get_rank(), dist.get_world_size(), local
 
