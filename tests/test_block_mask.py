@@ -59,3 +59,20 @@ def test_compiled_tile_reduction_matches_eager(name):
         got = fn(mm, h, q0, n, n, rows, nkb, block)
         want = block_mask._tile_tables(mm, h, q0, n, n, rows, nkb, block)
         assert all(torch.equal(a, b) for a, b in zip(got, want))
+
+
+@pytest.mark.parametrize("name", list(FUSED))
+@pytest.mark.parametrize("causal", [False, True])
+def test_kernel_mask_equals_build_mask(name, causal):
+    """The kernel's mask (window sizes as constants) and the BlockMask build's (sizes in a tensor)
+    are the same set: the build lists blocks for one, the kernel evaluates the other."""
+    p = with_causal(FUSED[name], causal)
+    heads = 2 if p.head_groups() > 1 else 1
+    n = 300
+    qi, ki = torch.arange(n)[:, None], torch.arange(n)[None, :]
+    b = torch.zeros((), dtype=torch.long)
+    for h in range(heads):
+        hh = torch.tensor(h)
+        forms = [_fused_mask_mod(p, n, n, heads, 0, "cpu", None, kernel=k)(b, hh, qi, ki) for k in (True, False)]
+        assert torch.equal(forms[0], forms[1])
+        assert torch.equal(forms[0], p.token_mask(n, n, n_heads=heads)[h if p.head_groups() > 1 else 0])

@@ -165,24 +165,27 @@ def _fused_structure(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, bl
         hit = partial | full  # (B, H, nQB, nKB)
         num, idx = ordered(hit, torch.arange(nkb, device=device).expand(hit.shape), nkb)
         return from_kv_blocks(num, idx, None, None, (block, block), bm.mask_mod, (n_q, n_k))
-    mask_mod = _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None)
+    mask_mod = _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None, kernel=False)
     heads = n_heads if pattern.head_groups() > 1 else 1
     t0 = time.perf_counter()
     bm = block_mask_from_mask_mod(mask_mod, heads, n_q, n_k, block, device)
     BUILD_SECONDS[f"{pattern!r} {n_q}x{n_k}"] = round(time.perf_counter() - t0, 2)
+    bm.mask_mod = _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None)
     return bm
 
 
 @lru_cache(maxsize=256)
-def _mask_parts_on(pattern, n: int, device: str):
-    """The pattern's traceable mask with its tables already on the device: padded inputs make a
-    new mask_mod every call, and must not copy the tables host -> device every time."""
-    fn, bufs = pattern.mask_parts(n)
+def _mask_parts_on(pattern, n: int, device: str, kernel: bool):
+    """The pattern's traceable mask (the kernel's form or the BlockMask build's) with its tables
+    already on the device: padded inputs make a new mask_mod every call, and must not copy the
+    tables host -> device every time."""
+    fn, bufs = pattern.kernel_mask_parts(n) if kernel else pattern.mask_parts(n)
     return fn, tuple(b.to(device) for b in bufs)
 
 
-def _fused_mask_mod(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, device, kpm: Tensor | None):
-    fn, bufs = _mask_parts_on(pattern, k_start + n_k, str(device))
+def _fused_mask_mod(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, device, kpm: Tensor | None,
+                    kernel: bool = True):
+    fn, bufs = _mask_parts_on(pattern, k_start + n_k, str(device), kernel)
     groups, q_off = pattern.head_groups(), k_start + n_k - n_q
 
     def mask_mod(b, h, qi, ki):
