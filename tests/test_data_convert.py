@@ -207,3 +207,16 @@ def test_pydoc_corpus_needs_no_source_and_loads(tmp_path):
     assert tokens.shape == labels.shape == (2, 128) and torch.equal(tokens[:, 1:], labels[:, :-1])
     start = text.split_bounds(len(data))["val"][0]
     assert bytes(tokens[0].tolist()) + bytes(labels[0, -1:].tolist()) in data[start:]
+
+
+def test_pystdlib_corpus_is_the_stdlib_sources(tmp_path):
+    """`zoo data convert pystdlib`: the running Python's Lib/**/*.py, each file after its path line."""
+    import os
+
+    data = text.pystdlib_bytes()
+    assert len(data) > 5_000_000 and b"# file: os.py\n" in data
+    assert data.startswith(b"# file: ")
+    assert data_main(["convert", "pystdlib", "--out", str(tmp_path / "s"), "--limit", "2", "--no-progress"]) == 0
+    index = read_index(tmp_path / "s")
+    assert index["dataset"] == "pystdlib" and index["meta"]["total_bytes"] == len(data)
+    assert index["splits"]["train"]["items"] == 2 * 65536 and os.path.getsize(tmp_path / "s" / "index.json") > 0

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-DATASETS = ("cifar10", "imagenet64", "enwik8", "text8", "pydoc", "coco", "vqav2", "easyvqa", "listops")
-NO_SOURCE = ("easyvqa", "listops", "pydoc")  # shipped by a package or Python / generated
+DATASETS = ("cifar10", "imagenet64", "enwik8", "text8", "pydoc", "pystdlib", "coco", "vqav2", "easyvqa", "listops")
+NO_SOURCE = ("easyvqa", "listops", "pydoc", "pystdlib")  # shipped by a package or Python / generated
 
 
 def _converter(name: str) -> Callable[..., dict[str, Any]]:
@@ -25,7 +25,7 @@ def _converter(name: str) -> Callable[..., dict[str, Any]]:
         from .cifar10 import convert
     elif name == "imagenet64":
         from .imagenet64 import convert
-    elif name in ("enwik8", "text8", "pydoc"):
+    elif name in ("enwik8", "text8", "pydoc", "pystdlib"):
         from .text import convert as text_convert
 
         return lambda src, out, limit, **kw: text_convert(src, out, name, limit, **kw)
@@ -52,9 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub.required = True
     conv = sub.add_parser("convert", help="convert a dataset's real files into webdataset shards",
                           description="Real formats in, webdataset shards + index.json out. "
-                                      "easyvqa, listops and pydoc need no --src.")
+                                      "easyvqa, listops, pydoc and pystdlib need no --src.")
     conv.add_argument("dataset", choices=DATASETS)
-    conv.add_argument("--src", type=Path, help="the downloaded dataset files (not for easyvqa, listops, pydoc)")
+    conv.add_argument("--src", type=Path, help="the downloaded dataset files (not for easyvqa, listops, pydoc, pystdlib)")
     conv.add_argument("--out", type=Path, required=True, help="output folder for shards + index.json")
     conv.add_argument("--limit", type=int, default=None,
                       help="at most N samples per split (quick trials, tests)")
