@@ -67,24 +67,6 @@ def plain_mask_mod(name, p, n, dev):
     return None
 
 
-# fused patterns whose mask_mod reads its window from a tensor (one kernel for every size)
-WINDOW_AS_TENSOR = ("sliding_window", "longformer")
-
-
-def const_window_row(name, p, q, k, v, do, out, pairs, blocks):
-    """Our fused call exactly (scale, lse, our BlockMask) but with the window baked into the
-    mask_mod as Python constants: isolates what the tensor-valued window costs per call."""
-    from zoo.attention.kernels.block_mask import block_mask_from_mask_mod
-    from zoo.attention.kernels.flex import _run
-    n, b = q.shape[2], q.shape[0]
-    mask_mod = lambda b_, h, qi, ki: p.allowed(h, qi, ki)  # noqa: E731 - ints: specialised kernel
-    bm = block_mask_from_mask_mod(mask_mod, 1, n, n, 128, "cuda")
-    fn = lambda: _run(q, k, v, bm, q.shape[-1] ** -0.5)[0]  # noqa: E731
-    err = rel_err(fn(), out)
-    return row("zoo_const_window", name, n, b, timeit(fn), timeit(fwd_bwd(fn, (q, k, v), do)), pairs, blocks,
-               peak_gib(fwd_bwd(fn, (q, k, v), do)), err)
-
-
 def timeit(fn, warmup=10, rep=50):
     from triton.testing import do_bench
     return do_bench(fn, warmup=warmup, rep=rep, return_mode="median")
@@ -169,9 +151,6 @@ def bench_kernels(n, names, rows, log, sdpa=True):
                 log(rows[-1])
             rows.append(row("zoo", name, n, b, tf, tb, pairs, blocks, mem, err, first_call_ms=first_ms))
             log(rows[-1])
-            if name in WINDOW_AS_TENSOR:
-                rows.append(const_window_row(name, p, q, k, v, do, out, pairs, blocks))
-                log(rows[-1])
         except Exception as e:  # one failing pattern must not hide the others
             rows.append(dict(impl="zoo", pattern=name, N=n, B=b, error=repr(e)[:400]))
             log(rows[-1])

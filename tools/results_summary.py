@@ -35,14 +35,15 @@ def _scaling(train: dict) -> dict[str, float]:
         if r2.get("world_size") != 2:
             continue
         same = [r for r in ok if r.get("world_size") == 1 and all(
-            r.get(k) == r2.get(k) for k in ("model", "attention", "seq_len", "zero", "micro_batch"))]
+            r.get(k) == r2.get(k) for k in ("model", "attention", "seq_len", "zero", "micro_batch", "git_commit"))]  # same code
         if same:
             out[f"zero{r2['zero']}"] = r2["tokens_per_s"] / (2 * same[-1]["tokens_per_s"])
     return out
 
 
 def summary() -> tuple[dict, dict]:
-    lo, gen, train = _load("listops_h200.json"), _load("generate_h200.json"), _load("train_h200.json")
+    lo, gen, train, quality = (_load(f) for f in ("listops_h200.json", "generate_h200.json", "train_h200.json",
+                                                   "quality_h200.json"))
     why: dict[str, str] = {}
     res: dict = {k: None for k in ("listops_test_acc", "easyvqa_vqa_acc", "easyvqa_cider_d", "easyvqa_bleu4",
                                    "pixel32_bpd", "pixel64_bpd", "mfu_pixel_base_strided_imagenet64", "mfu_lm_base_16k",
@@ -53,9 +54,20 @@ def summary() -> tuple[dict, dict]:
         res["listops_test_acc"] = best["eval"]["accuracy"]
         why["listops_test_acc"] = (f"{best['model']}, {lo['budget']}; every encoder run: "
                                    + ", ".join(f"{k} {v['eval']['accuracy']:.2f}%" for k, v in lo["results"].items()))
+    runs = {r["name"]: r for r in quality.get("runs", [])}
+    for key, name in (("pixel32_bpd", "pixel32"), ("pixel64_bpd", "pixel64")):
+        if name in runs:
+            res[key] = {p: r["eval"]["bpd"] for p, r in runs[name]["results"].items()}
+            why[key] = f"{runs[name]['what']}; {runs[name]['budget']} (quality_h200.json)"
+    if "easyvqa_vqa" in runs:
+        run = runs["easyvqa_vqa"]
+        best = max(run["results"].values(), key=lambda r: r["eval"]["vqa_accuracy"])
+        res["easyvqa_vqa_acc"] = best["eval"]["vqa_accuracy"]
+        why["easyvqa_vqa_acc"] = f"{best['model']}, {run['budget']} (quality_h200.json)"
     for k in ("easyvqa_vqa_acc", "easyvqa_cider_d", "easyvqa_bleu4", "pixel32_bpd", "pixel64_bpd"):
-        why[k] = ("not run on the GPU yet: device time went to correctness, attention speed and training speed, "
-                  "and a sparse model's first step compiles for 4-5 minutes on the H200 (train_h200.json, warmup_s)")
+        why.setdefault(k, "not run on the GPU yet: the captioner needs pycocoevalcap's scorer, which is not on the GPU "
+                          "machine (too big to carry), so its checkpoint must come back for scoring here; device time "
+                          "went to the other quality runs first")
     for key, model in (("mfu_pixel_base_strided_imagenet64", "pixel_base_strided.imagenet64"),
                        ("mfu_lm_base_16k", "lm_base_longformer.enwik8")):
         rows = _train_rows(train, model)
@@ -68,10 +80,11 @@ def summary() -> tuple[dict, dict]:
         why[key] = ("sparse run timed out (see train_h200.json's note)" if "sparse" not in rows else "measured") + dense
     why["step_speedup_sparse_vs_dense"] = "dense step time over sparse step time, one GPU, ZeRO-2 (train_h200.json)"
     res["scaling_efficiency_2gpu"] = _scaling(train) or None
-    why["scaling_efficiency_2gpu"] = ("pixel_base_strided.imagenet64, 12,288 tokens, micro-batch 1 per GPU; ZeRO-3 launches were "
-                                      "killed while compiling (train_h200.json, not_measured)")
-    why["max_seq_len_one_gpu"] = ("not run (tools/bench_train.py --max-len-search exists; each trial compiles for minutes, "
-                                  "no device time left)")
+    why["scaling_efficiency_2gpu"] = ("pixel_base_strided.imagenet64, 12,288 tokens, micro-batch 1 per GPU, against the 1-GPU row "
+                                      "of the same code; ZeRO-3 launches were killed while compiling (train_h200.json, "
+                                      "not_measured); session 4 had one GPU only")
+    why["max_seq_len_one_gpu"] = ("not run (tools/max_len_search.py exists; session 4's device time went to the quality "
+                                  "runs; a trial's first step now compiles in 15-70 s, so the search fits one call)")
     if gen.get("results"):
         g = gen["results"][0]
         res["kv_cache_speedup_cifar10"] = g["speedup"]

@@ -91,16 +91,30 @@ def training_block() -> list[str]:
               "DeepSpeed bf16 training steps, micro-batch 1 per GPU (`benchmarks/train_h200.json`; model FLOPs per "
               "token = 6 x matmul weights + allowed attention pairs, MFU against 790 TFLOP/s; the first step compiles "
               "the attention kernels and is not timed):", "",
-              "| model | attention | tokens | GPUs | ZeRO | first step s | step ms | tokens/s | model TFLOP/s per GPU | MFU |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "| model | attention | tokens | GPUs | ZeRO | date | first step s | step ms | tokens/s | model TFLOP/s per GPU | MFU |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in tr["rows"]:
         first = f"{r['warmup_s'][0]:.0f}" if r.get("warmup_s") else ""
-        lines.append(f"| `{r['model']}` | {r['attention']} | {r['seq_len']:,} | {r['world_size']} | {r['zero']} | {first} | "
-                     f"{r['step_ms']:.1f} | {r['tokens_per_s']:,.0f} | {r['model_tflops_per_gpu']:.1f} | {r['mfu']:.3f} |")
-    for r in tr["not_measured"]:
         lines.append(f"| `{r['model']}` | {r['attention']} | {r['seq_len']:,} | {r['world_size']} | {r['zero']} | "
+                     f"{r['date'][:10]} | {first} | {r['step_ms']:.1f} | {r['tokens_per_s']:,.0f} | "
+                     f"{r['model_tflops_per_gpu']:.1f} | {r['mfu']:.3f} |")
+    for r in tr["not_measured"]:
+        lines.append(f"| `{r['model']}` | {r['attention']} | {r['seq_len']:,} | {r['world_size']} | {r['zero']} | | "
                      f"{r['error']} | | | | |")
-    return lines
+    return lines + quality_block()
+
+
+def quality_block() -> list[str]:
+    """Issue #8's equal-time quality runs (benchmarks/quality_h200.json), one table per comparison."""
+    q = json.loads((ROOT / "benchmarks/quality_h200.json").read_text())
+    lines = ["", f"Quality under a short budget (`benchmarks/quality_h200.json`): {q['note']}", ""]
+    for run in q["runs"]:
+        m = run["metric"]
+        lines += [f"{run['what']}; {run['budget']}:", "", f"| model | steps in budget | {run['split']} {m} |", "|---|---|---|"]
+        for r in sorted(run["results"].values(), key=lambda r: r["eval"][m] * (-1 if m.endswith("accuracy") else 1)):
+            lines.append(f"| `{r['model']}` | {r['step']:,} | {r['eval'][m]:.4g} |")
+        lines.append("")
+    return lines[:-1]
 
 
 BLOCKS = {"models": models_block, "patterns": patterns_block, "gpu": gpu_block}

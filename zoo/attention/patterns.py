@@ -68,8 +68,8 @@ class Pattern:
 
     def kernel_mask_parts(self, n: int) -> tuple:
         """``mask_parts`` as the attention kernel runs it. Window patterns override this to bake
-        their sizes in as constants (the kernel then compiles per size): measured 17-28% faster
-        than reading them from a tensor (benchmarks/attention_h200.md, zoo_const_window rows).
+        their sizes in as constants (the kernel then compiles per size): measured 11-22% faster
+        than reading them from a tensor (benchmarks/attention_h200.md run 6, zoo_tensor_window rows).
         The BlockMask build keeps ``mask_parts``, so its compile is shared by every size."""
         return self.mask_parts(n)
 
