@@ -68,6 +68,22 @@ def test_factorized_pixel_positions():
         pe(1, offset=18)
 
 
+def test_factorized_positions_broadcast_path_equals_indexing():
+    """Long requests broadcast the raster, short ones index it: same values, same gradients."""
+    pe = FactorizedPosEmbed((4, 5, 3), 6)  # 60 positions
+    for n, offset in ((60, 0), (40, 10), (31, 29)):  # 2n > 60: the broadcast path
+        pos = torch.arange(offset, offset + n)
+        idx = [(pos // 15) % 4, (pos // 3) % 5, pos % 3]
+        want = sum(t[i] for t, i in zip(pe.tables, idx))
+        got = pe(n, offset)
+        assert torch.equal(got, want)
+        w = torch.randn(n, 6)
+        g_got = torch.autograd.grad((got * w).sum(), list(pe.tables))
+        g_want = torch.autograd.grad((sum(t[i] for t, i in zip(pe.tables, idx)) * w).sum(), list(pe.tables))
+        for a, b in zip(g_got, g_want):
+            torch.testing.assert_close(a, b)
+
+
 def test_rotary_is_relative():
     """q.k after rotary depends only on the distance between positions."""
     rot = RotaryEmbedding(8, 64)

@@ -43,6 +43,14 @@ class FactorizedPosEmbed(nn.Module):
     def forward(self, n: int, offset: int = 0) -> Tensor:
         if offset + n > self.max_len:
             raise ValueError(f"positions up to {offset + n} exceed the raster size {self.max_len}")
+        if 2 * n > self.max_len:  # training: broadcast the whole raster. Indexing's backward is an
+            # index_put over 12k rows, 2.9 ms of a 27 ms step on the H200 (train_h200.json, profile)
+            out = 0
+            for k, table in enumerate(self.tables):
+                view = [1] * len(self.shape) + [table.shape[-1]]
+                view[k] = self.shape[k]
+                out = out + table.view(view)  # (..., dim) growing one axis at a time
+            return out.reshape(self.max_len, -1)[offset:offset + n]  # (n, dim)
         pos = torch.arange(offset, offset + n, device=self.tables[0].device)
         out = 0
         stride = self.max_len
