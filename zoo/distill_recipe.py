@@ -27,7 +27,8 @@ class StudentSpec:
 @dataclass
 class DataSpec:
     dataset: str  # easyvqa (pixel models) | text (byte LMs)
-    source: str = "pydoc_topics"  # text: pydoc_topics (CPython's pydoc_data.topics) or a file path
+    source: str = "pydoc_topics"  # text: pydoc_topics (CPython's pydoc_data.topics), pystdlib (the
+    #                               stdlib's Lib/**/*.py, ~30 MB) or a file path
     image_size: int = 16  # easyvqa: images resized 64 -> image_size (PIL box filter)
     train_images: int = 2000
     heldout_images: int = 200  # from the easy-VQA test split
