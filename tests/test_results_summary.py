@@ -20,3 +20,16 @@ def test_listops_headline_is_the_best_run():
     res, _ = results_summary.summary()
     runs = json.loads((ROOT / "benchmarks/listops_h200.json").read_text())["results"]
     assert res["listops_test_acc"] == max(r["eval"]["accuracy"] for r in runs.values())
+
+
+def test_scaling_report_matches_its_sources():
+    """benchmarks/scaling.json (issue #9) is derived: its measured rows and launch plans are what the
+    train rows and the recipes say today, and every plan's global batch is per-GPU x accum x GPUs."""
+    import scaling_report
+    doc = scaling_report.report()
+    committed = json.loads((ROOT / "benchmarks/scaling.json").read_text())
+    for key in ("measured", "efficiency", "not_measured", "launch_plans"):
+        assert committed[key] == json.loads(json.dumps(doc[key])), key
+    for r in doc["launch_plans"]:
+        assert r["global_batch"] == r["micro_batch"] * r["grad_accum"] * r["world_size"]
+    assert {r["world_size"] for r in doc["launch_plans"]} == {4, 8}

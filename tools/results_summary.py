@@ -27,17 +27,17 @@ def _train_rows(train: dict, model: str) -> dict[str, dict]:
     return out
 
 
-def _scaling(train: dict) -> dict[str, float]:
-    """ZeRO stage -> 2-GPU tokens/s over twice the 1-GPU tokens/s (same model, attention, length)."""
+def scaling(train: dict, world: int = 2) -> dict[str, float]:
+    """ZeRO stage -> N-GPU tokens/s over N times the 1-GPU tokens/s (same model, attention, length, code)."""
     out = {}
     ok = [r for r in train.get("rows", []) if "error" not in r and r.get("tokens_per_s")]
     for r2 in ok:
-        if r2.get("world_size") != 2:
+        if r2.get("world_size") != world:
             continue
         same = [r for r in ok if r.get("world_size") == 1 and all(
             r.get(k) == r2.get(k) for k in ("model", "attention", "seq_len", "zero", "micro_batch", "git_commit"))]  # same code
         if same:
-            out[f"zero{r2['zero']}"] = r2["tokens_per_s"] / (2 * same[-1]["tokens_per_s"])
+            out[f"zero{r2['zero']}"] = r2["tokens_per_s"] / (world * same[-1]["tokens_per_s"])
     return out
 
 
@@ -79,7 +79,7 @@ def summary() -> tuple[dict, dict]:
         dense = f"; dense baseline MFU {rows['dense']['mfu']:.3f} at {rows['dense']['step_ms']:.1f} ms/step" if "dense" in rows else ""
         why[key] = ("sparse run timed out (see train_h200.json's note)" if "sparse" not in rows else "measured") + dense
     why["step_speedup_sparse_vs_dense"] = "dense step time over sparse step time, one GPU, ZeRO-2 (train_h200.json)"
-    res["scaling_efficiency_2gpu"] = _scaling(train) or None
+    res["scaling_efficiency_2gpu"] = scaling(train) or None
     why["scaling_efficiency_2gpu"] = ("pixel_base_strided.imagenet64, 12,288 tokens, micro-batch 1 per GPU, against the 1-GPU row "
                                       "of the same code; ZeRO-3 launches were killed while compiling (train_h200.json, "
                                       "not_measured); session 4 had one GPU only")
