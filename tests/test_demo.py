@@ -33,3 +33,5 @@ def test_demo_quick(tmp_path):
     # trained through the real engine: runs with recipes, checkpoints and exports
     for task in ("vqa", "captioner"):
         assert (out / task / "recipe.yaml").is_file() and (out / task / "model.safetensors").is_file()
+        records = json.loads((out / task / "eval_records.json").read_text())  # scoreable elsewhere
+        assert records and all(("caption" if task == "captioner" else "prediction") in r for r in records.values())

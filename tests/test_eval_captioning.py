@@ -98,3 +98,34 @@ def test_spice_is_skipped_with_a_message_when_corenlp_is_missing(caplog):
         s = caption_scores({1: "a dog"}, {1: ["a dog runs"]}, metrics=("ROUGE-L", "SPICE"))
     assert "SPICE" not in s and "ROUGE-L" in s
     assert any("SPICE skipped" in r.getMessage() for r in caplog.records)
+
+
+def test_scorer_missing_names_the_reason(monkeypatch):
+    """A GPU machine without Java defers scoring instead of failing the run."""
+    from zoo.eval import captioning
+    assert captioning.scorer_missing() is None
+    monkeypatch.setattr(captioning.shutil, "which", lambda name: None)
+    assert "Java" in captioning.scorer_missing()
+
+
+def test_saved_records_are_scored_like_a_live_run(tmp_path):
+    """`zoo eval --records eval_records.json`: captions decoded elsewhere, scored here."""
+    import argparse
+    import json
+
+    from zoo.eval import cli
+    from zoo.eval.tasks import score_records
+    records = {"1": {"caption": "a red circle", "references": ["a red circle", "there is a red circle"]},
+               "2": {"caption": "a blue square", "references": ["a green triangle"]}}
+    path = tmp_path / "eval_records.json"
+    path.write_text(json.dumps(records))
+    args = cli.add_arguments(argparse.ArgumentParser()).parse_args(
+        ["captioner", "--task", "captioning", "--records", str(path), "--caption-metrics", "BLEU,CIDEr-D",
+         "--out", str(tmp_path / "out")])
+    assert cli.run(args) == 0
+    got = json.loads((tmp_path / "out" / "eval.json").read_text())
+    want = score_records("captioning", records, metrics=["BLEU", "CIDEr-D"])
+    assert got["scores"]["CIDEr-D"] == pytest.approx(want["CIDEr-D"]) and got["n_samples"] == 2
+    args.task, args.records = "bpd", str(path)
+    with pytest.raises(ValueError, match="captioning or vqa"):
+        cli.run(args)

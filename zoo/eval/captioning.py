@@ -42,6 +42,16 @@ def _require_pycocoevalcap():
         )
 
 
+def scorer_missing() -> str | None:
+    """Why captions cannot be scored here (None: they can). A GPU machine without Java defers the
+    scoring: training writes its captions (eval_records.json) for ``zoo eval --records``."""
+    try:
+        _require_pycocoevalcap()
+    except (ImportError, RuntimeError) as e:
+        return str(e)
+    return None
+
+
 def spice_available() -> tuple[bool, str]:
     """Whether SPICE can run without a download; the reason when it cannot.
 

@@ -63,6 +63,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=None,
                    help="bpd: images to sample for the grid (default 16 on a GPU, 0 on CPU, "
                         "where sampling thousands of sub-pixels one by one takes minutes)")
+    p.add_argument("--records", metavar="FILE", default=None,
+                   help="score saved records instead of running a model (a training run's "
+                        "eval_records.json, e.g. captions decoded on a GPU machine without Java); "
+                        "CHECKPOINT_OR_NAME then only names the model in the report")
     p.add_argument("--out", metavar="DIR", default=None,
                    help="report folder (default: next to the checkpoint, else runs/eval/NAME-TASK)")
     p.add_argument("--local_rank", "--local-rank", type=int, default=None,
@@ -278,6 +282,8 @@ def _model_length(model: torch.nn.Module, default: int | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, merge on rank 0, write eval.json + eval.md and pictures; 0 on success."""
+    if args.records:
+        return _score_saved(args)
     rank, world = D.init_from_env()
     t0 = time.time()
     gallery: dict | None = {} if (rank == 0 and args.pictures > 0) else None
@@ -306,6 +312,26 @@ def run(args: argparse.Namespace) -> int:
             traceback.print_exc()
             rc = 1
     return D.broadcast_int(rc)
+
+
+def _score_saved(args: argparse.Namespace) -> int:
+    """``--records FILE``: score records written by a training run's final evaluation."""
+    import json
+
+    path = Path(args.records)
+    if not path.is_file():
+        raise FileNotFoundError(f"--records: {path} not found (a training run writes eval_records.json)")
+    merged = json.loads(path.read_text())
+    need = {"captioning": "caption", "vqa": "prediction"}.get(args.task)
+    if need is None:
+        raise ValueError(f"--records scores captioning or vqa records, not --task {args.task}")
+    if not merged or not all(need in r for r in merged.values()):
+        raise ValueError(f"--records: {path} holds no {args.task} records (each needs a {need!r} field)")
+    t0 = time.time()
+    loaded = Loaded(model=None, name=args.model, notes=[f"scored from {path}"])
+    args.pictures = 0  # no images in the records
+    _report(args, loaded, merged, {}, None, 1, time.time() - t0)
+    return 0
 
 
 def samples_digest(records: Mapping) -> str | None:

@@ -26,6 +26,7 @@ from .data import (ResumableStream, batch_size_of, batch_tokens, kind_of, make_l
 from .schema import Recipe, dump_recipe
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+RECORDS_NAME = "eval_records.json"  # the final evaluation's per-sample records (answers, captions)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,6 +331,9 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
                             progress=False)
             result.metrics = run_eval(final=True)
             log.close()
+        if rank == 0 and result.metrics.get("records"):  # per-sample answers / captions, for scoring elsewhere
+            records = {str(k): v for k, v in result.metrics["records"].items()}
+            (run / RECORDS_NAME).write_text(json.dumps(records, default=str) + "\n")
         if rank == 0:
             summary = {"model": name, "step": step, "final_loss": result.losses.get(step),
                        "eval": {k: v for k, v in result.metrics.items() if k != "records"},
