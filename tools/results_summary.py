@@ -65,9 +65,9 @@ def summary() -> tuple[dict, dict]:
         res["easyvqa_vqa_acc"] = best["eval"]["vqa_accuracy"]
         why["easyvqa_vqa_acc"] = f"{best['model']}, {run['budget']} (quality_h200.json)"
     for k in ("easyvqa_vqa_acc", "easyvqa_cider_d", "easyvqa_bleu4", "pixel32_bpd", "pixel64_bpd"):
-        why.setdefault(k, "not run on the GPU yet: the captioner needs pycocoevalcap's scorer, which is not on the GPU "
-                          "machine (too big to carry), so its checkpoint must come back for scoring here; device time "
-                          "went to the other quality runs first")
+        why.setdefault(k, "not run on the GPU yet: planned in benchmarks/jobs/plan_h200_quality2.sh (the GPU machine has "
+                          "no Java for pycocoevalcap, so the run's eval_records.json comes back and `zoo eval --records` "
+                          "scores it here); device time went to the other quality runs first")
     for key, model in (("mfu_pixel_base_strided_imagenet64", "pixel_base_strided.imagenet64"),
                        ("mfu_lm_base_16k", "lm_base_longformer.enwik8")):
         rows = _train_rows(train, model)

@@ -35,8 +35,8 @@ from .skips import DataSkipError, SkipCounter
 __all__ = ["make_loader", "DataSkipError", "SkipCounter", "KINDS", "DATASET_KINDS"]
 
 KINDS = ("pixels", "bytes", "listops", "vqa", "caption")
-DATASET_KINDS = {"cifar10": "pixels", "imagenet64": "pixels", "enwik8": "bytes", "text8": "bytes", "pydoc": "bytes", "pystdlib": "bytes",
-                 "listops": "listops", "vqav2": "vqa", "coco": "caption"}  # easyvqa: vqa or caption
+DATASET_KINDS = {"cifar10": "pixels", "imagenet64": "pixels", "enwik8": "bytes", "text8": "bytes", "pydoc": "bytes",
+                 "pystdlib": "bytes", "listops": "listops", "vqav2": "vqa", "coco": "caption"}  # easyvqa: vqa or caption
 DEFAULT_SEQ_LEN = {"listops": 2000, "vqa": 32, "caption": 32}
 
 
