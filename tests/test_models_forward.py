@@ -120,3 +120,17 @@ def test_captioner_question_prefix():
     model(**batch)["loss"].backward()
     ids = model.generate(batch, max_new_tokens=3)
     assert ids.shape[0] == 2
+
+
+def test_shared_qk_is_a_model_option():
+    """LSH layers share Q and K by default (Reformer); ``shared_qk=False`` gives them their own K
+    (equal parameters to other patterns), ``True`` shares it in any pattern."""
+    import zoo
+    x = torch.randint(0, 256, (1, 64))
+    for shared, width in ((None, 2), (False, 3)):
+        m = zoo.create_model("lm_tiny_lsh", max_seq_len=64, **({} if shared is None else {"shared_qk": shared}))
+        lsh = [b.attn for b in m.backbone.blocks if b.attn.pattern.name == "lsh"]
+        assert lsh and all(a.qkv.out_features == width * m.config.dim for a in lsh)
+        assert torch.isfinite(m(input_ids=x)["logits"]).all()
+    m = zoo.create_model("lm_tiny_dense", max_seq_len=64, shared_qk=True)
+    assert all(b.attn.shared_qk for b in m.backbone.blocks)

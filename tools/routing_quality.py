@@ -51,9 +51,7 @@ from anchor_vs_lsh import routed_mask, static_mask  # noqa: E402
 from zoo import distill as D  # noqa: E402
 from zoo import distill_layout as DL  # noqa: E402
 from zoo.attention.anchors import AnchorRouter  # noqa: E402
-from zoo.attention.attention import SparseSelfAttention  # noqa: E402
 from zoo.eval.likelihood import evaluate_lm  # noqa: E402
-from zoo.layers.rotary import RotaryLinear  # noqa: E402
 from zoo.registry import create_model  # noqa: E402
 
 # (pattern, params): benchmarks/anchor_vs_lsh.md's picks at a budget of 64 keys per query, N = 512
@@ -72,31 +70,18 @@ BASE_MODEL = "lm_tiny_dense"  # every arm is this model with another pattern: sa
 # --- models ----------------------------------------------------------------------------------------
 def build_arm(arm: str, sizes: dict, seed: int, lsh_shared_qk: bool = False) -> torch.nn.Module:
     """The byte LM of one arm, seeded. Routed patterns need the reference kernel on CPU (the
-    dense backend takes static masks only)."""
+    dense backend takes static masks only). LSH layers get their own key projection (the model's
+    ``shared_qk=False``) unless ``lsh_shared_qk``: the parameter count of every other arm."""
     pattern, params = ARMS[arm]
+    separate = pattern == "lsh" and not lsh_shared_qk
     torch.manual_seed(seed)
     backend = "dense" if pattern in ("dense", "bigbird") else "reference"
-    model = create_model(BASE_MODEL, **sizes, attn_backend=backend, pattern=pattern, pattern_params=params)
-    if pattern == "lsh" and not lsh_shared_qk:
-        separate_qk(model)
+    model = create_model(BASE_MODEL, **sizes, attn_backend=backend, pattern=pattern, pattern_params=params,
+                         **({"shared_qk": False} if separate else {}))
+    if separate:  # drawn from the seed alone, as the committed runs were
         torch.manual_seed(seed)
-        model.init_weights()  # the new projections under the model's own init rule
+        model.init_weights()
     return model
-
-
-def separate_qk(model: torch.nn.Module) -> None:
-    """Give shared-QK (LSH) layers their own key projection, in place: the parameter count of
-    every other arm. Routing still hashes the key vectors; queries follow their key's bucket."""
-    cfg = model.config
-    for blk in model.backbone.blocks:
-        old = blk.attn
-        if not old.shared_qk:
-            continue
-        new = SparseSelfAttention(cfg.dim, old.num_heads, old.pattern, qkv_bias=cfg.qkv_bias, proj_drop=cfg.dropout,
-                                  backend=old.backend, shared_qk=False, max_len=cfg.max_seq_len)
-        if blk.rotary:
-            new.qkv = RotaryLinear.replace(new.qkv, old.qkv.rotary, old.num_heads, n_rotated=2)
-        blk.attn = new
 
 
 def n_params(model: torch.nn.Module) -> int:
@@ -131,17 +116,6 @@ def keys_per_query(model: torch.nn.Module, batch: dict) -> dict[str, float]:
     return {"keys": sum(keys) / len(keys), "slots": sum(slots) / len(slots)}
 
 
-# --- data ------------------------------------------------------------------------------------------
-def eval_batches(data: D.Data, n_seqs: int, batch_size: int) -> list[dict]:
-    """A fixed held-out set: ``n_seqs`` windows spread evenly over the held-out bytes (the split
-    is several MB and contiguous files; its start alone would be a few modules)."""
-    n = data.spec.seq_len
-    starts = torch.linspace(0, len(data.heldout) - n - 1, n_seqs).long().tolist()
-    win = torch.stack([data.heldout[s:s + n + 1] for s in starts])
-    return [{"input_ids": win[i:i + batch_size, :-1], "labels": win[i:i + batch_size, 1:]}
-            for i in range(0, n_seqs, batch_size)]
-
-
 # --- one run (a worker process) ---------------------------------------------------------------------
 _DATA: D.Data | None = None
 
@@ -171,7 +145,7 @@ def run_one(job: dict) -> dict:
     train_s = time.time() - t0
     for h in hooks:
         h.remove()
-    batches = eval_batches(data, job["eval_seqs"], sched.batch_size)
+    batches = list(data.heldout_batches(sched.batch_size, windows=job["eval_seqs"]))
     t0 = time.time()
     ev = evaluate_lm(model, batches)
     eval_s = time.time() - t0

@@ -87,14 +87,21 @@ class Data:
         win = torch.stack([self.train[s:s + n + 1] for s in starts.tolist()])
         return {"input_ids": win[:, :-1], "labels": win[:, 1:]}
 
-    def heldout_batches(self, batch_size: int):
+    def heldout_batches(self, batch_size: int, windows: int | None = None):
+        """The held-out split in order; text with ``windows``: that many windows spread evenly over
+        it instead (a multi-MB split is contiguous files: its start alone would be a few)."""
         if self.spec.dataset == "easyvqa":
             for i in range(0, len(self.heldout), batch_size):
                 yield {"image": self.heldout[i:i + batch_size]}
             return
         n = self.spec.seq_len
-        wins = self.heldout[: (len(self.heldout) - 1) // n * n + 1]
-        ids, labels = wins[:-1].view(-1, n), wins[1:].view(-1, n)
+        if windows is None:
+            wins = self.heldout[: (len(self.heldout) - 1) // n * n + 1]
+            ids, labels = wins[:-1].view(-1, n), wins[1:].view(-1, n)
+        else:
+            starts = torch.linspace(0, len(self.heldout) - n - 1, windows).long().tolist()
+            wins = torch.stack([self.heldout[s:s + n + 1] for s in starts])  # (windows, n + 1)
+            ids, labels = wins[:, :-1], wins[:, 1:]
         for i in range(0, len(ids), batch_size):
             yield {"input_ids": ids[i:i + batch_size], "labels": labels[i:i + batch_size]}
 

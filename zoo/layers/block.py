@@ -18,11 +18,11 @@ class Block(nn.Module):
     def __init__(self, dim: int, num_heads: int, pattern: Pattern, *, mlp_ratio: float = 4.0,
                  qkv_bias: bool = True, drop: float = 0.0, norm_layer: type[nn.Module] = nn.LayerNorm,
                  mlp_layer: type[nn.Module] = Mlp, backend: str = "auto", rotary: RotaryEmbedding | None = None,
-                 max_len: int | None = None):
+                 max_len: int | None = None, shared_qk: bool | None = None):
         super().__init__()
         self.norm1 = norm_layer(dim)
         self.attn = SparseSelfAttention(dim, num_heads, pattern, qkv_bias=qkv_bias, proj_drop=drop,
-                                        backend=backend, max_len=max_len)
+                                        backend=backend, max_len=max_len, shared_qk=shared_qk)
         self.rotary = rotary is not None
         if self.rotary:  # q and k are rotated; with shared QK the keys come from the rotated queries
             self.attn.qkv = RotaryLinear.replace(self.attn.qkv, rotary, num_heads,

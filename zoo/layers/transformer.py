@@ -41,6 +41,7 @@ class TransformerConfig:
     reversible: bool = False
     grad_checkpointing: bool = False
     attn_backend: str = "auto"
+    shared_qk: bool | None = None  # Reformer's shared query/key projection; None: in lsh layers only
 
 
 class Transformer(nn.Module):
@@ -53,7 +54,7 @@ class Transformer(nn.Module):
         self.blocks = nn.ModuleList(
             Block(cfg.dim, cfg.num_heads, p, mlp_ratio=cfg.mlp_ratio, qkv_bias=cfg.qkv_bias, drop=cfg.dropout,
                   norm_layer=norm_layer, mlp_layer=mlp_layer, backend=cfg.attn_backend, rotary=rotary,
-                  max_len=max_len)
+                  max_len=max_len, shared_qk=cfg.shared_qk)
             for p in patterns)
         self.norm = norm_layer(cfg.dim)
         self.reversible = cfg.reversible
