@@ -385,3 +385,28 @@ def test_lsh_alone_rows_exact_in_fp32():
     g32 = torch.autograd.grad((out32 ** 2).sum(), (q32, k32, v32))
     for a, b in zip(g32, g64):
         assert (a.double() - b).abs().max() / b.abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("name", ["lsh", "anchor"])
+@pytest.mark.parametrize("causal", [False, True])
+def test_routed_full_blocks_are_fully_allowed(name, causal):
+    """A block the flex kernel runs as "full" skips the mask: every pair in it must be allowed,
+    self included where LSH masks it (with tiles = chunk, the diagonal blocks lie inside the band)."""
+    p = build(name, chunk=16, causal=causal, **({"bucket_size": 16} if name == "lsh" else {"n_anchors": 4}))
+    q, k = torch.randn(2, 2, 70, 8), torch.randn(2, 2, 70, 8)
+    comp = p.route(q, k)[0]
+    bs = 16
+    blocks, full = comp.blocks(70, 70, bs, bs), comp.full_blocks(70, 70, bs, bs)
+    if causal or name == "anchor":  # masks by position (causal, the anchor's window): nothing is full
+        assert full is None
+        return
+    assert full.any()
+    qa, ka = comp.q_pos, comp.k_pos  # (B, H, N) sorted positions
+    for b in range(2):
+        for h in range(2):
+            ok = comp.mask(b, h, qa[b, h][:, None], ka[b, h][None, :])
+            if comp.diag_bias:
+                ok = ok & (qa[b, h][:, None] != ka[b, h][None, :])
+            for qb, slot in full[0].nonzero().tolist():
+                kb = int(blocks[0, qb, slot])
+                assert ok[qb * bs:(qb + 1) * bs, kb * bs:(kb + 1) * bs].all(), (b, h, qb, kb)

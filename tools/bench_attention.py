@@ -101,7 +101,7 @@ def row(impl, pattern, n, b, tf, tb, pairs, blocks, mem, err, **extra):
                 peak_mem_gib=mem, max_rel_err=err, density=pairs / (H * n * n), **extra)
 
 
-def bench_kernels(n, names, rows, log, sdpa=True):
+def bench_kernels(n, names, rows, log, sdpa=True, ab=False):
     from zoo.attention.kernels.block_mask import block_mask_from_mask_mod
     from zoo.attention.kernels.flex import _compiled
     dev = "cuda"
@@ -149,13 +149,33 @@ def bench_kernels(n, names, rows, log, sdpa=True):
                                 (bm.numel() - 0) and int((1 - bm.sparsity() / 100) * n * n * H), peak_gib(fwd_bwd(pf, (q, k, v), do)),
                                 None, mask_build_ms=mask_ms))
                 log(rows[-1])
-            rows.append(row("zoo", name, n, b, tf, tb, pairs, blocks, mem, err, first_call_ms=first_ms))
+            path = "fused" if p.fused_flex and not p.data_dependent else "components"
+            rows.append(row("zoo", name, n, b, tf, tb, pairs, blocks, mem, err, first_call_ms=first_ms, path=path))
             log(rows[-1])
+            if ab:
+                bench_alternative(p, q, k, v, do, out, pairs, blocks, rows, log)
         except Exception as e:  # one failing pattern must not hide the others
             rows.append(dict(impl="zoo", pattern=name, N=n, B=b, error=repr(e)[:400]))
             log(rows[-1])
     del q, k, v, do
     torch.cuda.empty_cache()
+
+
+def bench_alternative(p, q, k, v, do, out, pairs, blocks, rows, log):
+    """A fused pattern's component pieces, the path the dispatcher no longer takes, timed in the
+    same process (A/B rows "zoo_components")."""
+    from zoo.attention.kernels.flex import flex_attention
+    if p.data_dependent or not p.fused_flex:
+        return
+    n, b = q.shape[2], q.shape[0]
+    comps = p.components(n, n, H)
+    fn = lambda: flex_attention(q, k, v, comps, scale=D ** -0.5)[0]  # noqa: E731
+    try:
+        rows.append(row("zoo_components", p.name, n, b, timeit(fn), timeit(fwd_bwd(fn, (q, k, v), do)), pairs,
+                        blocks, peak_gib(fwd_bwd(fn, (q, k, v), do)), rel_err(fn(), out), path="components"))
+    except Exception as e:
+        rows.append(dict(impl="zoo_components", pattern=p.name, N=n, B=b, error=repr(e)[:400]))
+    log(rows[-1])
 
 
 @torch.no_grad()
@@ -290,6 +310,8 @@ def main(argv=None):
     ap.add_argument("--no-sdpa", action="store_true")
     ap.add_argument("--peers-first", action="store_true", help="run the Hugging Face peers before the kernels")
     ap.add_argument("--profile", default="", help="patterns whose top GPU kernels to list (N=16,384)")
+    ap.add_argument("--ab", action="store_true",
+                    help="also time a fused pattern's component pieces (zoo_components rows)")
     ap.add_argument("--deadline", type=float, default=0, help="seconds; skip remaining work after it")
     args = ap.parse_args(argv)
     rows = []
@@ -319,7 +341,7 @@ def main(argv=None):
     for n in [int(x) for x in args.ns.split(",") if x]:
         for name in names:
             if time_left():
-                bench_kernels(n, [name], rows, log, sdpa=(name == names[0]) and not args.no_sdpa)
+                bench_kernels(n, [name], rows, log, sdpa=(name == names[0]) and not args.no_sdpa, ab=args.ab)
     if not args.no_peers and not args.peers_first and time_left():
         bench_peers(rows, log)
     if args.profile and time_left():

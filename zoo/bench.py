@@ -73,7 +73,10 @@ def current_path(name: str) -> str:
     """Which GPU path the dispatcher takes for a pattern family today."""
     from zoo.attention import patterns
     cls = patterns.get_class(name)
-    return "fused" if cls.fused_flex and not cls.data_dependent else "components"
+    fused = cls.fused_flex
+    if isinstance(fused, property):  # depends on the parameters: the defaults (the benchmark's)
+        fused = cls().fused_flex
+    return "fused" if fused and not cls.data_dependent else "components"
 
 
 def latest(doc: dict, **match) -> tuple[dict, dict] | tuple[None, None]:

@@ -88,7 +88,11 @@ class Component:
             hi_min = hi.min(dim=-1).values
             start, end = blocks * bk, blocks * bk + bk - 1
             nk = self.n_k(n_k)
-            self._cache[key] = (blocks >= 0) & (start >= lo_max[:, None]) & (end <= hi_min[:, None]) & (end < nk)
+            full = (blocks >= 0) & (start >= lo_max[:, None]) & (end <= hi_min[:, None]) & (end < nk)
+            if self.diag_bias:  # self is masked: a block holding a (s, s) pair is never full
+                q_first = torch.arange(full.shape[-2])[:, None] * bq  # (nQB, 1); q and k share one order
+                full &= (end < q_first) | (start > q_first + bq - 1)
+            self._cache[key] = full
         return self._cache[key]
 
 
