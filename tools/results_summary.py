@@ -42,32 +42,39 @@ def scaling(train: dict, world: int = 2) -> dict[str, float]:
 
 
 def summary() -> tuple[dict, dict]:
-    lo, gen, train, quality = (_load(f) for f in ("listops_h200.json", "generate_h200.json", "train_h200.json",
-                                                   "quality_h200.json"))
+    lo, gen, train, quality, maxlen = (_load(f) for f in ("listops_h200.json", "generate_h200.json", "train_h200.json",
+                                                           "quality_h200.json", "maxlen_h200.json"))
     why: dict[str, str] = {}
     res: dict = {k: None for k in ("listops_test_acc", "easyvqa_vqa_acc", "easyvqa_cider_d", "easyvqa_bleu4",
                                    "pixel32_bpd", "pixel64_bpd", "mfu_pixel_base_strided_imagenet64", "mfu_lm_base_16k",
                                    "step_speedup_sparse_vs_dense", "scaling_efficiency_2gpu", "max_seq_len_one_gpu",
                                    "kv_cache_speedup_cifar10")}
-    if lo.get("results"):
-        best = max(lo["results"].values(), key=lambda r: r["eval"]["accuracy"])
+    runs: dict[str, list[dict]] = {}
+    for r in quality.get("runs", []):
+        runs.setdefault(r["name"], []).append(r)
+    listops = [(r, lo["budget"] + " (listops_h200.json)") for r in lo.get("results", {}).values()]
+    listops += [(r, run["budget"] + " (quality_h200.json)") for run in runs.get("listops", []) for r in run["results"].values()]
+    if listops:
+        best, budget = max(listops, key=lambda rb: rb[0]["eval"]["accuracy"])
         res["listops_test_acc"] = best["eval"]["accuracy"]
-        why["listops_test_acc"] = (f"{best['model']}, {lo['budget']}; every encoder run: "
-                                   + ", ".join(f"{k} {v['eval']['accuracy']:.2f}%" for k, v in lo["results"].items()))
-    runs = {r["name"]: r for r in quality.get("runs", [])}
+        why["listops_test_acc"] = (f"{best['model']}, {budget}; every encoder run: "
+                                   + ", ".join(f"{r['model'].split('.')[0]} {r['eval']['accuracy']:.2f}%" for r, _ in listops))
     for key, name in (("pixel32_bpd", "pixel32"), ("pixel64_bpd", "pixel64")):
         if name in runs:
-            res[key] = {p: r["eval"]["bpd"] for p, r in runs[name]["results"].items()}
-            why[key] = f"{runs[name]['what']}; {runs[name]['budget']} (quality_h200.json)"
-    if "easyvqa_vqa" in runs:
-        run = runs["easyvqa_vqa"]
-        best = max(run["results"].values(), key=lambda r: r["eval"]["vqa_accuracy"])
+            run = runs[name][-1]
+            res[key] = {p: r["eval"]["bpd"] for p, r in run["results"].items()}
+            why[key] = f"{run['what']}; {run['budget']} (quality_h200.json)"
+    vqa = [(r, run) for run in runs.get("easyvqa_vqa", []) for r in run["results"].values()]
+    if vqa:
+        best, run = max(vqa, key=lambda rr: rr[0]["eval"]["vqa_accuracy"])
         res["easyvqa_vqa_acc"] = best["eval"]["vqa_accuracy"]
         why["easyvqa_vqa_acc"] = f"{best['model']}, {run['budget']} (quality_h200.json)"
+    for run in runs.get("easyvqa_caption", [])[-1:]:
+        best = max(run["results"].values(), key=lambda r: r["eval"]["cider_d"])
+        res["easyvqa_cider_d"], res["easyvqa_bleu4"] = best["eval"]["cider_d"], best["eval"]["bleu4"]
+        why["easyvqa_cider_d"] = why["easyvqa_bleu4"] = f"{best['model']}, {run['budget']}; {run['what']} (quality_h200.json)"
     for k in ("easyvqa_vqa_acc", "easyvqa_cider_d", "easyvqa_bleu4", "pixel32_bpd", "pixel64_bpd"):
-        why.setdefault(k, "not run on the GPU yet: planned in benchmarks/jobs/plan_h200_quality2.sh (the GPU machine has "
-                          "no Java for pycocoevalcap, so the run's eval_records.json comes back and `zoo eval --records` "
-                          "scores it here); device time went to the other quality runs first")
+        why.setdefault(k, "not run on the GPU yet")
     for key, model in (("mfu_pixel_base_strided_imagenet64", "pixel_base_strided.imagenet64"),
                        ("mfu_lm_base_16k", "lm_base_longformer.enwik8")):
         rows = _train_rows(train, model)
@@ -77,14 +84,23 @@ def summary() -> tuple[dict, dict]:
             res["step_speedup_sparse_vs_dense"] = res["step_speedup_sparse_vs_dense"] or {}
             res["step_speedup_sparse_vs_dense"][model] = rows["dense"]["step_ms"] / rows["sparse"]["step_ms"]
         dense = f"; dense baseline MFU {rows['dense']['mfu']:.3f} at {rows['dense']['step_ms']:.1f} ms/step" if "dense" in rows else ""
-        why[key] = ("sparse run timed out (see train_h200.json's note)" if "sparse" not in rows else "measured") + dense
+        why[key] = ("sparse run timed out (see train_h200.json's note)" if "sparse" not in rows else
+                    f"{rows['sparse']['seq_len']:,} tokens, micro-batch {rows['sparse']['micro_batch']}, "
+                    f"{rows['sparse']['step_ms']:.1f} ms/step") + dense
     why["step_speedup_sparse_vs_dense"] = "dense step time over sparse step time, one GPU, ZeRO-2 (train_h200.json)"
     res["scaling_efficiency_2gpu"] = scaling(train) or None
     why["scaling_efficiency_2gpu"] = ("pixel_base_strided.imagenet64, 12,288 tokens, micro-batch 1 per GPU, against the 1-GPU row "
                                       "of the same code; ZeRO-3 launches were killed while compiling (train_h200.json, "
-                                      "not_measured); session 4 had one GPU only")
-    why["max_seq_len_one_gpu"] = ("not run (tools/max_len_search.py exists; session 4's device time went to the quality "
-                                  "runs; a trial's first step now compiles in 15-70 s, so the search fits one call)")
+                                      "not_measured); sessions 4 and 5 were lent one GPU only")
+    for r in maxlen.get("rows", []):
+        if r.get("max_seq_len") and r["max_seq_len"] > (res["max_seq_len_one_gpu"] or {}).get(r["model"], 0):
+            res["max_seq_len_one_gpu"] = {**(res["max_seq_len_one_gpu"] or {}), r["model"]: r["max_seq_len"]}
+    why["max_seq_len_one_gpu"] = ("lower bounds set by the search's time, not by memory: batch 1, activation checkpointing, "
+                                  "ZeRO-2 (maxlen_h200.json: " + "; ".join(
+                                      f"{r['model']} {r['max_seq_len']:,} at {r['mem_peak_gib']:.1f} GiB"
+                                      for r in maxlen.get("rows", []) if r.get("max_seq_len") ==
+                                      (res["max_seq_len_one_gpu"] or {}).get(r["model"])) + "); dense not searched"
+                                  if maxlen.get("rows") else "not run")
     if gen.get("results"):
         g = gen["results"][0]
         res["kv_cache_speedup_cifar10"] = g["speedup"]

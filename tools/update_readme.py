@@ -88,19 +88,24 @@ def training_block() -> list[str]:
     lines += ["", f"Sampling `{g['model']}` ({g['tokens']:,} tokens, batch {g['batch']}) on the H200: "
               f"{g['cache_tokens_per_s']:,.0f} tokens/s with the KV cache vs {g['no_cache_tokens_per_s']:,.0f} recomputing "
               f"({g['speedup']:.1f}x; `benchmarks/generate_h200.json`).", "",
-              "DeepSpeed bf16 training steps, micro-batch 1 per GPU (`benchmarks/train_h200.json`; model FLOPs per "
+              "DeepSpeed bf16 training steps (`benchmarks/train_h200.json`; model FLOPs per "
               "token = 6 x matmul weights + allowed attention pairs, MFU against 790 TFLOP/s; the first step compiles "
               "the attention kernels and is not timed):", "",
-              "| model | attention | tokens | GPUs | ZeRO | date | first step s | step ms | tokens/s | model TFLOP/s per GPU | MFU |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| model | attention | tokens | micro-batch per GPU | GPUs | ZeRO | date | first step s | step ms | tokens/s | "
+              "model TFLOP/s per GPU | MFU |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in tr["rows"]:
         first = f"{r['warmup_s'][0]:.0f}" if r.get("warmup_s") else ""
-        lines.append(f"| `{r['model']}` | {r['attention']} | {r['seq_len']:,} | {r['world_size']} | {r['zero']} | "
-                     f"{r['date'][:10]} | {first} | {r['step_ms']:.1f} | {r['tokens_per_s']:,.0f} | "
+        lines.append(f"| `{r['model']}` | {r['attention']} | {r['seq_len']:,} | {r['micro_batch']} | {r['world_size']} | "
+                     f"{r['zero']} | {r['date'][:10]} | {first} | {r['step_ms']:.1f} | {r['tokens_per_s']:,.0f} | "
                      f"{r['model_tflops_per_gpu']:.1f} | {r['mfu']:.3f} |")
     for r in tr["not_measured"]:
-        lines.append(f"| `{r['model']}` | {r['attention']} | {r['seq_len']:,} | {r['world_size']} | {r['zero']} | | "
-                     f"{r['error']} | | | | |")
+        lines.append(f"| `{r['model']}` | {r['attention']} | {r['seq_len']:,} | {r.get('micro_batch', 1)} | "
+                     f"{r['world_size']} | {r['zero']} | | {r['error']} | | | | |")
+    ml = json.loads((b / "maxlen_h200.json").read_text())
+    lines += ["", f"Longest trainable sequence on one H200 (`benchmarks/maxlen_h200.json`): {ml['note']}", "",
+              "| model | longest length that trained | peak GiB | status |", "|---|---|---|---|"]
+    for r in sorted(ml["rows"], key=lambda r: (r["model"], r["max_seq_len"] or 0)):
+        lines.append(f"| `{r['model']}` | {r['max_seq_len']:,} | {r['mem_peak_gib']:.1f} | {r['max_len_status']} |")
     return lines + quality_block()
 
 
@@ -109,10 +114,12 @@ def quality_block() -> list[str]:
     q = json.loads((ROOT / "benchmarks/quality_h200.json").read_text())
     lines = ["", f"Quality under a short budget (`benchmarks/quality_h200.json`): {q['note']}", ""]
     for run in q["runs"]:
-        m = run["metric"]
-        lines += [f"{run['what']}; {run['budget']}:", "", f"| model | steps in budget | {run['split']} {m} |", "|---|---|---|"]
-        for r in sorted(run["results"].values(), key=lambda r: r["eval"][m] * (-1 if m.endswith("accuracy") else 1)):
-            lines.append(f"| `{r['model']}` | {r['step']:,} | {r['eval'][m]:.4g} |")
+        ms = run.get("metrics", [run["metric"]])
+        higher = not run["metric"].startswith("bp")  # bits per dim/char: lower is better
+        lines += [f"{run['what']}; {run['budget']}:", "", "| model | steps in budget | "
+                  + " | ".join(f"{run['split']} {m}" for m in ms) + " |", "|---|---|" + "---|" * len(ms)]
+        for r in sorted(run["results"].values(), key=lambda r: r["eval"][run["metric"]] * (-1 if higher else 1)):
+            lines.append(f"| `{r['model']}` | {r['step']:,} | " + " | ".join(f"{r['eval'][m]:.4g}" for m in ms) + " |")
         lines.append("")
     return lines[:-1]
 

@@ -125,8 +125,13 @@ def peers_summary(doc: dict) -> str:
     """README table: Hugging Face attention modules vs ours, same shapes, newest run."""
     lines = ["| peer | pattern | peer fwd+bwd ms (GiB) | zoo module fwd+bwd ms (GiB) | speed-up |", "|---|---|---|---|---|"]
     for peer in ("hf_longformer", "hf_bigbird", "hf_reformer"):
-        p, run = latest(doc, impl=peer)
-        z = next((r for r in run["rows"] if r.get("impl") == "zoo_module" and r.get("peer_of") == peer), None) if p else None
+        p = z = None
+        for run in reversed(doc["runs"]):  # newest run holding both sides of the comparison
+            p = next((r for r in run["rows"] if r.get("impl") == peer and "error" not in r), None)
+            z = next((r for r in run["rows"] if r.get("impl") == "zoo_module" and r.get("peer_of") == peer
+                      and "error" not in r), None)
+            if p and z:
+                break
         if p and z:
             lines.append(f"| {peer} | {p['pattern']} | {p['fwdbwd_ms']:.2f} ({p['peak_mem_gib']:.2f}) | "
                          f"{z['fwdbwd_ms']:.2f} ({z['peak_mem_gib']:.2f}) | {p['fwdbwd_ms'] / z['fwdbwd_ms']:.1f}x |")
