@@ -4,6 +4,7 @@ Writes benchmarks/distillation.{json,md}; a second run with another --task merge
 
     PYTHONPATH=$PWD python3 tools/distill_report.py --task lm
     PYTHONPATH=$PWD python3 tools/distill_report.py --task pixel --steps 150
+    PYTHONPATH=$PWD python3 tools/distill_report.py --task lm --seed 1 --seed 2   # more seeds: a spread table
 
 Arms (the recipe sets teacher, student, data, schedule, alpha/T/beta, layout block/coverage):
   teacher          dense, task loss only (trained first; every student reads it)
@@ -50,8 +51,10 @@ def variant(recipe: D.DistillRecipe, name: str, spec: dict, runs: Path) -> D.Dis
 
 
 def run_task(task: str, steps: int | None, arms: list[str], runs: Path, teacher_steps: int | None = None,
-             key: str | None = None) -> dict:
+             key: str | None = None, seed: int | None = None) -> dict:
     recipe = D.load_recipe(RECIPES[task])
+    if seed is not None:  # data order, teacher and student initialisation
+        recipe = dataclasses.replace(recipe, seed=seed)
     if steps:
         recipe.schedule.steps = steps
     if teacher_steps:
@@ -88,6 +91,50 @@ def _data_fields(data: dict) -> dict:
     return data if keep is None else {k: data[k] for k in keep if k in data}
 
 
+def _family(t: dict) -> tuple:
+    """Runs that differ only by seed: same recipe, student schedule and teacher length."""
+    return t["recipe"], json.dumps(t["resolved"]["schedule"], sort_keys=True), t.get("teacher_steps")
+
+
+def _scratch(report: dict, t: dict) -> float | None:
+    """The held-out metric of the same student trained from scratch with the same seed; it does
+    not depend on the teacher, so another run's (e.g. a longer teacher's) serves too."""
+    same = [x[t["metric"]] for u in report["tasks"].values() if _family(u)[:2] == _family(t)[:2]
+            and u["resolved"]["seed"] == t["resolved"]["seed"] for x in u["rows"] if x["arm"] == "scratch"]
+    return same[0] if same else None
+
+
+def seed_deltas(report: dict) -> dict[tuple, dict[str, dict[int, float]]]:
+    """family -> arm -> seed -> held-out metric minus the same seed's scratch student."""
+    out: dict = {}
+    for t in report["tasks"].values():
+        m, seed, base = t["metric"], t["resolved"]["seed"], _scratch(report, t)
+        for x in t["rows"]:
+            if base is not None and x["arm"] != "scratch":
+                out.setdefault(_family(t), {}).setdefault(x["arm"], {})[seed] = x[m] - base
+    return out
+
+
+def seeds_markdown(report: dict) -> list[str]:
+    """Per family run with several seeds: each arm's difference to scratch per seed, and its mean."""
+    lines = []
+    for fam, arms in seed_deltas(report).items():
+        seeds = sorted({s for d in arms.values() for s in d})
+        if len(seeds) < 2:
+            continue
+        lines += [f"## Across seeds: {fam[0]} (teacher {fam[2] or 'recipe'} steps)", "",
+                  "Held-out metric minus the same seed's scratch student (negative = better than scratch).", "",
+                  "| arm | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | better than scratch |",
+                  "|---|" + "---|" * (len(seeds) + 2)]
+        for arm, d in arms.items():
+            vals = [d.get(s) for s in seeds]
+            got = [v for v in vals if v is not None]
+            lines.append(f"| {arm} | " + " | ".join("" if v is None else f"{v:+.4f}" for v in vals)
+                         + f" | {sum(got) / len(got):+.4f} | {sum(v < 0 for v in got)} of {len(got)} |")
+        lines.append("")
+    return lines
+
+
 def markdown(report: dict) -> str:
     out = ["# Distillation: dense teacher -> sparse student (CPU)", "",
            f"Commands: {'; '.join(sorted(set(report['commands'])))}", "",
@@ -103,9 +150,7 @@ def markdown(report: dict) -> str:
                 f"| arm | pattern | held-out {m} | vs scratch | last train batch loss (nats) | attention pairs/seq "
                 "| density vs causal dense | fwd attn MFLOP/seq | teacher mass in layout | CPU train s |",
                 "|---|---|---|---|---|---|---|---|---|---|"]
-        scratch = [x for u in report["tasks"].values() if u["recipe"] == t["recipe"]
-                   and u["resolved"]["schedule"] == r["schedule"] for x in u["rows"] if x["arm"] == "scratch"]
-        base = scratch[0][m] if scratch else None  # the same student from scratch (maybe another run)
+        base = _scratch(report, t)
         for x in t["rows"]:
             lay = x.get("layout", {})
             delta = "" if base is None or x["arm"] == "scratch" else f"{x[m] - base:+.4f}"
@@ -114,6 +159,7 @@ def markdown(report: dict) -> str:
                        f"{x['pairs']:,} | {x['density']:.3f} | {x['fwd_flops'] / 1e6:.1f} | {mass} | "
                        f"{x.get('train_seconds')} |")
         out.append("")
+    out += seeds_markdown(report)
     out += ["## Conclusions", "", report.get("conclusions", "(to be written from the numbers above)"), ""]
     return "\n".join(out)
 
@@ -124,6 +170,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, help="override schedule.steps (teacher and students)")
     p.add_argument("--teacher-steps", type=int, help="train the teacher this long (students keep --steps)")
     p.add_argument("--arms", default=",".join(ARMS), help=f"comma list from {list(ARMS)}")
+    p.add_argument("--seed", type=int, action="append", help="recipe seed (repeatable; default: the recipe's)")
     p.add_argument("--out", default="benchmarks/distillation")
     p.add_argument("--runs", default="runs/distill_report")
     p.add_argument("--conclusions", help="a markdown file of conclusions to store and render (no runs needed)")
@@ -135,10 +182,12 @@ def main(argv=None) -> int:
     report = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").exists() else {
         "tasks": {}, "commands": []}
     for task in args.task:
-        t0 = time.time()
-        key = f"{task}_teacher{args.teacher_steps}" if args.teacher_steps else task
-        report["tasks"][key] = run_task(task, args.steps, arms, Path(args.runs), args.teacher_steps, key)
-        report["tasks"][key]["wall_seconds"] = round(time.time() - t0, 1)
+        for seed in args.seed or [None]:
+            t0 = time.time()
+            key = task + (f"_teacher{args.teacher_steps}" if args.teacher_steps else "") + (
+                f"_seed{seed}" if seed is not None else "")
+            report["tasks"][key] = run_task(task, args.steps, arms, Path(args.runs), args.teacher_steps, key, seed)
+            report["tasks"][key]["wall_seconds"] = round(time.time() - t0, 1)
     if args.conclusions:
         report["conclusions"] = Path(args.conclusions).read_text().strip()
     if args.task:

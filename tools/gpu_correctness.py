@@ -34,7 +34,7 @@ def _worker(args):
     from zoo.attention.kernels.reference import reference_attention
     pats = {**static_patterns(), "lsh": build("lsh", bucket_size=32, n_hashes=2, chunk=32),
             "anchor": build("anchor", n_anchors=8, chunk=32, window=16),
-            "lsh_chunk64": build("lsh", bucket_size=64, n_hashes=2, chunk=64),  # the benchmark's tiles
+            "lsh_chunk64": build("lsh", bucket_size=64, n_hashes=2, chunk=64),  # the benchmark's chunk size
             "anchor_chunk64": build("anchor", n_anchors=16, chunk=64, window=64)}
     rows = []
     for name in names:

@@ -92,15 +92,15 @@ def summary() -> tuple[dict, dict]:
     why["scaling_efficiency_2gpu"] = ("pixel_base_strided.imagenet64, 12,288 tokens, micro-batch 1 per GPU, against the 1-GPU row "
                                       "of the same code; ZeRO-3 launches were killed while compiling (train_h200.json, "
                                       "not_measured); sessions 4 and 5 were lent one GPU only")
+    best: dict[str, dict] = {}  # model -> its longest successful search row
     for r in maxlen.get("rows", []):
-        if r.get("max_seq_len") and r["max_seq_len"] > (res["max_seq_len_one_gpu"] or {}).get(r["model"], 0):
-            res["max_seq_len_one_gpu"] = {**(res["max_seq_len_one_gpu"] or {}), r["model"]: r["max_seq_len"]}
+        if (r.get("max_seq_len") or 0) > best.get(r["model"], {}).get("max_seq_len", 0):
+            best[r["model"]] = r
+    res["max_seq_len_one_gpu"] = {m: r["max_seq_len"] for m, r in best.items()} or None
     why["max_seq_len_one_gpu"] = ("lower bounds set by the search's time, not by memory: batch 1, activation checkpointing, "
                                   "ZeRO-2 (maxlen_h200.json: " + "; ".join(
-                                      f"{r['model']} {r['max_seq_len']:,} at {r['mem_peak_gib']:.1f} GiB"
-                                      for r in maxlen.get("rows", []) if r.get("max_seq_len") ==
-                                      (res["max_seq_len_one_gpu"] or {}).get(r["model"])) + "); dense not searched"
-                                  if maxlen.get("rows") else "not run")
+                                      f"{m} {r['max_seq_len']:,} at {r['mem_peak_gib']:.1f} GiB" for m, r in best.items())
+                                  + "); dense not searched") if best else "not run"
     if gen.get("results"):
         g = gen["results"][0]
         res["kv_cache_speedup_cifar10"] = g["speedup"]
