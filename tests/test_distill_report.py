@@ -1,0 +1,28 @@
+"""tools/distill_report.py's across-seed summary: each arm is compared with the scratch student
+of the same seed, also when that scratch run belongs to another report entry (a longer teacher)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
+import distill_report as R  # noqa: E402
+
+
+def _task(seed, rows, teacher_steps=None):
+    return {"recipe": "recipes/distill/lm_tiny_bigbird.yaml", "metric": "bits_per_char", "teacher_steps": teacher_steps,
+            "resolved": {"seed": seed, "schedule": {"steps": 300}},
+            "rows": [{"arm": a, "bits_per_char": v} for a, v in rows.items()]}
+
+
+def test_seed_deltas_use_the_same_seeds_scratch():
+    report = {"tasks": {
+        "lm": _task(0, {"teacher": 2.8, "scratch": 2.70, "kd_logits": 2.75}),
+        "lm_seed1": _task(1, {"teacher": 2.9, "scratch": 2.60, "kd_logits": 2.58}),
+        "lm_teacher900": _task(0, {"teacher": 2.1, "kd_logits": 2.76}, teacher_steps=900),  # no scratch of its own
+    }}
+    d = R.seed_deltas(report)
+    fam = R._family(report["tasks"]["lm"])
+    assert abs(d[fam]["kd_logits"][0] - 0.05) < 1e-9 and abs(d[fam]["kd_logits"][1] + 0.02) < 1e-9
+    assert abs(d[R._family(report["tasks"]["lm_teacher900"])]["kd_logits"][0] - 0.06) < 1e-9
+    md = "\n".join(R.seeds_markdown(report))
+    assert "| kd_logits | +0.0500 | -0.0200 | +0.0150 | 1 of 2 |" in md
+    assert "teacher 900" not in md  # one seed only: no spread table
