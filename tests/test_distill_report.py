@@ -9,14 +9,14 @@ import distill_report as R  # noqa: E402
 
 def _task(seed, rows, teacher_steps=None):
     return {"recipe": "recipes/distill/lm_tiny_bigbird.yaml", "metric": "bits_per_char", "teacher_steps": teacher_steps,
-            "resolved": {"seed": seed, "schedule": {"steps": 300}},
+            "resolved": {"seed": seed, "schedule": {"steps": 300}, "teacher": {"steps": None}},
             "rows": [{"arm": a, "bits_per_char": v} for a, v in rows.items()]}
 
 
 def test_seed_deltas_use_the_same_seeds_scratch():
     report = {"tasks": {
         "lm": _task(0, {"teacher": 2.8, "scratch": 2.70, "kd_logits": 2.75}),
-        "lm_seed1": _task(1, {"teacher": 2.9, "scratch": 2.60, "kd_logits": 2.58}),
+        "lm_seed1": _task(1, {"teacher": 2.9, "scratch": 2.60, "kd_logits": 2.58}, teacher_steps=300),  # = default
         "lm_teacher900": _task(0, {"teacher": 2.1, "kd_logits": 2.76}, teacher_steps=900),  # no scratch of its own
     }}
     d = R.seed_deltas(report)

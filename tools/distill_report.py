@@ -93,7 +93,9 @@ def _data_fields(data: dict) -> dict:
 
 def _family(t: dict) -> tuple:
     """Runs that differ only by seed: same recipe, student schedule and teacher length."""
-    return t["recipe"], json.dumps(t["resolved"]["schedule"], sort_keys=True), t.get("teacher_steps")
+    r = t["resolved"]
+    return (t["recipe"], json.dumps(r["schedule"], sort_keys=True),
+            t.get("teacher_steps") or r["teacher"].get("steps") or r["schedule"]["steps"])
 
 
 def _scratch(report: dict, t: dict) -> float | None:
