@@ -21,6 +21,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from zoo.attention import SparseSelfAttention, build, sparse_attention  # noqa: E402
 from zoo.attention.flops import block_pairs, count_pairs  # noqa: E402
+from zoo.bench import path_of  # noqa: E402
 
 H, D = 16, 64
 
@@ -149,8 +150,8 @@ def bench_kernels(n, names, rows, log, sdpa=True, ab=False):
                                 (bm.numel() - 0) and int((1 - bm.sparsity() / 100) * n * n * H), peak_gib(fwd_bwd(pf, (q, k, v), do)),
                                 None, mask_build_ms=mask_ms))
                 log(rows[-1])
-            path = "fused" if p.fused_flex and not p.data_dependent else "components"
-            rows.append(row("zoo", name, n, b, tf, tb, pairs, blocks, mem, err, first_call_ms=first_ms, path=path))
+            rows.append(row("zoo", name, n, b, tf, tb, pairs, blocks, mem, err, first_call_ms=first_ms,
+                            path=path_of(p)))
             log(rows[-1])
             if ab:
                 bench_alternative(p, q, k, v, do, out, pairs, blocks, rows, log)

@@ -69,14 +69,17 @@ def attention_runs_markdown(doc: dict) -> str:
     return "\n".join(parts)
 
 
+def path_of(pattern) -> str:
+    """Which GPU path the dispatcher takes for a pattern (or a class whose choice is fixed)."""
+    return "fused" if pattern.fused_flex and not pattern.data_dependent else "components"
+
+
 def current_path(name: str) -> str:
     """Which GPU path the dispatcher takes for a pattern family today."""
     from zoo.attention import patterns
     cls = patterns.get_class(name)
-    fused = cls.fused_flex
-    if isinstance(fused, property):  # depends on the parameters: the defaults (the benchmark's)
-        fused = cls().fused_flex
-    return "fused" if fused and not cls.data_dependent else "components"
+    # a choice that depends on the parameters (a property): the defaults, which the benchmark uses
+    return path_of(cls() if isinstance(cls.fused_flex, property) else cls)
 
 
 def latest(doc: dict, **match) -> tuple[dict, dict] | tuple[None, None]:

@@ -37,14 +37,11 @@ LAYOUT_KEY = "distill_layouts"
 
 # --- data ------------------------------------------------------------------------------------------
 def text_bytes(source: str) -> bytes:
-    """The corpus of a text recipe: a name of one every Python ships (no download), else a file."""
-    if source == "pydoc_topics":  # ~465 KB of English: the CPython docs behind help('topics')
-        from .data.text import pydoc_bytes
-        return pydoc_bytes()
-    if source == "pystdlib":  # ~30 MB of code: the stdlib's Lib/**/*.py, too big to memorise in a short run
-        from .data.text import pystdlib_bytes
-        return pystdlib_bytes()
-    return Path(source).read_bytes()
+    """The corpus of a text recipe: a name of one every Python ships (no download; data.text.LOCAL:
+    pydoc_topics ~465 KB of English, pystdlib ~30 MB of code), else a file."""
+    from .data.text import LOCAL
+    name = {"pydoc_topics": "pydoc"}.get(source, source)
+    return LOCAL[name]() if name in LOCAL else Path(source).read_bytes()
 
 
 def easyvqa_images(split: str, limit: int, size: int) -> Tensor:

@@ -262,30 +262,25 @@ class DilatedWindow(Pattern):
     def head_groups(self):
         return len(self._dilations())
 
-    def allowed(self, g, i, j, gq=None, gk=None):
-        r = torch.tensor(self._dilations(), device=i.device)[g]
+    def _within(self, i, j, r):
+        """The rule for dilation r (an int, or a per-head tensor): every mask form calls this."""
         d = i - j
         return self._causal(i, j, (d % r == 0) & (d <= self.left * r) & (-d <= self.right * r))
+
+    def allowed(self, g, i, j, gq=None, gk=None):
+        return self._within(i, j, torch.tensor(self._dilations(), device=i.device)[g])
 
     def lookback(self):
         return self.left * max(self._dilations())
 
     def mask_parts(self, n):
-        def fn(g, i, j, r):
-            r, d = r[g], i - j
-            return self._causal(i, j, (d % r == 0) & (d <= self.left * r) & (-d <= self.right * r))
-        return fn, (torch.tensor(self._dilations()),)
+        return (lambda g, i, j, r: self._within(i, j, r[g])), (torch.tensor(self._dilations()),)
 
     def kernel_mask_parts(self, n):
         if len(set(self._dilations())) > 1:
             return self.mask_parts(n)
-        r = self._dilations()[0]
-        left, right = self.left * r, self.right * r
-
-        def fn(g, i, j):  # the dilation and the span as constants (see Pattern.kernel_mask_parts)
-            d = i - j
-            return self._causal(i, j, (d % r == 0) & (d <= left) & (-d <= right))
-        return fn, ()
+        r = self._dilations()[0]  # the dilation as a constant (see Pattern.kernel_mask_parts)
+        return (lambda g, i, j: self._within(i, j, r)), ()
 
     def _components(self, n_q, n_k, n_heads, k_start):
         groups = self.head_groups()
@@ -296,8 +291,7 @@ class DilatedWindow(Pattern):
                 heads = None
 
             def mask(b, h, i, j, r=r):
-                d = i - j
-                return self._causal(i, j, (d % r == 0) & (d <= self.left * r) & (-d <= self.right * r))
+                return self._within(i, j, r)
             if r == 1:
                 out.append(_band_component(self, n_q, n_k, k_start, self.left, self.right, heads=heads))
             else:
