@@ -119,3 +119,26 @@ def test_vqa_and_caption_loaders(shards):
 
     assert cap["image"].shape == (4, 3, 64, 64) and cap["caption_ids"].shape == (4, 32)
     assert all(decode(ids) == refs[0] for ids, refs in zip(cap["caption_ids"], cap["references"]))
+
+
+def test_dihedral_augment_flips_or_turns_training_images_only(shards):
+    """Each augmented training image is one of the 8 flips / quarter turns of its original (same
+    question ids identify the sample), eval loaders ignore the option, bad values name it."""
+    folder, _ = shards
+    plain = {int(q): im for b in make_loader("vqa", folder, 64, train=False, split="train")
+             for q, im in zip(b["question_id"], b["image"])}
+    aug = next(iter(make_loader("vqa", folder, 64, train=True, split="train", seed=0, augment="dihedral")))
+    moved = 0
+    for q, im in zip(aug["question_id"], aug["image"]):
+        orig = plain[int(q)]
+        views = [torch.rot90(orig, r, dims=(1, 2)) for r in range(4)]
+        views += [v.flip(2) for v in views]
+        assert any(torch.equal(im, v) for v in views)
+        moved += not torch.equal(im, orig)
+    assert moved > 0
+    ev = next(iter(make_loader("vqa", folder, 64, train=False, split="train", augment="dihedral")))
+    assert all(torch.equal(im, plain[int(q)]) for q, im in zip(ev["question_id"], ev["image"]))
+    with pytest.raises(ValueError, match="augment must be one of"):
+        make_loader("vqa", folder, 4, train=True, split="train", augment="mixup")
+    with pytest.raises(ValueError, match="augment is only available for kind 'vqa'"):
+        make_loader("caption", folder, 4, train=True, split="train", augment="dihedral")

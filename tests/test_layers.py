@@ -142,3 +142,17 @@ def test_no_weight_decay():
     assert {"cls_token", "pos_embed.weight"} <= skip
     assert all(names[n].ndim < 2 for n in skip if n not in {"cls_token", "pos_embed.weight"})
     assert "backbone.blocks.0.attn.qkv.weight" not in skip and "backbone.blocks.0.norm1.weight" in skip
+
+
+def test_image_stems():
+    """Both stems give (B, P, dim) over the same grid; the conv stem needs a power-of-two patch."""
+    from zoo.layers.image_tokens import ConvStem, ImageTokens
+
+    x = torch.rand(2, 3, 32, 32)
+    for stem, patch in (("patch", 8), ("conv", 8), ("conv", 4)):
+        tok = ImageTokens(32, patch, 48, stem=stem)
+        assert tok(x).shape == (2, (32 // patch) ** 2, 48)
+    with pytest.raises(ValueError, match="stem must be one of"):
+        ImageTokens(32, 8, 48, stem="resnet")
+    with pytest.raises(ValueError, match="power of two"):
+        ConvStem(6, 48)

@@ -163,19 +163,26 @@ def bench_kernels(n, names, rows, log, sdpa=True, ab=False):
 
 
 def bench_alternative(p, q, k, v, do, out, pairs, blocks, rows, log):
-    """A fused pattern's component pieces, the path the dispatcher no longer takes, timed in the
-    same process (A/B rows "zoo_components")."""
+    """The path the dispatcher does not take, timed in the same process: a fused pattern's
+    component pieces (rows "zoo_components"), a routed pattern's whole call compiled ("zoo_compiled")."""
     from zoo.attention.kernels.flex import flex_attention
-    if p.data_dependent or not p.fused_flex:
-        return
     n, b = q.shape[2], q.shape[0]
-    comps = p.components(n, n, H)
-    fn = lambda: flex_attention(q, k, v, comps, scale=D ** -0.5)[0]  # noqa: E731
+    if p.data_dependent:  # the whole routed call (route, sort, gather, kernels, merge) under torch.compile
+        impl, path = "zoo_compiled", "torch.compile(sparse_attention)"
+        state = routing_state(p, q.device)
+        fn = torch.compile(lambda: sparse_attention(q, k, v, p, backend="flex", **state))
+    elif p.fused_flex:
+        impl, path = "zoo_components", "components"
+        comps = p.components(n, n, H)
+        fn = lambda: flex_attention(q, k, v, comps, scale=D ** -0.5)[0]  # noqa: E731
+    else:
+        return
     try:
-        rows.append(row("zoo_components", p.name, n, b, timeit(fn), timeit(fwd_bwd(fn, (q, k, v), do)), pairs,
-                        blocks, peak_gib(fwd_bwd(fn, (q, k, v), do)), rel_err(fn(), out), path="components"))
+        err = rel_err(fn(), out)
+        rows.append(row(impl, p.name, n, b, timeit(fn), timeit(fwd_bwd(fn, (q, k, v), do)), pairs,
+                        blocks, peak_gib(fwd_bwd(fn, (q, k, v), do)), err, path=path))
     except Exception as e:
-        rows.append(dict(impl="zoo_components", pattern=p.name, N=n, B=b, error=repr(e)[:400]))
+        rows.append(dict(impl=impl, pattern=p.name, N=n, B=b, error=repr(e)[:400]))
     log(rows[-1])
 
 
@@ -312,7 +319,7 @@ def main(argv=None):
     ap.add_argument("--peers-first", action="store_true", help="run the Hugging Face peers before the kernels")
     ap.add_argument("--profile", default="", help="patterns whose top GPU kernels to list (N=16,384)")
     ap.add_argument("--ab", action="store_true",
-                    help="also time a fused pattern's component pieces (zoo_components rows)")
+                    help="also time the alternative path: component pieces of fused patterns, compiled routed calls")
     ap.add_argument("--deadline", type=float, default=0, help="seconds; skip remaining work after it")
     args = ap.parse_args(argv)
     rows = []

@@ -143,12 +143,26 @@ class ListOpsDecoder:
         return [{"input_ids": input_ids, "attention_mask": mask, "labels": label}]
 
 
-class VQADecoder:
-    """One image sample with its questions -> one item per question."""
+AUGMENTS = (None, "dihedral")
 
-    def __init__(self, answers: Sequence[str], question_len: int, image_size: int | None):
+
+def dihedral(image: torch.Tensor, rng: random.Random) -> torch.Tensor:
+    """image (C, H, W) under one of the 8 flips / quarter turns, drawn from rng. Only for
+    questions whose answers do not depend on direction (easy-VQA asks colour, shape, presence)."""
+    image = torch.rot90(image, rng.randrange(4), dims=(1, 2))
+    return image.flip(2) if rng.random() < 0.5 else image
+
+
+class VQADecoder:
+    """One image sample with its questions -> one item per question; ``augment="dihedral"``
+    flips / turns each training image (one draw per image, shared by its questions)."""
+
+    def __init__(self, answers: Sequence[str], question_len: int, image_size: int | None,
+                 augment: str | None = None):
+        if augment not in AUGMENTS:
+            raise ValueError(f"augment must be one of {AUGMENTS}, got {augment!r}")
         self.answer_index = {a: i for i, a in enumerate(answers)}
-        self.question_len, self.image_size = question_len, image_size
+        self.question_len, self.image_size, self.augment = question_len, image_size, augment
 
     def __call__(self, sample: Sample, rng: random.Random) -> list[Sample]:
         meta = _json(sample)
@@ -156,6 +170,8 @@ class VQADecoder:
         if not questions:
             return []
         image = _float_chw(_resize_crop(_pil(_field(sample, "png", "jpg")), self.image_size))
+        if self.augment == "dihedral":
+            image = dihedral(image, rng).contiguous()
         ids, mask = tokenize([q["question"] for q in questions], self.question_len)  # (Q, Lq)
         return [{"image": image, "question_ids": ids[j], "question_mask": mask[j],
                  "labels": self.answer_index.get(q["answer"], IGNORE_INDEX),

@@ -145,8 +145,11 @@ def _epoch_items(kind: str, index: dict | None, seq_len: int) -> int | None:
 
 def make_decoder(kind: str, train: bool, seq_len: int, index: dict | None, *,
                  image_size: int | None = None, answers: Sequence[str] | None = None,
-                 add_cls: bool = False) -> Callable:
-    """The per-sample decoder of one kind (see zoo.data.decode for the items it makes)."""
+                 add_cls: bool = False, augment: str | None = None) -> Callable:
+    """The per-sample decoder of one kind (see zoo.data.decode for the items it makes);
+    ``augment`` (vqa only) applies to training items."""
+    if augment is not None and kind != "vqa":
+        raise ValueError(f"augment is only available for kind 'vqa', not {kind!r}")
     meta = (index or {}).get("meta", {})
     if kind == "pixels":  # image_size: resize to this side (None: the shards' own size)
         return decode.PixelDecoder(meta.get("image_size"), resize=image_size)
@@ -161,7 +164,7 @@ def make_decoder(kind: str, train: bool, seq_len: int, index: dict | None, *,
         if not answers:
             raise ValueError("vqa needs an answer vocabulary: pass answers= or use shards whose "
                              "index.json has meta.answers")
-        return decode.VQADecoder(answers, seq_len, image_size)
+        return decode.VQADecoder(answers, seq_len, image_size, augment if train else None)
     if kind == "caption":
         return decode.CaptionDecoder(seq_len, image_size, train)
     raise ValueError(f"unknown kind {kind!r}; choose from {KINDS} or {sorted(DATASET_KINDS)}")
@@ -171,7 +174,7 @@ def make_loader(kind: str, urls: Any, batch_size: int, train: bool, seq_len: int
                 split: str | None = None, num_workers: int = 0, seed: int | None = None,
                 epoch_batches: int | None = None, shuffle_buffer: int = 500,
                 image_size: int | None = None, answers: Sequence[str] | None = None,
-                add_cls: bool = False, max_skip_fraction: float = 0.01, check_after: int = 100,
+                add_cls: bool = False, augment: str | None = None, max_skip_fraction: float = 0.01, check_after: int = 100,
                 eval_split: str = "shard", pin_memory: bool = False,
                 multiprocessing_context: str | None = None) -> wds.WebLoader:
     """A loader of batch dicts over shards (see module docstring and zoo.data.decode).
@@ -184,6 +187,7 @@ def make_loader(kind: str, urls: Any, batch_size: int, train: bool, seq_len: int
     seed: makes training draws reproducible per (seed, rank, worker, epoch); workers are
     persistent when training so their epoch counters survive between epochs.
     shuffle_buffer: raw samples held for shuffling (items of VQA/bytes get a second small one).
+    augment: vqa training images, None or "dihedral" (zoo.data.decode.dihedral).
     max_skip_fraction, check_after: the broken-sample budget (see zoo.data.skips).
     eval_split: "shard" (deal shards) or "sample" (deal samples; balanced, reads every shard).
     multiprocessing_context: the workers' start method ("fork", "spawn", ...), also used for
@@ -203,7 +207,7 @@ def make_loader(kind: str, urls: Any, batch_size: int, train: bool, seq_len: int
     skips = SkipCounter(max_skip_fraction, check_after, name=f"{kind} {'train' if train else 'eval'}",
                         context=multiprocessing_context)
     decoder = make_decoder(kind, train, seq_len, index, image_size=image_size, answers=answers,
-                           add_cls=add_cls)
+                           add_cls=add_cls, augment=augment)
 
     by_sample = not train and eval_split == "sample"
     ds = wds.WebDataset(

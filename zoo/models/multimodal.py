@@ -33,6 +33,7 @@ VOCAB, SOT, EOT, PAD = 49408, 49406, 49407, 0  # open_clip SimpleTokenizer (zoo.
 class CaptionerConfig(TransformerConfig):
     image_size: int = 64
     patch_size: int = 8
+    stem: str = "patch"  # image stem: "patch" (ViT's linear patches) or "conv" (zoo.layers.image_tokens)
     vocab_size: int = VOCAB
     max_caption_len: int = 32  # caption tokens including <sot> and <eot> (the pipeline's seq_len)
     max_question_len: int = 0  # > 0: question tokens join the prefix (generative VQA)
@@ -47,7 +48,7 @@ class Captioner(ZooModel):
 
     def __init__(self, cfg: CaptionerConfig):
         super().__init__(cfg)
-        self.image_tokens = ImageTokens(cfg.image_size, cfg.patch_size, cfg.dim)
+        self.image_tokens = ImageTokens(cfg.image_size, cfg.patch_size, cfg.dim, cfg.stem)
         self.prefix_len = self.image_tokens.num_tokens + cfg.max_question_len
         self.tok_embed = nn.Embedding(cfg.vocab_size, cfg.dim)
         self.caption_pos_embed = LearnedPosEmbed(cfg.max_caption_len, cfg.dim)
@@ -190,6 +191,7 @@ class Captioner(ZooModel):
 class VQAConfig(TransformerConfig):
     image_size: int = 64
     patch_size: int = 8
+    stem: str = "patch"  # image stem: "patch" (ViT's linear patches) or "conv" (zoo.layers.image_tokens)
     vocab_size: int = VOCAB
     max_question_len: int = 32  # the pipeline's seq_len for vqa
     n_answers: int = 13  # easy-VQA; VQA v2 uses its top answers (3,129)
@@ -202,7 +204,7 @@ class VQAClassifier(ZooModel):
 
     def __init__(self, cfg: VQAConfig):
         super().__init__(cfg)
-        self.image_tokens = ImageTokens(cfg.image_size, cfg.patch_size, cfg.dim)
+        self.image_tokens = ImageTokens(cfg.image_size, cfg.patch_size, cfg.dim, cfg.stem)
         self.tok_embed = nn.Embedding(cfg.vocab_size, cfg.dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, cfg.dim))
         self.question_pos_embed = LearnedPosEmbed(cfg.max_question_len + 1, cfg.dim)
