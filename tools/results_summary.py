@@ -68,7 +68,8 @@ def summary() -> tuple[dict, dict]:
     if vqa:
         best, run = max(vqa, key=lambda rr: rr[0]["eval"]["vqa_accuracy"])
         res["easyvqa_vqa_acc"] = best["eval"]["vqa_accuracy"]
-        why["easyvqa_vqa_acc"] = f"{best['model']}, {run['budget']} (quality_h200.json)"
+        setting = f" ({best['setting']})" if best.get("setting") else ""
+        why["easyvqa_vqa_acc"] = f"{best['model']}{setting}, {run['budget']} (quality_h200.json)"
     for run in runs.get("easyvqa_caption", [])[-1:]:
         best = max(run["results"].values(), key=lambda r: r["eval"]["cider_d"])
         res["easyvqa_cider_d"], res["easyvqa_bleu4"] = best["eval"]["cider_d"], best["eval"]["bleu4"]

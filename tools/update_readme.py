@@ -119,7 +119,10 @@ def quality_block() -> list[str]:
         lines += [f"{run['what']}; {run['budget']}:", "", "| model | steps in budget | "
                   + " | ".join(f"{run['split']} {m}" for m in ms) + " |", "|---|---|" + "---|" * len(ms)]
         for r in sorted(run["results"].values(), key=lambda r: r["eval"][run["metric"]] * (-1 if higher else 1)):
-            lines.append(f"| `{r['model']}` | {r['step']:,} | " + " | ".join(f"{r['eval'][m]:.4g}" for m in ms) + " |")
+            name = f"`{r['model']}`" + (f" ({r['setting']})" if r.get("setting") else "")
+            lines.append(f"| {name} | {r['step']:,} | " + " | ".join(f"{r['eval'][m]:.4g}" for m in ms) + " |")
+        if run.get("failed"):
+            lines += ["", f"Not in the table: {run['failed']}."]
         lines.append("")
     return lines[:-1]
 
