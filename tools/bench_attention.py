@@ -132,7 +132,7 @@ def bench_kernels(n, names, rows, log, sdpa=True, ab=False):
             if p.data_dependent:
                 pairs, blocks = routed_pairs(p, q, k, state), None
             else:
-                pairs, blocks = count_pairs(p, n, H, device=dev), block_pairs(p, n, H)
+                pairs, blocks = count_pairs(p, n, H, device=dev), block_pairs(p, n, H, device=dev)
             err, plain = None, plain_mask_mod(name, p, n, dev)
             if plain is not None:  # built like ours (torch's compiled create_block_mask has a sort
                 # whose cold compile takes minutes at some lengths: kernels/block_mask.py)
@@ -302,7 +302,7 @@ def bench_long(rows, log, n=1 << 20):
         mem = peak_gib(fwd_bwd(f, (q, k, v), do))
         tf, tb = timeit(f, 3, 10), timeit(fwd_bwd(f, (q, k, v), do), 3, 10)
         pairs = count_pairs(p, n, H, device=dev)
-        rows.append(row("zoo", "sliding_window", n, 1, tf, tb, pairs, block_pairs(p, n, H), mem, None, note="1M tokens"))
+        rows.append(row("zoo", "sliding_window", n, 1, tf, tb, pairs, block_pairs(p, n, H, device=dev), mem, None, note="1M tokens"))
     except Exception as e:
         rows.append(dict(impl="zoo", pattern="sliding_window", N=n, error=repr(e)[:400]))
     log(rows[-1])

@@ -40,8 +40,16 @@ def count_pairs(pattern: Pattern, n: int, n_heads: int, device="cpu", chunk: int
     return total
 
 
-def block_pairs(pattern: Pattern, n: int, n_heads: int, block: int = 128) -> int:
-    """(query, key) pairs inside the tiles the flex backend computes, summed over heads."""
+def block_pairs(pattern: Pattern, n: int, n_heads: int, block: int = 128, device="cpu") -> int:
+    """(query, key) pairs inside the tiles the flex backend computes, summed over heads: a fused
+    pattern's one BlockMask, or else the candidate tiles of each component."""
+    if pattern.fused_flex and not pattern.data_dependent:
+        from .kernels.block_mask import listed_blocks
+        from .kernels.flex import _fused_structure
+        bm = _fused_structure(pattern, n, n, n_heads, 0, block, str(device), False)
+        partial, full = listed_blocks(bm, -(-n // block))
+        hit = partial | full  # (1, H or 1, nQB, nKB)
+        return int(hit.sum()) * block * block * (n_heads // hit.shape[1])
     total = 0
     for comp in pattern.components(n, n, n_heads):
         hc = n_heads if comp.heads is None else len(comp.heads)

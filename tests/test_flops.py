@@ -1,0 +1,31 @@
+"""Work counts used by benchmarks/: block_pairs must count the tiles the kernel of each path runs."""
+import pytest
+import torch
+
+from zoo.attention import build
+from zoo.attention.flops import block_pairs
+
+
+def _tiles_with_pairs(p, n, heads, block):
+    """Tiles that hold at least one allowed pair, from the dense truth (per head group)."""
+    i = torch.arange(n).view(-1, 1)
+    total = 0
+    for h in range(heads):
+        g = torch.tensor(h * p.head_groups() // heads)
+        ok = p.allowed(g, i, i.T)  # (n, n)
+        nb = -(-n // block)
+        padded = torch.zeros(nb * block, nb * block, dtype=torch.bool)
+        padded[:n, :n] = ok
+        total += int(padded.view(nb, block, nb, block).any(3).any(1).sum())
+    return total * block * block
+
+
+@pytest.mark.parametrize("name,kw", [("sliding_window", dict(left=40, right=0, causal=True)),
+                                     ("dilated_window", dict(left=30, right=0, dilation=2, causal=True)),
+                                     ("bigbird", dict(block=16, window_blocks=3, global_blocks=1, random_blocks=1))])
+def test_block_pairs_of_a_fused_pattern_are_its_blockmask_tiles(name, kw):
+    """A fused pattern runs one BlockMask: its tiles are exactly those with an allowed pair."""
+    p = build(name, **kw)
+    assert p.fused_flex
+    n, heads, block = 200, 2, 32
+    assert block_pairs(p, n, heads, block) == _tiles_with_pairs(p, n, heads, block)
