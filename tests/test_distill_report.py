@@ -3,6 +3,8 @@ of the same seed, also when that scratch run belongs to another report entry (a 
 import os
 import sys
 
+import pytest
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
 import distill_report as R  # noqa: E402
 
@@ -26,3 +28,16 @@ def test_seed_deltas_use_the_same_seeds_scratch():
     md = "\n".join(R.seeds_markdown(report))
     assert "| kd_logits | +0.0500 | -0.0200 | +0.0150 | 1 of 2 |" in md
     assert "teacher 900" not in md  # one seed only: no spread table
+
+
+def test_kd_grid_arms_set_alpha_and_temperature():
+    arms = R.kd_grid_arms("0.1:4,0.5:1")
+    assert arms == {"kd_logits_a0.1_T4": dict(alpha=0.1, temperature=4.0, beta=0.0, layout=False),
+                    "kd_logits_a0.5_T1": dict(alpha=0.5, temperature=1.0, beta=0.0, layout=False)}
+    from zoo import distill as D
+    recipe = D.load_recipe(R.RECIPES["lm"])
+    v = R.variant(recipe, "kd_logits_a0.1_T4", arms["kd_logits_a0.1_T4"], R.Path("/tmp/x"))
+    assert (v.loss.alpha, v.loss.temperature, v.loss.beta, v.layout.enabled) == (0.1, 4.0, 0.0, False)
+    for bad in ("0.1", "0:2", "a:b"):
+        with pytest.raises(SystemExit, match="--kd-grid"):
+            R.kd_grid_arms(bad)

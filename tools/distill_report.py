@@ -14,6 +14,7 @@ Arms (the recipe sets teacher, student, data, schedule, alpha/T/beta, layout blo
   learned_scratch  learned layout from the teacher's attention, budget matched to the student's
                    own pattern's pairs; task loss only
   learned_kd       learned layout + logit and attention-map distillation
+  --kd-grid        extra kd_logits arms at other alpha / T (kd_logits_a0.1_T4, ...)
 Quality: exact bits/dim or bits/char on held-out data. Cost: allowed pairs (count_pairs) and
 useful forward FLOPs per sequence. GPU time: not measured here (CPU job).
 """
@@ -44,13 +45,29 @@ ARMS = {
 }
 
 
+def kd_grid_arms(grid: str) -> dict[str, dict]:
+    """"ALPHA:T,..." -> logit-distillation arms at those weights and temperatures (no attention KD),
+    e.g. "0.1:1,0.25:4" -> kd_logits_a0.1_T1, kd_logits_a0.25_T4."""
+    arms = {}
+    for item in filter(None, grid.split(",")):
+        try:
+            alpha, temperature = (float(x) for x in item.split(":"))
+        except ValueError:
+            raise SystemExit(f"--kd-grid: {item!r} is not ALPHA:T (e.g. 0.1:4)") from None
+        if alpha <= 0 or temperature <= 0:
+            raise SystemExit(f"--kd-grid: alpha and T must be > 0, got {item!r}")
+        arms[f"kd_logits_a{alpha:g}_T{temperature:g}"] = dict(alpha=alpha, temperature=temperature, beta=0.0,
+                                                               layout=False)
+    return arms
+
+
 def variant(recipe: D.DistillRecipe, name: str, spec: dict, runs: Path) -> D.DistillRecipe:
-    loss = dataclasses.replace(recipe.loss, **{k: v for k, v in spec.items() if k in ("alpha", "beta")})
+    loss = dataclasses.replace(recipe.loss, **{k: v for k, v in spec.items() if k in ("alpha", "beta", "temperature")})
     layout = dataclasses.replace(recipe.layout, enabled=spec["layout"])
     return dataclasses.replace(recipe, loss=loss, layout=layout, out=str(runs / name))
 
 
-def run_task(task: str, steps: int | None, arms: list[str], runs: Path, teacher_steps: int | None = None,
+def run_task(task: str, steps: int | None, arms: dict[str, dict], runs: Path, teacher_steps: int | None = None,
              key: str | None = None, seed: int | None = None) -> dict:
     recipe = D.load_recipe(RECIPES[task])
     if seed is not None:  # data order, teacher and student initialisation
@@ -69,8 +86,8 @@ def run_task(task: str, steps: int | None, arms: list[str], runs: Path, teacher_
     t_eval = {**D.evaluate(teacher, data, recipe.schedule.batch_size, device), **D.attention_cost(teacher, n)}
     rows = [{"arm": "teacher", "pattern": recipe.teacher.name, **t_eval,
              "train_seconds": t_info.get("train_seconds"), "final_train_loss": t_info["log"][-1]["task"]}]
-    for arm in arms:
-        r = D.run_distill(variant(recipe, arm, ARMS[arm], runs), teacher=teacher, data=data,
+    for arm, spec in arms.items():
+        r = D.run_distill(variant(recipe, arm, spec, runs), teacher=teacher, data=data,
                           teacher_info=t_info, teacher_eval=t_eval)
         s = r["student"]
         rows.append({"arm": arm, "pattern": recipe.student.name if "layout" not in s else "learned",
@@ -173,13 +190,18 @@ def main(argv=None) -> int:
     p.add_argument("--teacher-steps", type=int, help="train the teacher this long (students keep --steps)")
     p.add_argument("--arms", default=",".join(ARMS), help=f"comma list from {list(ARMS)}")
     p.add_argument("--seed", type=int, action="append", help="recipe seed (repeatable; default: the recipe's)")
+    p.add_argument("--kd-grid", default="", help="extra logit-KD arms ALPHA:T,... (e.g. 0.1:1,0.1:4)")
     p.add_argument("--out", default="benchmarks/distillation")
     p.add_argument("--runs", default="runs/distill_report")
     p.add_argument("--conclusions", help="a markdown file of conclusions to store and render (no runs needed)")
     args = p.parse_args(argv)
     if not args.task and not args.conclusions:
         p.error("give --task (run) and/or --conclusions (re-render)")
-    arms = [a for a in args.arms.split(",") if a]
+    unknown = [a for a in args.arms.split(",") if a and a not in ARMS]
+    if unknown:
+        p.error(f"--arms: unknown {unknown}; choose from {list(ARMS)}")
+    arms = {a: ARMS[a] for a in args.arms.split(",") if a}
+    arms.update(kd_grid_arms(args.kd_grid))
     out = Path(args.out)
     report = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").exists() else {
         "tasks": {}, "commands": []}
@@ -187,7 +209,7 @@ def main(argv=None) -> int:
         for seed in args.seed or [None]:
             t0 = time.time()
             key = task + (f"_teacher{args.teacher_steps}" if args.teacher_steps else "") + (
-                f"_seed{seed}" if seed is not None else "")
+                f"_seed{seed}" if seed is not None else "") + ("_kdgrid" if args.kd_grid else "")
             report["tasks"][key] = run_task(task, args.steps, arms, Path(args.runs), args.teacher_steps, key, seed)
             report["tasks"][key]["wall_seconds"] = round(time.time() - t0, 1)
     if args.conclusions:
