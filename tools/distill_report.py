@@ -109,10 +109,11 @@ def _data_fields(data: dict) -> dict:
 
 
 def _family(t: dict) -> tuple:
-    """Runs that differ only by seed: same recipe, student schedule and teacher length."""
+    """Runs that differ only by seed: same recipe, student schedule, teacher length and loss weights."""
     r = t["resolved"]
     return (t["recipe"], json.dumps(r["schedule"], sort_keys=True),
-            t.get("teacher_steps") or r["teacher"].get("steps") or r["schedule"]["steps"])
+            t.get("teacher_steps") or r["teacher"].get("steps") or r["schedule"]["steps"],
+            json.dumps(r.get("loss"), sort_keys=True))
 
 
 def _scratch(report: dict, t: dict) -> float | None:
@@ -141,7 +142,9 @@ def seeds_markdown(report: dict) -> list[str]:
         seeds = sorted({s for d in arms.values() for s in d})
         if len(seeds) < 2:
             continue
-        lines += [f"## Across seeds: {fam[0]} (teacher {fam[2] or 'recipe'} steps)", "",
+        loss = json.loads(fam[3]) or {}
+        lines += [f"## Across seeds: {fam[0]} (teacher {fam[2] or 'recipe'} steps, recipe alpha {loss.get('alpha')} "
+                  f"T {loss.get('temperature')})", "",
                   "Held-out metric minus the same seed's scratch student (negative = better than scratch).", "",
                   "| arm | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | better than scratch |",
                   "|---|" + "---|" * (len(seeds) + 2)]
