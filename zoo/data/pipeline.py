@@ -174,7 +174,8 @@ def make_loader(kind: str, urls: Any, batch_size: int, train: bool, seq_len: int
                 split: str | None = None, num_workers: int = 0, seed: int | None = None,
                 epoch_batches: int | None = None, shuffle_buffer: int = 500,
                 image_size: int | None = None, answers: Sequence[str] | None = None,
-                add_cls: bool = False, augment: str | None = None, max_skip_fraction: float = 0.01, check_after: int = 100,
+                add_cls: bool = False, augment: str | None = None, max_skip_fraction: float = 0.01,
+                check_after: int = 100,
                 eval_split: str = "shard", pin_memory: bool = False,
                 multiprocessing_context: str | None = None) -> wds.WebLoader:
     """A loader of batch dicts over shards (see module docstring and zoo.data.decode).

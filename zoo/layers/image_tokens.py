@@ -18,8 +18,9 @@ STEMS = ("patch", "conv")
 class ConvStem(nn.Module):
     """Xiao et al. 2021, "Early Convolutions Help Transformers See Better": log2(patch) 3x3
     stride-2 convolutions (norm + ReLU, channels doubling up to dim) and a 1x1 projection in
-    place of the one patch-size convolution. Small objects (easy-VQA's shapes are 8-30 pixels) are
-    told apart by their edges, which the linear patch projection learns slowly from 4,000 images.
+    place of the one patch-size convolution, the usual cure for ViTs that learn slowly from little
+    data. On easy-VQA it did worse than linear patches at equal steps (benchmarks/
+    quality_h200.json, session 6), so "patch" stays the default.
     The norm is a per-pixel LayerNorm (ConvNeXt's) instead of the paper's BatchNorm: no running
     statistics, so DeepSpeed's bf16 (which casts parameters, not buffers) and eval need no care.
     (B, 3, H, W) -> (B, (H / patch) * (W / patch), dim)."""
