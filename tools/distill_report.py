@@ -143,8 +143,8 @@ def seeds_markdown(report: dict) -> list[str]:
         if len(seeds) < 2:
             continue
         loss = json.loads(fam[3]) or {}
-        lines += [f"## Across seeds: {fam[0]} (teacher {fam[2] or 'recipe'} steps, recipe alpha {loss.get('alpha')} "
-                  f"T {loss.get('temperature')})", "",
+        lines += [f"## Across seeds: {fam[0]} (teacher {fam[2] or 'recipe'} steps; alpha {loss.get('alpha')}, "
+                  f"T {loss.get('temperature')} unless the arm's name gives them)", "",
                   "Held-out metric minus the same seed's scratch student (negative = better than scratch).", "",
                   "| arm | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | better than scratch |",
                   "|---|" + "---|" * (len(seeds) + 2)]
