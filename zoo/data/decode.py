@@ -147,10 +147,11 @@ AUGMENTS = (None, "dihedral")
 
 
 def dihedral(image: torch.Tensor, rng: random.Random) -> torch.Tensor:
-    """image (C, H, W) under one of the 8 flips / quarter turns, drawn from rng. Only for
-    questions whose answers do not depend on direction (easy-VQA asks colour, shape, presence)."""
+    """image (C, H, W) under one of the 8 flips / quarter turns, drawn from rng (contiguous, as
+    collate stacks it). Only for questions whose answers do not depend on direction (easy-VQA
+    asks colour, shape, presence)."""
     image = torch.rot90(image, rng.randrange(4), dims=(1, 2))
-    return image.flip(2) if rng.random() < 0.5 else image
+    return (image.flip(2) if rng.random() < 0.5 else image).contiguous()
 
 
 class VQADecoder:
@@ -171,7 +172,7 @@ class VQADecoder:
             return []
         image = _float_chw(_resize_crop(_pil(_field(sample, "png", "jpg")), self.image_size))
         if self.augment == "dihedral":
-            image = dihedral(image, rng).contiguous()
+            image = dihedral(image, rng)
         ids, mask = tokenize([q["question"] for q in questions], self.question_len)  # (Q, Lq)
         return [{"image": image, "question_ids": ids[j], "question_mask": mask[j],
                  "labels": self.answer_index.get(q["answer"], IGNORE_INDEX),
