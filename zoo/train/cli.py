@@ -40,10 +40,16 @@ def run(args: argparse.Namespace) -> int:
         from .dry_run import dry_run
 
         return dry_run(recipe, out=args.out, world=args.world_size)
+    import torch.distributed as dist
+
     from .engine import train
 
-    result = train(recipe, out=args.out, resume=args.resume, stop_at=args.stop_at,
-                   local_rank=args.local_rank)
+    try:
+        result = train(recipe, out=args.out, resume=args.resume, stop_at=args.stop_at,
+                       local_rank=args.local_rank)
+    finally:  # the CLI owns the process: without this NCCL warns of a leaked group at exit
+        if dist.is_initialized():
+            dist.destroy_process_group()
     if result.signal is not None:
         return 128 + result.signal  # the shell's convention for "stopped by a signal"
     return 0
