@@ -149,3 +149,16 @@ def test_models_train_in_bf16(name):
     loss = model(**batch)["loss"]
     loss.backward()
     assert torch.isfinite(loss)
+
+
+def test_auto_backend_short_static_attention_takes_the_dense_path_on_every_device():
+    from zoo.attention.attention import SMALL_DENSE, auto_backend
+
+    bigbird, lsh = build("bigbird", block=16), build("lsh", bucket_size=16)
+    for cuda in (False, True):  # easy-VQA's 77 tokens: masked SDPA, also on a GPU
+        assert auto_backend(bigbird, 77, 77, cuda) == "dense"
+    assert auto_backend(bigbird, 77, 77, True, return_lse=True) == "flex"  # SDPA gives no lse
+    assert auto_backend(lsh, 77, 77, True) == "flex"  # routed per input: no static mask to build
+    n = int(SMALL_DENSE ** 0.5) + 1
+    assert auto_backend(bigbird, n, n, True) == "flex" and auto_backend(bigbird, n, n, False) == "reference"
+    assert auto_backend(lsh, 1, 4096, True) == "reference"  # a decode step skips flex's compile

@@ -15,7 +15,7 @@ from .kernels.reference import reference_attention
 
 BACKENDS = ("auto", "reference", "flex", "dense")
 DECODE_QUERIES = 16
-SMALL_DENSE = 256 * 256  # query x key pairs under which "auto" on CPU runs the exact masked dense path
+SMALL_DENSE = 256 * 256  # query x key pairs under which "auto" runs the exact masked dense path
 
 
 def _check(q: Tensor, k: Tensor, v: Tensor, key_padding_mask, global_mask, backend) -> None:
@@ -33,6 +33,17 @@ def _check(q: Tensor, k: Tensor, v: Tensor, key_padding_mask, global_mask, backe
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
 
 
+def auto_backend(pattern: P.Pattern, n_q: int, n_k: int, on_cuda: bool, return_lse: bool = False) -> str:
+    """What ``backend="auto"`` runs. Short static attention (Nq x Nk <= SMALL_DENSE) takes the
+    exact masked dense path, on GPUs too: for easy-VQA's 77 tokens SDPA beat FlexAttention's
+    per-batch padded BlockMask by 16% in whole training steps (benchmarks/step_rate_h200.md).
+    Otherwise flex on a GPU; decode steps (a few queries, a new length each) skip flex's per-shape
+    compile and take the reference path."""
+    if not pattern.data_dependent and not return_lse and n_q * n_k <= SMALL_DENSE:
+        return "dense"
+    return "flex" if on_cuda and n_q > DECODE_QUERIES else "reference"
+
+
 def sparse_attention(q: Tensor, k: Tensor, v: Tensor, pattern: P.Pattern, *, causal: bool | None = None,
                      key_padding_mask: Tensor | None = None, global_mask: Tensor | None = None,
                      backend: str = "auto", scale: float | None = None, k_start: int = 0,
@@ -46,11 +57,8 @@ def sparse_attention(q: Tensor, k: Tensor, v: Tensor, pattern: P.Pattern, *, cau
     if causal is not None and causal != pattern.causal:
         pattern = dataclasses.replace(pattern, causal=causal)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    if backend == "auto":  # decode steps (a few queries, a new length each) skip flex's per-shape compile
-        backend = "flex" if q.is_cuda and q.shape[2] > DECODE_QUERIES else "reference"
-        if backend == "reference" and not pattern.data_dependent and not return_lse and \
-                q.shape[2] * k.shape[2] <= SMALL_DENSE:  # short sequences: the masked dense oracle is faster
-            backend = "dense"
+    if backend == "auto":
+        backend = auto_backend(pattern, q.shape[2], k.shape[2], q.is_cuda, return_lse)
     if global_mask is not None and not pattern.accepts_global_mask:
         raise ValueError(f"global_mask is only accepted by patterns with global tokens (longformer), not {pattern.name}")
     if global_mask is not None and (k_start or q.shape[2] != k.shape[2]):
@@ -71,7 +79,7 @@ def sparse_attention(q: Tensor, k: Tensor, v: Tensor, pattern: P.Pattern, *, cau
     if backend == "flex" and pattern.name == "dense" and key_padding_mask is None and not return_lse and \
             n_q == n_k and k_start == 0:  # plain dense attention: FlashAttention through SDPA
         return F.scaled_dot_product_attention(q, k, v, is_causal=pattern.causal, scale=scale)
-    if backend == "flex" and pattern.fused_flex and not pattern.data_dependent and global_mask is None:
+    if backend == "flex" and P.runs_fused(pattern) and global_mask is None:
         from .kernels.flex import fused_flex_attention
         out, lse = fused_flex_attention(q, k, v, pattern, scale=scale, key_padding_mask=key_padding_mask,
                                         k_start=k_start)
