@@ -71,7 +71,8 @@ def attention_runs_markdown(doc: dict) -> str:
 
 def path_of(pattern) -> str:
     """Which GPU path the dispatcher takes for a pattern (or a class whose choice is fixed)."""
-    return "fused" if pattern.fused_flex and not pattern.data_dependent else "components"
+    from zoo.attention.patterns import runs_fused
+    return "fused" if runs_fused(pattern) else "components"
 
 
 def current_path(name: str) -> str:

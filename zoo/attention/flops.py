@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from .kernels.gather import gather
-from .patterns import Pattern
+from .patterns import Pattern, runs_fused
 
 
 @torch.no_grad()
@@ -43,7 +43,7 @@ def count_pairs(pattern: Pattern, n: int, n_heads: int, device="cpu", chunk: int
 def block_pairs(pattern: Pattern, n: int, n_heads: int, block: int = 128, device="cpu") -> int:
     """(query, key) pairs inside the tiles the flex backend computes, summed over heads: a fused
     pattern's one BlockMask, or else the candidate tiles of each component."""
-    if pattern.fused_flex and not pattern.data_dependent:
+    if runs_fused(pattern):
         from .kernels.block_mask import listed_blocks
         from .kernels.flex import _fused_structure
         bm = _fused_structure(pattern, n, n, n_heads, 0, block, str(device), False)

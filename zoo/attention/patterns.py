@@ -130,6 +130,12 @@ class Pattern:
         return Component(mask=mask, heads=heads, q_pos=q_pos, k_pos=k_pos, ranges=(lo, hi))
 
 
+def runs_fused(pattern: Pattern | type[Pattern]) -> bool:
+    """Whether the GPU runs this pattern as one BlockMask (the dispatcher's fused path): static
+    and marked ``fused_flex``. Takes a class too where ``fused_flex`` is a class constant."""
+    return bool(pattern.fused_flex) and not pattern.data_dependent
+
+
 @lru_cache(maxsize=256)
 def _components_cached(pattern: Pattern, n_q: int, n_k: int, n_heads: int, k_start: int) -> list[Component]:
     return pattern._components(n_q, n_k, n_heads, k_start)
