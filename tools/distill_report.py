@@ -16,7 +16,7 @@ Arms (the recipe sets teacher, student, data, schedule, alpha/T/beta, layout blo
   learned_kd       learned layout + logit and attention-map distillation
   --kd-grid        extra kd_logits arms at other alpha / T (kd_logits_a0.1_T4, ...)
 Quality: exact bits/dim or bits/char on held-out data. Cost: allowed pairs (count_pairs) and
-useful forward FLOPs per sequence. GPU time: not measured here (CPU job).
+useful forward FLOPs per sequence. GPU time: tools/distill_gpu_time.py (distillation_gpu.md).
 """
 from __future__ import annotations
 
@@ -160,7 +160,8 @@ def seeds_markdown(report: dict) -> list[str]:
 def markdown(report: dict) -> str:
     out = ["# Distillation: dense teacher -> sparse student (CPU)", "",
            f"Commands: {'; '.join(sorted(set(report['commands'])))}", "",
-           "GPU time: **not run** (this is a CPU report; the GPU session measures flex time per arm).", ""]
+           "GPU time per arm: [`distillation_gpu.md`](distillation_gpu.md) (`tools/distill_gpu_time.py`); "
+           "the runs of this report are on the CPU.", ""]
     for task, t in report["tasks"].items():
         r = t["resolved"]
         m = t["metric"]
@@ -219,7 +220,7 @@ def main(argv=None) -> int:
         report["conclusions"] = Path(args.conclusions).read_text().strip()
     if args.task:
         report["commands"].append("PYTHONPATH=$PWD python3 tools/distill_report.py " + " ".join(argv or sys.argv[1:]))
-        report.update(date=datetime.date.today().isoformat(), gpu_time="not run",
+        report.update(date=datetime.date.today().isoformat(),
                       machine=f"CPU ({platform.processor() or platform.machine()}), torch {torch.__version__}, "
                               f"threads {torch.get_num_threads()}")
     out.parent.mkdir(parents=True, exist_ok=True)
