@@ -41,3 +41,20 @@ def test_kd_grid_arms_set_alpha_and_temperature():
     for bad in ("0.1", "0:2", "a:b"):
         with pytest.raises(SystemExit, match="--kd-grid"):
             R.kd_grid_arms(bad)
+
+
+def test_arms_named_by_their_weights_merge_across_recipe_defaults():
+    """A --kd-grid arm fixes alpha and T by its name, so its seeds merge although the recipe's
+    default T changed between the runs; an arm that takes the recipe's weights stays apart."""
+    def task(seed, temperature, rows):
+        t = _task(seed, rows, teacher_steps=900)
+        t["resolved"]["loss"] = {"alpha": 0.5, "temperature": temperature, "beta": 1.0}
+        return t
+    report = {"tasks": {
+        "a": task(0, 1.0, {"scratch": 2.70, "kd_logits_a1_T1": 2.60, "kd_logits": 2.65}),
+        "b": task(1, 2.0, {"scratch": 2.72, "kd_logits_a1_T1": 2.64, "kd_logits": 2.80}),
+    }}
+    arms = R.seed_deltas(report)[R._family(report["tasks"]["a"])]
+    assert set(arms["kd_logits_a1_T1"]) == {0, 1}
+    assert set(arms["kd_logits (alpha 0.5, T 1)"]) == {0} and set(arms["kd_logits (alpha 0.5, T 2)"]) == {1}
+    assert "| kd_logits_a1_T1 | -0.1000 | -0.0800 | -0.0900 | 2 of 2 |" in "\n".join(R.seeds_markdown(report))

@@ -109,11 +109,21 @@ def _data_fields(data: dict) -> dict:
 
 
 def _family(t: dict) -> tuple:
-    """Runs that differ only by seed: same recipe, student schedule, teacher length and loss weights."""
+    """Runs that differ only by seed: same recipe, student schedule and teacher length (the loss
+    weights go with each arm: ``_arm_label``)."""
     r = t["resolved"]
     return (t["recipe"], json.dumps(r["schedule"], sort_keys=True),
-            t.get("teacher_steps") or r["teacher"].get("steps") or r["schedule"]["steps"],
-            json.dumps(r.get("loss"), sort_keys=True))
+            t.get("teacher_steps") or r["teacher"].get("steps") or r["schedule"]["steps"])
+
+
+def _arm_label(arm: str, loss: dict | None) -> str:
+    """An arm's row across seeds: its name, plus the recipe's weights where the name does not fix
+    them, so runs made under other recipe defaults (T = 2 before session 6) stay apart."""
+    spec = ARMS.get(arm)
+    if spec is None or not loss or (spec.get("alpha") == 0 and spec.get("beta") == 0):
+        return arm  # teacher, students without distillation, --kd-grid arms (named by alpha and T)
+    beta = "" if spec.get("beta") == 0 else f", beta {loss['beta']:g}"
+    return f"{arm} (alpha {loss['alpha']:g}, T {loss['temperature']:g}{beta})"
 
 
 def _scratch(report: dict, t: dict) -> float | None:
@@ -131,7 +141,8 @@ def seed_deltas(report: dict) -> dict[tuple, dict[str, dict[int, float]]]:
         m, seed, base = t["metric"], t["resolved"]["seed"], _scratch(report, t)
         for x in t["rows"]:
             if base is not None and x["arm"] != "scratch":
-                out.setdefault(_family(t), {}).setdefault(x["arm"], {})[seed] = x[m] - base
+                arm = _arm_label(x["arm"], t["resolved"].get("loss"))
+                out.setdefault(_family(t), {}).setdefault(arm, {})[seed] = x[m] - base
     return out
 
 
@@ -142,9 +153,7 @@ def seeds_markdown(report: dict) -> list[str]:
         seeds = sorted({s for d in arms.values() for s in d})
         if len(seeds) < 2:
             continue
-        loss = json.loads(fam[3]) or {}
-        lines += [f"## Across seeds: {fam[0]} (teacher {fam[2] or 'recipe'} steps; alpha {loss.get('alpha')}, "
-                  f"T {loss.get('temperature')} unless the arm's name gives them)", "",
+        lines += [f"## Across seeds: {fam[0]} (teacher {fam[2] or 'recipe'} steps)", "",
                   "Held-out metric minus the same seed's scratch student (negative = better than scratch).", "",
                   "| arm | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | better than scratch |",
                   "|---|" + "---|" * (len(seeds) + 2)]
