@@ -87,6 +87,20 @@ def test_resume_matches_uninterrupted_run(setup):
     assert all(torch.equal(ca["module"][k], cb["module"][k]) for k in ca["module"])
 
 
+def test_bf16_without_zero_resumes_exactly(setup, tmp_path):
+    """configs/deepspeed/bf16.json (DeepSpeed's bf16 optimizer, fp32 master weights, no ZeRO)
+    checkpoints off its cadence and resumes to the same losses as an uninterrupted run."""
+    root, _, _ = setup
+    recipe = tmp_path / "bf16.yaml"
+    recipe.write_text(RECIPE.format(data=root / "data", steps=8).replace("cpu_fp32.json", "bf16.json"))
+    full, part = tmp_path / "full", tmp_path / "part"
+    _train(recipe, full)
+    _train(recipe, part, "--stop-at", "6")
+    _train(recipe, part, "--resume", "latest")
+    a, b = _losses(full), _losses(part)
+    assert sorted(b) == list(range(1, 9)) and [a[s] for s in (7, 8)] == [b[s] for s in (7, 8)]
+
+
 def test_sigterm_checkpoints_and_resumes(setup):
     root, _, _ = setup
     recipe = root / "long.yaml"
