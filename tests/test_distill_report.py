@@ -58,3 +58,16 @@ def test_arms_named_by_their_weights_merge_across_recipe_defaults():
     assert set(arms["kd_logits_a1_T1"]) == {0, 1}
     assert set(arms["kd_logits (alpha 0.5, T 1)"]) == {0} and set(arms["kd_logits (alpha 0.5, T 2)"]) == {1}
     assert "| kd_logits_a1_T1 | -0.1000 | -0.0800 | -0.0900 | 2 of 2 |" in "\n".join(R.seeds_markdown(report))
+
+
+def test_teacher_initialised_arms_set_the_students_init(tmp_path):
+    from zoo import distill as D
+
+    recipe = D.load_recipe(R.RECIPES["lm"])
+    plain = R.variant(recipe, "init_teacher", R.ARMS["init_teacher"], tmp_path)
+    kd = R.variant(recipe, "init_teacher_kd", R.ARMS["init_teacher_kd"], tmp_path)
+    assert plain.student.init == kd.student.init == "teacher" and recipe.student.init == "scratch"
+    assert plain.loss.alpha == plain.loss.beta == 0 and kd.loss.alpha == recipe.loss.alpha > 0
+    assert R.variant(recipe, "scratch", R.ARMS["scratch"], tmp_path).student.init == "scratch"
+    control = R.variant(recipe, "teacher_continued", R.ARMS["teacher_continued"], tmp_path)
+    assert (control.student.name, control.student.init) == (recipe.teacher.name, "teacher")

@@ -14,6 +14,11 @@ Arms (the recipe sets teacher, student, data, schedule, alpha/T/beta, layout blo
   learned_scratch  learned layout from the teacher's attention, budget matched to the student's
                    own pattern's pairs; task loss only
   learned_kd       learned layout + logit and attention-map distillation
+  init_teacher     the student starts from the teacher's weights (same architecture, its own
+                   sparse pattern), task loss only
+  init_teacher_kd  the same + logit and attention-map distillation
+  teacher_continued  the control for the two above: the dense teacher trained on for the
+                   students' steps (same total steps, dense attention)
   --kd-grid        extra kd_logits arms at other alpha / T (kd_logits_a0.1_T4, ...)
 Quality: exact bits/dim or bits/char on held-out data. Cost: allowed pairs (count_pairs) and
 useful forward FLOPs per sequence. GPU time: tools/distill_gpu_time.py (distillation_gpu.md).
@@ -26,6 +31,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -42,6 +48,9 @@ ARMS = {
     "kd_logits_attn": dict(layout=False),
     "learned_scratch": dict(alpha=0.0, beta=0.0, layout=True),
     "learned_kd": dict(layout=True),
+    "init_teacher": dict(alpha=0.0, beta=0.0, layout=False, init="teacher"),
+    "init_teacher_kd": dict(layout=False, init="teacher"),
+    "teacher_continued": dict(alpha=0.0, beta=0.0, layout=False, init="teacher", dense=True),
 }
 
 
@@ -64,7 +73,10 @@ def kd_grid_arms(grid: str) -> dict[str, dict]:
 def variant(recipe: D.DistillRecipe, name: str, spec: dict, runs: Path) -> D.DistillRecipe:
     loss = dataclasses.replace(recipe.loss, **{k: v for k, v in spec.items() if k in ("alpha", "beta", "temperature")})
     layout = dataclasses.replace(recipe.layout, enabled=spec["layout"])
-    return dataclasses.replace(recipe, loss=loss, layout=layout, out=str(runs / name))
+    student = dataclasses.replace(recipe.student, init=spec.get("init", recipe.student.init))
+    if spec.get("dense"):  # the control: the teacher itself trained on with the students' schedule
+        student = dataclasses.replace(student, name=recipe.teacher.name, overrides=dict(recipe.teacher.overrides))
+    return dataclasses.replace(recipe, loss=loss, layout=layout, student=student, out=str(runs / name))
 
 
 def run_task(task: str, steps: int | None, arms: dict[str, dict], runs: Path, teacher_steps: int | None = None,
@@ -87,10 +99,10 @@ def run_task(task: str, steps: int | None, arms: dict[str, dict], runs: Path, te
     rows = [{"arm": "teacher", "pattern": recipe.teacher.name, **t_eval,
              "train_seconds": t_info.get("train_seconds"), "final_train_loss": t_info["log"][-1]["task"]}]
     for arm, spec in arms.items():
-        r = D.run_distill(variant(recipe, arm, spec, runs), teacher=teacher, data=data,
-                          teacher_info=t_info, teacher_eval=t_eval)
+        v = variant(recipe, arm, spec, runs)
+        r = D.run_distill(v, teacher=teacher, data=data, teacher_info=t_info, teacher_eval=t_eval)
         s = r["student"]
-        rows.append({"arm": arm, "pattern": recipe.student.name if "layout" not in s else "learned",
+        rows.append({"arm": arm, "pattern": v.student.name if "layout" not in s else "learned",
                      **{k: v for k, v in s.items() if k not in ("log", "init")},
                      "final_train_loss": s["log"][-1]["task"]})
     metric = "bits_per_dim" if recipe.data.dataset == "easyvqa" else "bits_per_char"
@@ -204,6 +216,8 @@ def main(argv=None) -> int:
     p.add_argument("--arms", default=",".join(ARMS), help=f"comma list from {list(ARMS)}")
     p.add_argument("--seed", type=int, action="append", help="recipe seed (repeatable; default: the recipe's)")
     p.add_argument("--kd-grid", default="", help="extra logit-KD arms ALPHA:T,... (e.g. 0.1:1,0.1:4)")
+    p.add_argument("--tag", default="", help="suffix of this run's report keys, so its runs do not replace "
+                   "others of the same task, teacher and seed")
     p.add_argument("--out", default="benchmarks/distillation")
     p.add_argument("--runs", default="runs/distill_report")
     p.add_argument("--conclusions", help="a markdown file of conclusions to store and render (no runs needed)")
@@ -222,13 +236,15 @@ def main(argv=None) -> int:
         for seed in args.seed or [None]:
             t0 = time.time()
             key = task + (f"_teacher{args.teacher_steps}" if args.teacher_steps else "") + (
-                f"_seed{seed}" if seed is not None else "") + ("_kdgrid" if args.kd_grid else "")
+                f"_seed{seed}" if seed is not None else "") + ("_kdgrid" if args.kd_grid else "") + (
+                f"_{args.tag}" if args.tag else "")
             report["tasks"][key] = run_task(task, args.steps, arms, Path(args.runs), args.teacher_steps, key, seed)
             report["tasks"][key]["wall_seconds"] = round(time.time() - t0, 1)
     if args.conclusions:
         report["conclusions"] = Path(args.conclusions).read_text().strip()
     if args.task:
-        report["commands"].append("PYTHONPATH=$PWD python3 tools/distill_report.py " + " ".join(argv or sys.argv[1:]))
+        report["commands"].append("PYTHONPATH=$PWD python3 tools/distill_report.py " + " ".join(
+            shlex.quote(a) if a else '""' for a in (argv or sys.argv[1:])))  # --arms "" stays visible
         report.update(date=datetime.date.today().isoformat(),
                       machine=f"CPU ({platform.processor() or platform.machine()}), torch {torch.__version__}, "
                               f"threads {torch.get_num_threads()}")
