@@ -99,10 +99,10 @@ def run_task(task: str, steps: int | None, arms: dict[str, dict], runs: Path, te
     rows = [{"arm": "teacher", "pattern": recipe.teacher.name, **t_eval,
              "train_seconds": t_info.get("train_seconds"), "final_train_loss": t_info["log"][-1]["task"]}]
     for arm, spec in arms.items():
-        v = variant(recipe, arm, spec, runs)
-        r = D.run_distill(v, teacher=teacher, data=data, teacher_info=t_info, teacher_eval=t_eval)
+        arm_recipe = variant(recipe, arm, spec, runs)
+        r = D.run_distill(arm_recipe, teacher=teacher, data=data, teacher_info=t_info, teacher_eval=t_eval)
         s = r["student"]
-        rows.append({"arm": arm, "pattern": v.student.name if "layout" not in s else "learned",
+        rows.append({"arm": arm, "pattern": arm_recipe.student.name if "layout" not in s else "learned",
                      **{k: v for k, v in s.items() if k not in ("log", "init")},
                      "final_train_loss": s["log"][-1]["task"]})
     metric = "bits_per_dim" if recipe.data.dataset == "easyvqa" else "bits_per_char"
