@@ -21,6 +21,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from zoo.attention import SparseSelfAttention, build, sparse_attention  # noqa: E402
 from zoo.attention.flops import block_pairs, count_pairs  # noqa: E402
+from zoo.attention.patterns import runs_fused  # noqa: E402
 from zoo.bench import path_of  # noqa: E402
 
 H, D = 16, 64
@@ -170,7 +171,7 @@ def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
     if p.data_dependent:  # the whole routed call (route, sort, gather, kernels, merge) under torch.compile
         impl, path = "zoo_compiled", "torch.compile(sparse_attention)"
         fn = torch.compile(ours)  # the dispatcher call just timed, with its routing state
-    elif p.fused_flex:
+    elif runs_fused(p):
         impl, path = "zoo_components", "components"
         comps = p.components(n, n, H)
         fn = lambda: flex_attention(q, k, v, comps, scale=D ** -0.5)[0]  # noqa: E731

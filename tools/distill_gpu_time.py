@@ -25,20 +25,20 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from bench_attention import fwd_bwd, rel_err  # noqa: E402
+from bench_attention import timeit as bench_timeit  # noqa: E402
 from distill_report import RECIPES  # noqa: E402
 
 from zoo import distill as D  # noqa: E402
 from zoo import distill_layout as DL  # noqa: E402
 from zoo.attention import sparse_attention  # noqa: E402
 from zoo.attention.flops import count_pairs  # noqa: E402
-from zoo.registry import create_model  # noqa: E402
 
 
-def timeit(fn, device: torch.device, rep: int = 30) -> float:
-    """Median milliseconds of fn (triton's do_bench on a GPU, a wall clock elsewhere)."""
+def timeit(fn, device: torch.device) -> float:
+    """Median milliseconds of fn: bench_attention's do_bench on a GPU, a wall clock elsewhere."""
     if device.type == "cuda":
-        from triton.testing import do_bench
-        return do_bench(fn, warmup=5, rep=rep, return_mode="median")
+        return bench_timeit(fn, warmup=5, rep=30)
     fn()
     t0 = time.perf_counter()
     for _ in range(3):
@@ -47,17 +47,19 @@ def timeit(fn, device: torch.device, rep: int = 30) -> float:
 
 
 def arm_patterns(recipe: D.DistillRecipe, data: D.Data, device: torch.device, runs: Path):
-    """(n, heads, head_dim, {arm: [pattern per layer]}, layout info) for one task."""
+    """(n, heads, head_dim, {arm: [pattern per layer]}, layout info) for one task: the teacher,
+    the student and the learned-layout student as ``zoo distill`` builds them."""
     teacher, _ = D.build_teacher(dataclasses.replace(recipe, out=str(runs / "teacher")), data, device)
-    torch.manual_seed(recipe.seed + 1)
-    student = create_model(recipe.student.name, **recipe.student.overrides).to(device)
-    layouts, info = D.learn_layouts(teacher, student, data, recipe.layout, recipe.schedule.batch_size, device)
+
+    def student(layout: bool):
+        r = dataclasses.replace(recipe, layout=dataclasses.replace(recipe.layout, enabled=layout))
+        return D.build_student(r, teacher, data, device)
+
+    plain, (learned, _, info) = student(False)[0], student(True)
+    arms = {name: [m.pattern for m in DL.attention_modules(model)]
+            for name, model in (("teacher", teacher), ("student", plain), ("learned", learned))}
     mods = DL.attention_modules(teacher)
-    arms = {"teacher": [m.pattern for m in mods],
-            "student": [m.pattern for m in DL.attention_modules(student)],
-            "learned": [DL.learned_pattern(lay, recipe.layout.block, info["causal"]) for lay in layouts]}
-    n = D._seq_len(teacher, data.batch(0, 1))
-    return n, mods[0].num_heads, mods[0].head_dim, arms, info
+    return D._seq_len(teacher, data.batch(0, 1)), mods[0].num_heads, mods[0].head_dim, arms, info["layout"]
 
 
 def time_arm(patterns: list, n: int, heads: int, head_dim: int, batch: int, backends: list[str],
@@ -70,18 +72,14 @@ def time_arm(patterns: list, n: int, heads: int, head_dim: int, batch: int, back
         q, k, v, do = (torch.randn(batch, heads, n, head_dim, generator=g).to(device, dtype) for _ in range(4))
         for t in (q, k, v):
             t.requires_grad_(True)
-        ref = sparse_attention(q, k, v, p, backend="dense").float()
+        ref = sparse_attention(q, k, v, p, backend="dense")
         for b in backends:
             def fwd(b=b):
                 return sparse_attention(q, k, v, p, backend=b)
-
-            def fwdbwd(b=b):
-                torch.autograd.grad(fwd(b), (q, k, v), do)
             with torch.no_grad():
-                err = float((fwd().float() - ref).abs().max() / ref.abs().max().clamp(min=1e-6))
-            out[b]["max_rel_err"] = max(out[b]["max_rel_err"], err)
+                out[b]["max_rel_err"] = max(out[b]["max_rel_err"], rel_err(fwd(), ref))
             out[b]["fwd_ms"] += timeit(fwd, device)
-            out[b]["fwdbwd_ms"] += timeit(fwdbwd, device)
+            out[b]["fwdbwd_ms"] += timeit(fwd_bwd(fwd, (q, k, v), do), device)
     return out
 
 
