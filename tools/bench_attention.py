@@ -165,22 +165,33 @@ def bench_kernels(n, names, rows, log, sdpa=True, ab=False):
 
 def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
     """The path the dispatcher does not take, timed in the same process: a fused pattern's
-    component pieces (rows "zoo_components"), a routed pattern's whole call compiled ("zoo_compiled")."""
+    component pieces (rows "zoo_components"); for component-path patterns the plumbing as it was
+    before session 8, index gathers and the eager merge (rows "zoo_eager_plumbing")."""
     from zoo.attention.kernels.flex import flex_attention
     n, b = q.shape[2], q.shape[0]
-    if p.data_dependent:  # the whole routed call (route, sort, gather, kernels, merge) under torch.compile
-        impl, path = "zoo_compiled", "torch.compile(sparse_attention)"
-        fn = torch.compile(ours)  # the dispatcher call just timed, with its routing state
-    elif runs_fused(p):
+    if runs_fused(p):
         impl, path = "zoo_components", "components"
         comps = p.components(n, n, H)
         fn = lambda: flex_attention(q, k, v, comps, scale=D ** -0.5)[0]  # noqa: E731
     else:
-        return
+        impl, path = "zoo_eager_plumbing", "components, ZOO_EAGER_PLUMBING=1"
+
+        def fn():
+            os.environ["ZOO_EAGER_PLUMBING"] = "1"  # read per call by kernels/gather.py
+            try:
+                return ours()
+            finally:
+                del os.environ["ZOO_EAGER_PLUMBING"]
     try:
         err = rel_err(fn(), out)
+        extra = {}
+        if not p.data_dependent:  # routed patterns draw new hashes per call: nothing to compare
+            extra["max_rel_err_grads_vs_zoo"] = max(
+                rel_err(a, b_) for a, b_ in zip(torch.autograd.grad(fn(), (q, k, v), do),
+                                                torch.autograd.grad(ours(), (q, k, v), do)))
         rows.append(row(impl, p.name, n, b, timeit(fn), timeit(fwd_bwd(fn, (q, k, v), do)), pairs,
-                        blocks, peak_gib(fwd_bwd(fn, (q, k, v), do)), err, path=path))
+                        blocks, peak_gib(fwd_bwd(fn, (q, k, v), do)), err if not p.data_dependent else None,
+                        path=path, **extra))
     except Exception as e:
         rows.append(dict(impl=impl, pattern=p.name, N=n, B=b, error=repr(e)[:400]))
     log(rows[-1])
@@ -319,7 +330,7 @@ def main(argv=None):
     ap.add_argument("--peers-first", action="store_true", help="run the Hugging Face peers before the kernels")
     ap.add_argument("--profile", default="", help="patterns whose top GPU kernels to list (N=16,384)")
     ap.add_argument("--ab", action="store_true",
-                    help="also time the alternative path: component pieces of fused patterns, compiled routed calls")
+                    help="also time the alternative path: component pieces of fused patterns, eager plumbing of the others")
     ap.add_argument("--deadline", type=float, default=0, help="seconds; skip remaining work after it")
     args = ap.parse_args(argv)
     rows = []
