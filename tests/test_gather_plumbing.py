@@ -171,3 +171,21 @@ def test_compiled_merge_matches_eager():
         for a, b in zip(cgrads, grads):
             assert torch.isfinite(a).all() and a[:, :, :4].abs().max() == 0
             torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+def test_device_copies_follow_their_source_tensor():
+    """Routed components share one cache dict across calls and hash rounds (their BlockMask
+    structure), so a cached device copy must belong to the positions it was made from: keyed by
+    name alone, round 2 of LSH reused round 1's positions on the GPU."""
+    from zoo.attention.layout import Component
+
+    shared: dict = {}
+    a = Component(mask=lambda b, h, i, j: i >= j, q_pos=torch.arange(8), _cache=shared)
+    b = Component(mask=lambda b, h, i, j: i >= j, q_pos=torch.arange(8).flip(0), _cache=shared)
+    dev = torch.device("meta")  # any device other than the positions' own takes the caching path
+    qa = G._on_device(a, "q_pos", a.q_pos, dev)
+    qb = G._on_device(b, "q_pos", b.q_pos, dev)
+    assert qb is not qa and G._on_device(b, "q_pos", b.q_pos, dev) is qb  # cached, but per source
+    assert G._on_device(a, "q_pos", a.q_pos, dev) is not qb
+    assert G._on_device(a, "q_pos", a.q_pos, torch.device("cpu")) is a.q_pos  # same device: no copy
+    assert G._stride_of(a, a.q_pos, "q", 0, 8) == 1 and G._stride_of(b, b.q_pos, "q", 0, 8) == 0

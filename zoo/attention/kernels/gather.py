@@ -67,9 +67,10 @@ def _stride_of(comp: Component, pos: Tensor | None, which: str, offset: int, n: 
     if pos is None or pos.dim() != 1 or offset != 0 or _eager_plumbing():
         return 0
     key = ("residue-stride", which, n)
-    if key not in comp._cache:
-        comp._cache[key] = _residue_stride(pos, n)
-    return comp._cache[key]
+    hit = comp._cache.get(key)
+    if hit is None or hit[0] is not pos:  # a cache dict may be shared (see _on_device)
+        hit = comp._cache[key] = (pos, _residue_stride(pos, n))
+    return hit[1]
 
 
 def _transpose_in(x: Tensor, r: int) -> Tensor:
@@ -93,14 +94,25 @@ def _take(x: Tensor, idx: Tensor | None) -> Tensor:
     return torch.gather(x, 2, idx[..., None].expand(b, h, idx.shape[-1], d))
 
 
-def _on_device(comp: Component, name: str, make, dev) -> Tensor:
-    """A component's static index tensor on ``dev``, made once: a host-to-device copy every call
-    would also make the host wait for the GPU's queue each time."""
+def _on_device(comp: Component, name: str, t: Tensor, dev) -> Tensor:
+    """t on ``dev``. A static component's host index tensors are copied once: a host-to-device copy
+    per call also makes the host wait for the GPU's queue. Each entry remembers its source tensor,
+    because routed components share one cache dict (their BlockMask structure) across calls and
+    hash rounds while their positions differ."""
+    if t.device == dev or _eager_plumbing():
+        return t.to(dev)
     key = ("on-device", name, str(dev))
-    if _eager_plumbing():
-        return make().to(dev)
+    hit = comp._cache.get(key)
+    if hit is None or hit[0] is not t:
+        hit = comp._cache[key] = (t, t.to(dev))
+    return hit[1]
+
+
+def _heads_on(comp: Component, dev) -> Tensor:
+    """The component's head subset as an index tensor on ``dev`` (made once per head tuple)."""
+    key = ("heads-on-device", comp.heads, str(dev))
     if key not in comp._cache:
-        comp._cache[key] = make().to(dev)
+        comp._cache[key] = torch.tensor(comp.heads, device=dev)
     return comp._cache[key]
 
 
@@ -108,8 +120,7 @@ def gather(q: Tensor, k: Tensor, v: Tensor, comp: Component, k_start: int) -> Ga
     B, H, n_q, _ = q.shape
     n_k = k.shape[2]
     dev = q.device
-    heads = torch.arange(H, device=dev) if comp.heads is None else _on_device(
-        comp, "heads", lambda: torch.tensor(comp.heads), dev)
+    heads = torch.arange(H, device=dev) if comp.heads is None else _heads_on(comp, dev)
     if comp.heads is not None:
         q, k, v = q.index_select(1, heads), k.index_select(1, heads), v.index_select(1, heads)
     q0 = k_start + n_k - n_q
@@ -119,16 +130,16 @@ def gather(q: Tensor, k: Tensor, v: Tensor, comp: Component, k_start: int) -> Ga
         q_abs = torch.arange(q0, q0 + n_q, device=dev)
         qc = q
     else:
-        q_abs = _on_device(comp, "q_pos", lambda: comp.q_pos, dev)
+        q_abs = _on_device(comp, "q_pos", comp.q_pos, dev)
         qc = _transpose_in(q, q_stride) if q_stride else _take(q, (q_abs - q0).clamp(min=0))
     if comp.k_pos is None:
         k_abs = torch.arange(k_start, k_start + n_k, device=dev)
         kc, vc = k, v
     elif k_stride:
-        k_abs = _on_device(comp, "k_pos", lambda: comp.k_pos, dev)
+        k_abs = _on_device(comp, "k_pos", comp.k_pos, dev)
         kc, vc = _transpose_in(k, k_stride), _transpose_in(v, k_stride)
     else:
-        k_abs = _on_device(comp, "k_pos", lambda: comp.k_pos, dev)
+        k_abs = _on_device(comp, "k_pos", comp.k_pos, dev)
         k_idx = (k_abs - k_start).clamp(min=0)
         kc, vc = _take(k, k_idx), _take(v, k_idx)
     q_local = torch.where(q_abs >= 0, q_abs - q0, n_q)
