@@ -4,8 +4,8 @@ order, and merge the per-component (out, lse) pieces back by log-sum-exp.
 Merging softmax pieces: with lse_c = log sum_{j in c} exp(s_ij), the union's softmax output is
 sum_c exp(lse_c - lse) out_c where lse = logsumexp_c lse_c. Rows with no key anywhere give zeros.
 
-This plumbing cost several times the attention kernels on the GPU (H200, N=16k, strided: 11 ms
-fwd+bwd vs ~2 ms of kernels), so two fast paths: a residue-class order covering a whole axis is
+This plumbing cost more than the attention kernels on the GPU (H200, N=16k, strided: 11.3 ms
+fwd+bwd, of which the kernels take ~4 ms), so two fast paths: a residue-class order covering a whole axis is
 gathered as a reshape-transpose (a copy both ways, not index_select + index_add), and on CUDA the
 merge runs as one compiled graph. ZOO_EAGER_PLUMBING=1 (read per call) turns both off.
 """
@@ -23,8 +23,9 @@ from .block_mask import raise_recompile_limits
 
 _NEG = -1e30  # finite stand-in for -inf so gradients of empty rows stay 0, never NaN
 # outputs at least this large (B*H*N*D) merge through the compiled graph: it compiles once per
-# shape (seconds), which pays only at long sequences (H200, 16k tokens x 64 heads: strided 11.3 -> 6.1
-# ms fwd+bwd with the transpose gathers); short ones, decoding and tests keep the eager merge
+# shape (seconds), which pays only at long sequences (H200, B x H = 64 sequences of 16k tokens:
+# strided 11.3 -> 6.1 ms fwd+bwd with the transpose gathers); short ones, decoding and tests keep
+# the eager merge
 COMPILED_MERGE_MIN = 1 << 22
 
 
