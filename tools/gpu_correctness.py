@@ -124,11 +124,14 @@ def main(argv=None):
             bad = [r for r in sel if r["status"] != "ok"]
             fe = max((r.get("fwd_rel_err", float("nan")) for r in sel), default=float("nan"))
             ge = max((r.get("grad_rel_err", float("nan")) for r in sel), default=float("nan"))
-            print(f"{name:28s} {dt:9s} {len(sel):5d} {fe:12.2e} {ge:12.2e} {'ok' if not bad else f'{len(bad)} bad'}")
+            status = "NOT RUN (deadline)" if not sel else ("ok" if not bad else f"{len(bad)} bad")
+            print(f"{name:28s} {dt:9s} {len(sel):5d} {fe:12.2e} {ge:12.2e} {status}")
     errs = [r for r in rows if r["status"] == "ERROR"]
     for r in errs[:5]:
         print("ERROR", r["pattern"], r["causal"], r["N"], r["dtype"], r["error"][:300])
-    print(f"{sum(r['status'] == 'ok' for r in rows)} passed, {sum(r['status'] != 'ok' for r in rows)} failed")
+    missing = [n for n in names if not any(r["pattern"] == n for r in rows)]
+    print(f"{sum(r['status'] == 'ok' for r in rows)} passed, {sum(r['status'] != 'ok' for r in rows)} failed"
+          + (f"; not run: {', '.join(missing)}" if missing else ""))
 
 
 if __name__ == "__main__":
