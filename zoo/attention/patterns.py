@@ -88,11 +88,12 @@ class Pattern:
         """Check the pattern suits a model whose sequences are up to n tokens long."""
         _positive("sequence length", n, 1)
 
-    def head_group_index(self, n_heads: int | None) -> Tensor:
+    def head_group_index(self, n_heads: int | None, device: Any = None) -> Tensor:
+        """Each head's group (made on ``device``: a host copy per call would wait for the GPU)."""
         groups = self.head_groups()
         if n_heads is None:
-            return torch.arange(groups)
-        return torch.arange(n_heads) * groups // n_heads
+            return torch.arange(groups, device=device)
+        return torch.arange(n_heads, device=device) * groups // n_heads
 
     def token_mask(self, n_q: int, n_k: int | None = None, n_heads: int | None = None,
                    k_start: int = 0, device: Any = None) -> Tensor:
@@ -101,7 +102,7 @@ class Pattern:
         self.validate(n_q, n_k, n_heads)
         i = torch.arange(k_start + n_k - n_q, k_start + n_k, device=device)[None, :, None]
         j = torch.arange(k_start, k_start + n_k, device=device)[None, None, :]
-        g = self.head_group_index(n_heads).to(device)[:, None, None]
+        g = self.head_group_index(n_heads, device)[:, None, None]
         if self.head_groups() == 1:
             g = g[:1]
         return self.allowed(g, i, j).expand(g.shape[0], n_q, n_k)

@@ -13,7 +13,7 @@ def dense_mask(pattern: Pattern, n_q: int, n_k: int, n_heads: int, *, key_paddin
     """Bool (B|1, H|1, n_q, n_k): the allowed (query, key) pairs, padding and globals included."""
     i = torch.arange(k_start + n_k - n_q, k_start + n_k, device=device)
     j = torch.arange(k_start, k_start + n_k, device=device)
-    g = torch.arange(n_heads, device=device) * pattern.head_groups() // n_heads  # made on the device: no host sync
+    g = pattern.head_group_index(n_heads, device)
     gq = gk = None
     if global_mask is not None:
         gm = torch.nn.functional.pad(global_mask.bool(), (k_start, 0))

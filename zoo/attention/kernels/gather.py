@@ -5,8 +5,8 @@ Merging softmax pieces: with lse_c = log sum_{j in c} exp(s_ij), the union's sof
 sum_c exp(lse_c - lse) out_c where lse = logsumexp_c lse_c. Rows with no key anywhere give zeros.
 
 This plumbing cost more than the attention kernels on the GPU (H200, N=16k, strided: 11.3 ms
-fwd+bwd, of which the kernels take ~4 ms), so two fast paths: a residue-class order covering a whole axis is
-gathered as a reshape-transpose (a copy both ways, not index_select + index_add), and on CUDA the
+fwd+bwd, of which the kernels take ~4 ms), so two fast paths: a residue-class order covering a
+whole axis is gathered as a reshape-transpose (a copy both ways, not index_select + index_add), and on CUDA the
 merge runs as one compiled graph. ZOO_EAGER_PLUMBING=1 (read per call) turns both off.
 """
 from __future__ import annotations
@@ -63,15 +63,21 @@ def _residue_stride(idx: Tensor, n: int) -> int:
     return r if torch.equal(idx, want) else 0
 
 
+def _memo(comp: Component, key: tuple, source, make):
+    """make() cached in the component's cache, valid while its entry was made from ``source``:
+    routed components share one cache dict (their BlockMask structure) across calls and hash
+    rounds while their positions differ."""
+    hit = comp._cache.get(key)
+    if hit is None or hit[0] is not source:
+        hit = comp._cache[key] = (source, make())
+    return hit[1]
+
+
 def _stride_of(comp: Component, pos: Tensor | None, which: str, offset: int, n: int) -> int:
     """_residue_stride of a component's static positions relative to an axis starting at 0 (cached)."""
     if pos is None or pos.dim() != 1 or offset != 0 or _eager_plumbing():
         return 0
-    key = ("residue-stride", which, n)
-    hit = comp._cache.get(key)
-    if hit is None or hit[0] is not pos:  # a cache dict may be shared (see _on_device)
-        hit = comp._cache[key] = (pos, _residue_stride(pos, n))
-    return hit[1]
+    return _memo(comp, ("residue-stride", which, n), pos, lambda: _residue_stride(pos, n))
 
 
 def _transpose_in(x: Tensor, r: int) -> Tensor:
@@ -84,10 +90,8 @@ def _transpose_out(x: Tensor, r: int) -> Tensor:
     return x.unflatten(2, (r, x.shape[2] // r)).transpose(2, 3).flatten(2, 3)
 
 
-def _take(x: Tensor, idx: Tensor | None) -> Tensor:
+def _take(x: Tensor, idx: Tensor) -> Tensor:
     """x (B, H, N, D) gathered along N by idx of shape (N',) or (B|1, H|1, N')."""
-    if idx is None:
-        return x
     if idx.dim() == 1:
         return x.index_select(2, idx)
     b, h, _, d = x.shape
@@ -96,32 +100,19 @@ def _take(x: Tensor, idx: Tensor | None) -> Tensor:
 
 
 def _on_device(comp: Component, name: str, t: Tensor, dev) -> Tensor:
-    """t on ``dev``. A static component's host index tensors are copied once: a host-to-device copy
-    per call also makes the host wait for the GPU's queue. Each entry remembers its source tensor,
-    because routed components share one cache dict (their BlockMask structure) across calls and
-    hash rounds while their positions differ."""
+    """t on ``dev``; a static component's host index tensors are copied once (a host-to-device
+    copy per call also makes the host wait for the GPU's queue)."""
     if t.device == dev or _eager_plumbing():
         return t.to(dev)
-    key = ("on-device", name, str(dev))
-    hit = comp._cache.get(key)
-    if hit is None or hit[0] is not t:
-        hit = comp._cache[key] = (t, t.to(dev))
-    return hit[1]
-
-
-def _heads_on(comp: Component, dev) -> Tensor:
-    """The component's head subset as an index tensor on ``dev`` (made once per head tuple)."""
-    key = ("heads-on-device", comp.heads, str(dev))
-    if key not in comp._cache:
-        comp._cache[key] = torch.tensor(comp.heads, device=dev)
-    return comp._cache[key]
+    return _memo(comp, ("on-device", name, str(dev)), t, lambda: t.to(dev))
 
 
 def gather(q: Tensor, k: Tensor, v: Tensor, comp: Component, k_start: int) -> Gathered:
     B, H, n_q, _ = q.shape
     n_k = k.shape[2]
     dev = q.device
-    heads = torch.arange(H, device=dev) if comp.heads is None else _heads_on(comp, dev)
+    heads = torch.arange(H, device=dev) if comp.heads is None else _memo(
+        comp, ("heads", str(dev)), comp.heads, lambda: torch.tensor(comp.heads, device=dev))
     if comp.heads is not None:
         q, k, v = q.index_select(1, heads), k.index_select(1, heads), v.index_select(1, heads)
     q0 = k_start + n_k - n_q
@@ -136,13 +127,13 @@ def gather(q: Tensor, k: Tensor, v: Tensor, comp: Component, k_start: int) -> Ga
     if comp.k_pos is None:
         k_abs = torch.arange(k_start, k_start + n_k, device=dev)
         kc, vc = k, v
-    elif k_stride:
-        k_abs = _on_device(comp, "k_pos", comp.k_pos, dev)
-        kc, vc = _transpose_in(k, k_stride), _transpose_in(v, k_stride)
     else:
         k_abs = _on_device(comp, "k_pos", comp.k_pos, dev)
-        k_idx = (k_abs - k_start).clamp(min=0)
-        kc, vc = _take(k, k_idx), _take(v, k_idx)
+        if k_stride:
+            kc, vc = _transpose_in(k, k_stride), _transpose_in(v, k_stride)
+        else:
+            k_idx = (k_abs - k_start).clamp(min=0)
+            kc, vc = _take(k, k_idx), _take(v, k_idx)
     q_local = torch.where(q_abs >= 0, q_abs - q0, n_q)
     as3 = lambda t: t.view(1, 1, -1) if t.dim() == 1 else t  # noqa: E731
     return Gathered(qc, kc, vc, as3(q_abs), as3(k_abs), as3(q_local), heads,
