@@ -163,38 +163,46 @@ def bench_kernels(n, names, rows, log, sdpa=True, ab=False):
     torch.cuda.empty_cache()
 
 
+def _with_env(var: str, fn):
+    """fn run with the environment switch ``var``=1 (kernels read these per call)."""
+    def run():
+        os.environ[var] = "1"
+        try:
+            return fn()
+        finally:
+            del os.environ[var]
+    return run
+
+
 def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
-    """The path the dispatcher does not take, timed in the same process: a fused pattern's
+    """The paths the dispatcher does not take, timed in the same process: a fused pattern's
     component pieces (rows "zoo_components"); for component-path patterns the plumbing as it was
-    before session 8, index gathers and the eager merge (rows "zoo_eager_plumbing")."""
+    before session 8, index gathers and the eager merge (rows "zoo_eager_plumbing"), and, where
+    residue classes run as heads (kernels/classes.py), the transpose gathers they replaced
+    (rows "zoo_class_gather")."""
     from zoo.attention.kernels.flex import flex_attention
     n, b = q.shape[2], q.shape[0]
     if runs_fused(p):
-        impl, path = "zoo_components", "components"
         comps = p.components(n, n, H)
-        fn = lambda: flex_attention(q, k, v, comps, scale=D ** -0.5)[0]  # noqa: E731
+        alts = [("zoo_components", "components", lambda: flex_attention(q, k, v, comps, scale=D ** -0.5)[0])]
     else:
-        impl, path = "zoo_eager_plumbing", "components, ZOO_EAGER_PLUMBING=1"
-
-        def fn():
-            os.environ["ZOO_EAGER_PLUMBING"] = "1"  # read per call by kernels/gather.py
-            try:
-                return ours()
-            finally:
-                del os.environ["ZOO_EAGER_PLUMBING"]
-    try:
-        err = rel_err(fn(), out)
-        extra = {}
-        if not p.data_dependent:  # routed patterns draw new hashes per call: nothing to compare
-            extra["max_rel_err_grads_vs_zoo"] = max(
-                rel_err(a, b_) for a, b_ in zip(torch.autograd.grad(fn(), (q, k, v), do),
-                                                torch.autograd.grad(ours(), (q, k, v), do)))
-        rows.append(row(impl, p.name, n, b, timeit(fn), timeit(fwd_bwd(fn, (q, k, v), do)), pairs,
-                        blocks, peak_gib(fwd_bwd(fn, (q, k, v), do)), err if not p.data_dependent else None,
-                        path=path, **extra))
-    except Exception as e:
-        rows.append(dict(impl=impl, pattern=p.name, N=n, B=b, error=repr(e)[:400]))
-    log(rows[-1])
+        alts = [("zoo_eager_plumbing", "components, ZOO_EAGER_PLUMBING=1", _with_env("ZOO_EAGER_PLUMBING", ours))]
+        if not p.data_dependent and any(c.per_class for c in p.components(n, n, H)):
+            alts.append(("zoo_class_gather", "components, ZOO_NO_CLASS_HEADS=1", _with_env("ZOO_NO_CLASS_HEADS", ours)))
+    for impl, path, fn in alts:
+        try:
+            err = rel_err(fn(), out)
+            extra = {}
+            if not p.data_dependent:  # routed patterns draw new hashes per call: nothing to compare
+                extra["max_rel_err_grads_vs_zoo"] = max(
+                    rel_err(a, b_) for a, b_ in zip(torch.autograd.grad(fn(), (q, k, v), do),
+                                                    torch.autograd.grad(ours(), (q, k, v), do)))
+            rows.append(row(impl, p.name, n, b, timeit(fn), timeit(fwd_bwd(fn, (q, k, v), do)), pairs,
+                            blocks, peak_gib(fwd_bwd(fn, (q, k, v), do)), err if not p.data_dependent else None,
+                            path=path, **extra))
+        except Exception as e:
+            rows.append(dict(impl=impl, pattern=p.name, N=n, B=b, error=repr(e)[:400]))
+        log(rows[-1])
 
 
 @torch.no_grad()
@@ -330,7 +338,7 @@ def main(argv=None):
     ap.add_argument("--peers-first", action="store_true", help="run the Hugging Face peers before the kernels")
     ap.add_argument("--profile", default="", help="patterns whose top GPU kernels to list (N=16,384)")
     ap.add_argument("--ab", action="store_true",
-                    help="also time the alternative path: component pieces of fused patterns, eager plumbing of the others")
+                    help="also time the alternative paths: component pieces of fused patterns; eager plumbing and (residue classes) the class gathers of the others")
     ap.add_argument("--deadline", type=float, default=0, help="seconds; skip remaining work after it")
     args = ap.parse_args(argv)
     rows = []

@@ -45,6 +45,7 @@ class Component:
     table_offset: tuple[int, int] = (0, 0)
     exact: bool = False
     diag_bias: float = 0.0  # nonzero: self masked, rows with no other key take v_self (lse: self score + bias)
+    per_class: int = 0  # r > 0: q/k orders are residue classes mod r, every candidate pair inside one class
     buffers: tuple = ()  # tensors the mask reads (tables): mask(b, h, i, j, *buffers)
     _cache: dict = field(default_factory=dict, repr=False)
 

@@ -170,7 +170,8 @@ def _residue_component(p: Pattern, n_q, n_k, k_start, r, left, right, mask, head
     seg1 = seg0 + counts[cls] - 1
     lo = torch.maximum(seg0 + t - left, seg0)
     hi = torch.minimum(seg0 + t + (0 if p.causal else right), seg1)
-    return Component(mask=mask, heads=heads, q_pos=q_order, k_pos=k_order, ranges=(lo, hi), exact=exact)
+    return Component(mask=mask, heads=heads, q_pos=q_order, k_pos=k_order, ranges=(lo, hi), exact=exact,
+                     per_class=r)
 
 
 def _heads_of(group: int, groups: int, n_heads: int) -> tuple[int, ...]:

@@ -26,7 +26,8 @@ from torch import Tensor
 from ..layout import Component
 from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, flex_params, from_kv_blocks, listed_blocks, ordered,
                          raise_recompile_limits)
-from .gather import Gathered, combine, gather, scatter_rows
+from .classes import class_mask_mod, class_split, from_classes, local_component, to_classes
+from .gather import Gathered, combine, gather, head_index, put_heads, scatter_rows, take_heads
 
 
 @lru_cache(maxsize=None)
@@ -126,6 +127,10 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
                          f"use backend='reference'")
     pieces = []
     for comp in components:
+        r = class_split(comp, n_q, n_k, k_start) if need_lse else 0
+        if r:
+            pieces.append(_class_piece(comp, q, k, v, r, kpm, scale, block, kernel_options))
+            continue
         g = gather(q, k, v, comp, k_start)
         nqc, nkc = g.q.shape[2], g.k.shape[2]
         if nqc == 0 or nkc == 0:
@@ -146,6 +151,29 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
             lse = torch.where(_any_key(comp, g, n_q, n_k, block, kpm), 0.0, float("-inf"))
         pieces.append((scatter_rows(out, g, n_q, H, 0.0), scatter_rows(lse, g, n_q, H, float("-inf"))))
     return combine(pieces, components, q, k, v, kpm, scale)
+
+
+def _class_piece(comp: Component, q: Tensor, k: Tensor, v: Tensor, r: int, kpm, scale: float, block: int,
+                 kernel_options) -> tuple[Tensor, Tensor]:
+    """A per-class component as r heads of n/r tokens on strided views (classes.py) -> its
+    (out (B, H, n, D), lse (B, H, n)) piece in natural order."""
+    B, H, n, _ = q.shape
+    heads = head_index(comp, H, q.device)
+    qc, kc, vc = (to_classes(x, r) for x in take_heads(comp, heads, q, k, v))  # (B*Hc, r, n/r, D)
+    key = ("flex-class-mask", n, block, str(q.device))
+    if kpm is None and key in comp._cache:
+        bm = comp._cache[key]
+    else:
+        m = n // r
+        bm = copy.copy(_structure(local_component(comp, n, r), m, m, m, m, block, block, q.device,
+                                  use_full=kpm is None))
+        bm.mask_mod = class_mask_mod(comp, r, heads, kpm)
+        if kpm is None:
+            comp._cache[key] = bm
+    out, lse = _run(qc, kc, vc, bm, scale, kernel_options)
+    subset = comp.heads is not None
+    return (put_heads(from_classes(out, B), heads, subset, H, 0.0),
+            put_heads(from_classes(lse.float(), B), heads, subset, H, float("-inf")))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -107,14 +107,32 @@ def _on_device(comp: Component, name: str, t: Tensor, dev) -> Tensor:
     return _memo(comp, ("on-device", name, str(dev)), t, lambda: t.to(dev))
 
 
+def head_index(comp: Component, n_heads: int, dev) -> Tensor:
+    """(Hc,) the absolute heads a component covers, on ``dev`` (a subset's index is copied once)."""
+    if comp.heads is None:
+        return torch.arange(n_heads, device=dev)
+    return _memo(comp, ("heads", str(dev)), comp.heads, lambda: torch.tensor(comp.heads, device=dev))
+
+
+def take_heads(comp: Component, heads: Tensor, *xs: Tensor) -> tuple[Tensor, ...]:
+    """Each x (B, H, N, D) cut to the component's heads (B, Hc, N, D)."""
+    return xs if comp.heads is None else tuple(x.index_select(1, heads) for x in xs)
+
+
+def put_heads(rows: Tensor, heads: Tensor, subset: bool, n_heads: int, fill: float) -> Tensor:
+    """rows (B, Hc, N[, D]) of a component's heads -> (B, n_heads, N[, D]), ``fill`` elsewhere."""
+    if not subset:
+        return rows
+    full = torch.full((rows.shape[0], n_heads) + rows.shape[2:], fill, dtype=rows.dtype, device=rows.device)
+    return full.index_copy(1, heads, rows)
+
+
 def gather(q: Tensor, k: Tensor, v: Tensor, comp: Component, k_start: int) -> Gathered:
     B, H, n_q, _ = q.shape
     n_k = k.shape[2]
     dev = q.device
-    heads = torch.arange(H, device=dev) if comp.heads is None else _memo(
-        comp, ("heads", str(dev)), comp.heads, lambda: torch.tensor(comp.heads, device=dev))
-    if comp.heads is not None:
-        q, k, v = q.index_select(1, heads), k.index_select(1, heads), v.index_select(1, heads)
+    heads = head_index(comp, H, dev)
+    q, k, v = take_heads(comp, heads, q, k, v)
     q0 = k_start + n_k - n_q
     q_stride = _stride_of(comp, comp.q_pos, "q", q0, n_q)
     k_stride = _stride_of(comp, comp.k_pos, "k", k_start, n_k)
@@ -166,10 +184,7 @@ def scatter_rows(x: Tensor, g: Gathered, n_q: int, n_heads: int, fill: float) ->
         base = torch.full((B, hc, n_q + 1) + tail, fill, dtype=x.dtype, device=x.device)
         idx = g.q_local[0, 0] if g.q_local.shape[0] == g.q_local.shape[1] == 1 else g.q_local
         rows = _rows_put(base, idx, x)[:, :, :n_q]
-    if not g.head_subset:
-        return rows
-    full = torch.full((B, n_heads) + rows.shape[2:], fill, dtype=x.dtype, device=x.device)
-    return full.index_copy(1, g.heads, rows)
+    return put_heads(rows, g.heads, g.head_subset, n_heads, fill)
 
 
 def _merge(outs: tuple[Tensor, ...], lses: tuple[Tensor, ...], dtype: torch.dtype | None) -> tuple[Tensor, Tensor]:

@@ -1,0 +1,112 @@
+"""Residue classes as heads (kernels/classes.py): per-class components run on a strided
+(B*H, r, n/r, D) view. On CPU through FlexAttention's unfused path, forward only (it has no CPU
+backward); gradients are checked on the GPU by tools/gpu_correctness.py at length 1920."""
+import pytest
+import torch
+
+from zoo.attention import sparse_attention
+from zoo.attention.kernels import classes as C
+from zoo.attention.kernels import flex
+from zoo.attention.layout import residue_order
+
+from attention_cases import static_patterns, with_causal
+
+PATTERNS = static_patterns()  # strided: stride 5; dilated_window: dilation 3
+
+
+@pytest.fixture(autouse=True)
+def eager_flex(monkeypatch):
+    monkeypatch.setenv("ZOO_FLEX_EAGER", "1")
+    flex._compiled.cache_clear()
+    yield
+    flex._compiled.cache_clear()
+
+
+@pytest.fixture
+def class_pieces(monkeypatch):
+    """The r of every component that ran as class heads in the last call."""
+    seen = []
+    run = flex._class_piece
+
+    def spy(comp, q, k, v, r, *rest):
+        seen.append(r)
+        return run(comp, q, k, v, r, *rest)
+    monkeypatch.setattr(flex, "_class_piece", spy)
+    return seen
+
+
+def _rel(a, b):
+    return ((a - b).abs().max() / b.abs().max().clamp(min=1.0)).item()
+
+
+def _qkv(n, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(2, 2, n, 16, generator=g) for _ in range(3)]
+
+
+def _padding(n):
+    kpm = torch.ones(2, n, dtype=torch.bool)
+    kpm[0, -9:] = False
+    kpm[1] = False  # a fully masked sequence
+    return kpm
+
+
+@pytest.mark.parametrize("name,n,r", [("strided", 640, 5), ("strided", 135, 5), ("strided_split", 130, 5),
+                                      ("dilated_window", 129, 3)])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("padded", [False, True])
+def test_class_heads_match_dense(class_pieces, name, n, r, causal, padded):
+    p = with_causal(PATTERNS[name], causal)
+    q, k, v = _qkv(n)
+    kpm = _padding(n) if padded else None
+    with torch.no_grad():
+        out = sparse_attention(q, k, v, p, backend="flex", key_padding_mask=kpm)
+        ref = sparse_attention(q, k, v, p, backend="dense", key_padding_mask=kpm)
+    assert class_pieces == [r]
+    assert _rel(out, ref) < 1e-5
+    if padded:  # a fully masked sequence gives zeros, not NaN
+        assert torch.equal(out[1], torch.zeros_like(out[1]))
+
+
+def test_class_heads_switch_off(monkeypatch, class_pieces):
+    p, (q, k, v) = PATTERNS["strided"], _qkv(40)
+    with torch.no_grad():
+        on = sparse_attention(q, k, v, p, backend="flex")
+        monkeypatch.setenv("ZOO_NO_CLASS_HEADS", "1")
+        off = sparse_attention(q, k, v, p, backend="flex")
+    assert class_pieces == [5]  # only the first call, the switch is read per call
+    assert _rel(on, off) < 1e-6
+
+
+@pytest.mark.parametrize("n_q,n_k,k_start", [(131, 131, 0), (7, 45, 0), (30, 30, 15)])
+def test_other_shapes_keep_the_gather(class_pieces, n_q, n_k, k_start):
+    """Not a multiple of r, fewer queries than keys, or a chunk after a cache: the gather path."""
+    p = with_causal(PATTERNS["strided"], True)
+    q = _qkv(n_q)[0]
+    _, k, v = _qkv(n_k, seed=1)
+    with torch.no_grad():
+        out = sparse_attention(q, k, v, p, backend="flex", k_start=k_start)
+        ref = sparse_attention(q, k, v, p, backend="dense", k_start=k_start)
+    assert class_pieces == []
+    assert _rel(out, ref) < 1e-5
+
+
+def test_views_round_trip_without_copies():
+    x = torch.randn(2, 3, 20, 4)  # (B, H, n, D), r = 5
+    xc = C.to_classes(x, 5)  # (B*H, r, n/r, D)
+    assert xc.shape == (6, 5, 4, 4) and xc.data_ptr() == x.data_ptr()
+    order, _ = residue_order(0, 20, 5)
+    assert torch.equal(xc.unflatten(0, (2, 3)).flatten(2, 3), x.index_select(2, order))
+    back = C.from_classes(xc, 2)
+    assert torch.equal(back, x) and back.data_ptr() == x.data_ptr()
+    out = torch.empty_like(xc.transpose(1, 2)).transpose(1, 2)  # laid out like FlexAttention's output
+    assert C.from_classes(out, 2).data_ptr() == out.data_ptr()
+
+
+def test_local_ranges_shared_by_classes():
+    comps = PATTERNS["strided"].components(40, 40, 2)
+    comp = next(c for c in comps if c.per_class)
+    local = C.local_component(comp, 40, 5)
+    assert local.ranges[0].shape == (8,)  # every class has the same band: one row, full blocks kept
+    assert C.local_component(comp, 40, 5) is local  # cached
+    assert local.full_blocks(8, 8, 4, 4) is not None or not comp.exact

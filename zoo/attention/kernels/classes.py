@@ -1,0 +1,65 @@
+"""Residue classes as heads: a component whose queries and keys are the residue order mod r of one
+whole axis, with every allowed pair inside one class (Sparse Transformer's strided column, dilated
+windows with r > 2), is r independent attentions of n/r tokens each.
+
+Viewing (B, H, n, D) as (B*H, r, n/r, D), row t of class c being position t*r + c, hands them to
+FlexAttention as r heads without a copy, and its output, laid out in the query's stride order, is
+already in natural order. The residue-order gather this replaces is a transpose copy both ways
+(kernels/gather.py), 1.49 of strided's 6.05 ms fwd+bwd at 16k on the H200 (session 8's profile).
+``ZOO_NO_CLASS_HEADS=1`` (read per call) goes back to the gather, for A/B timing.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import Tensor
+
+from ..layout import Component
+from .gather import _eager_plumbing, _memo, _stride_of
+
+
+def class_split(comp: Component, n_q: int, n_k: int, k_start: int) -> int:
+    """r when ``comp`` can run as r class heads on these lengths, else 0."""
+    r = comp.per_class
+    if not r or comp.diag_bias or k_start or n_q != n_k or n_q % r:
+        return 0
+    if os.environ.get("ZOO_NO_CLASS_HEADS") == "1" or _eager_plumbing():
+        return 0
+    ok = _stride_of(comp, comp.q_pos, "q", 0, n_q) == r and _stride_of(comp, comp.k_pos, "k", 0, n_k) == r
+    return r if ok else 0
+
+
+def local_component(comp: Component, n: int, r: int) -> Component:
+    """The component's candidate ranges in class coordinates (cached): (n/r,) shared by every class
+    when the classes agree (the usual case, which keeps the full-block list), else (r, n/r)."""
+    def make():
+        m = n // r
+        seg0 = (torch.arange(r, device=comp.ranges[0].device) * m)[:, None]  # (r, 1) each class's start
+        lo, hi = (t.view(r, m) - seg0 for t in comp.ranges)  # (r, m); lo > hi still means none
+        if torch.equal(lo, lo[:1].expand_as(lo)) and torch.equal(hi, hi[:1].expand_as(hi)):
+            lo, hi = lo[0], hi[0]
+        return Component(mask=comp.mask, ranges=(lo, hi), exact=comp.exact)
+    return _memo(comp, ("class-local", n, r), comp.ranges[0], make)
+
+
+def to_classes(x: Tensor, r: int) -> Tensor:
+    """x (B, H, n, D) -> (B*H, r, n/r, D): class c's row t is position t*r + c (a view)."""
+    return x.unflatten(2, (x.shape[2] // r, r)).transpose(2, 3).flatten(0, 1)
+
+
+def from_classes(x: Tensor, batch: int) -> Tensor:
+    """(B*H, r, n/r[, D]) -> (B, H, n[, D]) in natural order (a view when x is laid out like to_classes')."""
+    return x.transpose(1, 2).flatten(1, 2).unflatten(0, (batch, -1))
+
+
+def class_mask_mod(comp: Component, r: int, heads: Tensor, key_padding_mask: Tensor | None):
+    """The component's mask_mod on the class view: batch b*Hc + h, head = class c, rows t."""
+    bufs, mask_fn, kpm, hc = comp.buffers_on(heads.device), comp.mask, key_padding_mask, heads.shape[0]
+
+    def mask_mod(bh, c, tq, tk):
+        b = bh // hc
+        qa, ka = tq * r + c, tk * r + c
+        ok = mask_fn(b, heads[bh % hc], qa, ka, *bufs)
+        return ok if kpm is None else ok & kpm[b, ka]
+    return mask_mod
