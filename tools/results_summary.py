@@ -19,10 +19,12 @@ def _load(name: str) -> dict:
 
 
 def _train_rows(train: dict, model: str) -> dict[str, dict]:
-    """attention -> the newest one-GPU ZeRO-2 row of a model."""
+    """attention -> the newest one-GPU ZeRO-2 row of a model (rows run with a path switched off,
+    "env", are A/B controls, not the default)."""
     out = {}
     for r in train.get("rows", []):
-        if r.get("model") == model and r.get("world_size") == 1 and r.get("zero") == 2 and "error" not in r:
+        if (r.get("model") == model and r.get("world_size") == 1 and r.get("zero") == 2 and "error" not in r
+                and not r.get("env")):
             out["dense" if r.get("attention") == "dense" else "sparse"] = r
     return out
 
