@@ -41,7 +41,8 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from zoo import distill as D  # noqa: E402
 
-RECIPES = {"lm": "recipes/distill/lm_tiny_bigbird.yaml", "pixel": "recipes/distill/pixel_tiny_strided.yaml"}
+RECIPES = {"lm": "recipes/distill/lm_tiny_bigbird.yaml", "pixel": "recipes/distill/pixel_tiny_strided.yaml",
+           "pixel32": "recipes/distill/pixel_tiny_strided_32.yaml"}  # pixel32: a GPU job
 ARMS = {
     "scratch": dict(alpha=0.0, beta=0.0, layout=False),
     "kd_logits": dict(beta=0.0, layout=False),
@@ -208,6 +209,13 @@ def markdown(report: dict) -> str:
     return "\n".join(out)
 
 
+def _machine() -> str:
+    """Where the runs ran: the GPU when the recipes' device "auto" picked one, else the CPU."""
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name()}, torch {torch.__version__}"
+    return f"CPU ({platform.processor() or platform.machine()}), torch {torch.__version__}, threads {torch.get_num_threads()}"
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--task", choices=sorted(RECIPES), action="append", default=[])
@@ -245,9 +253,7 @@ def main(argv=None) -> int:
     if args.task:
         report["commands"].append("PYTHONPATH=$PWD python3 tools/distill_report.py " + " ".join(
             shlex.quote(a) if a else '""' for a in (argv or sys.argv[1:])))  # --arms "" stays visible
-        report.update(date=datetime.date.today().isoformat(),
-                      machine=f"CPU ({platform.processor() or platform.machine()}), torch {torch.__version__}, "
-                              f"threads {torch.get_num_threads()}")
+        report.update(date=datetime.date.today().isoformat(), machine=_machine())
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(report, indent=1, default=str))
     out.with_suffix(".md").write_text(markdown(report))
