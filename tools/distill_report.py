@@ -180,10 +180,10 @@ def seeds_markdown(report: dict) -> list[str]:
 
 
 def markdown(report: dict) -> str:
-    out = ["# Distillation: dense teacher -> sparse student (CPU)", "",
+    out = ["# Distillation: dense teacher -> sparse student", "",
            f"Commands: {'; '.join(sorted(set(report['commands'])))}", "",
-           "GPU time per arm: [`distillation_gpu.md`](distillation_gpu.md) (`tools/distill_gpu_time.py`); "
-           "the runs of this report are on the CPU.", ""]
+           f"The runs of this report ran on: {report.get('machine', 'the CPU')}. GPU time per arm: "
+           "[`distillation_gpu.md`](distillation_gpu.md) (`tools/distill_gpu_time.py`).", ""]
     for task, t in report["tasks"].items():
         r = t["resolved"]
         m = t["metric"]
@@ -193,7 +193,7 @@ def markdown(report: dict) -> str:
                 f"Loss: {r['loss']}. Layout: block {r['layout']['block']}, coverage "
                 f"{r['layout']['coverage']}, budget {r['layout']['budget']}.", "",
                 f"| arm | pattern | held-out {m} | vs scratch | last train batch loss (nats) | attention pairs/seq "
-                "| density vs causal dense | fwd attn MFLOP/seq | teacher mass in layout | CPU train s |",
+                "| density vs causal dense | fwd attn MFLOP/seq | teacher mass in layout | train s |",
                 "|---|---|---|---|---|---|---|---|---|---|"]
         base = _scratch(report, t)
         for x in t["rows"]:
