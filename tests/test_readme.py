@@ -25,3 +25,13 @@ def test_attention_plot_renders_committed_benchmark(tmp_path):
     doc = json.loads((ROOT / "benchmarks" / "attention_h200.json").read_text())
     attention_plot(doc, str(tmp_path / "a.png"))
     assert (tmp_path / "a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_latest_skips_profile_rows():
+    """A kernel profile row names impl/pattern/N like a timing row but carries no times."""
+    from zoo.bench import latest
+    timed = dict(impl="zoo", pattern="strided", N=16384, fwdbwd_ms=4.4)
+    doc = {"runs": [{"path": "components", "rows": [timed]},
+                    {"path": "components", "rows": [dict(impl="zoo", pattern="strided", N=16384, profile=[])]}]}
+    row, run = latest(doc, impl="zoo", pattern="strided", N=16384)
+    assert row is timed and run is doc["runs"][0]

@@ -91,7 +91,8 @@ def latest(doc: dict, **match) -> tuple[dict, dict] | tuple[None, None]:
         for r in run["rows"]:
             if path is not None and r.get("path", run["path"]) != path:
                 continue
-            if "error" not in r and all(r.get(k) == v for k, v in match.items()):
+            timed = not any(k in r for k in ("error", "profile", "profile_error"))  # profiles carry no times
+            if timed and all(r.get(k) == v for k, v in match.items()):
                 return r, run
     return None, None
 
