@@ -104,9 +104,8 @@ def test_views_round_trip_without_copies():
 
 
 def test_local_ranges_shared_by_classes():
-    comps = PATTERNS["strided"].components(40, 40, 2)
-    comp = next(c for c in comps if c.per_class)
-    local = C.local_component(comp, 40, 5)
-    assert local.ranges[0].shape == (8,)  # every class has the same band: one row, full blocks kept
-    assert C.local_component(comp, 40, 5) is local  # cached
-    assert local.full_blocks(8, 8, 4, 4) is not None or not comp.exact
+    comp, = PATTERNS["dilated_window"].components(39, 39, 2)  # one exact residue piece, r = 3
+    local = C.local_component(comp, 39, 3)
+    assert local.ranges[0].shape == (13,)  # every class has the same band: one row
+    assert C.local_component(comp, 39, 3) is local  # cached
+    assert comp.exact and local.full_blocks(13, 13, 2, 2).any()  # fully allowed tiles skip the mask
