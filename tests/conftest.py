@@ -9,3 +9,15 @@ import torch  # noqa: E402
 
 # tests use tiny tensors: one thread is faster and immune to contention from other processes
 torch.set_num_threads(1)
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def eager_flex(monkeypatch):
+    """FlexAttention's unfused path (ZOO_FLEX_EAGER=1), so the flex backend runs on CPU (forward only)."""
+    from zoo.attention.kernels import flex
+    monkeypatch.setenv("ZOO_FLEX_EAGER", "1")
+    flex._compiled.cache_clear()
+    yield
+    flex._compiled.cache_clear()

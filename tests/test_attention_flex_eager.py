@@ -5,17 +5,11 @@ import pytest
 import torch
 
 from zoo.attention import build, sparse_attention
-from zoo.attention.kernels import flex
 
 from attention_cases import static_patterns, with_causal
 
 
-@pytest.fixture(autouse=True)
-def eager_flex(monkeypatch):
-    monkeypatch.setenv("ZOO_FLEX_EAGER", "1")
-    flex._compiled.cache_clear()
-    yield
-    flex._compiled.cache_clear()
+pytestmark = pytest.mark.usefixtures("eager_flex")  # conftest.py
 
 
 def _rel(a, b):

@@ -14,12 +14,7 @@ from attention_cases import static_patterns, with_causal
 PATTERNS = static_patterns()  # strided: stride 5; dilated_window: dilation 3
 
 
-@pytest.fixture(autouse=True)
-def eager_flex(monkeypatch):
-    monkeypatch.setenv("ZOO_FLEX_EAGER", "1")
-    flex._compiled.cache_clear()
-    yield
-    flex._compiled.cache_clear()
+pytestmark = pytest.mark.usefixtures("eager_flex")  # conftest.py
 
 
 @pytest.fixture
