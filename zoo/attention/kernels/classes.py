@@ -6,7 +6,8 @@ Viewing (B, H, n, D) as (B*H, r, n/r, D), row t of class c being position t*r + 
 FlexAttention as r heads without a copy, and its output, laid out in the query's stride order, is
 already in natural order. The residue-order gather this replaces is a transpose copy both ways
 (kernels/gather.py), 1.49 of strided's 6.05 ms fwd+bwd at 16k on the H200 (session 8's profile).
-``ZOO_NO_CLASS_HEADS=1`` (read per call) goes back to the gather, for A/B timing.
+``ZOO_NO_CLASS_HEADS=1`` (read per call) goes back to the gather, for A/B timing, as does
+``ZOO_EAGER_PLUMBING=1`` (no residue stride is detected then).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import torch
 from torch import Tensor
 
 from ..layout import Component
-from .gather import _eager_plumbing, _memo, _stride_of
+from .gather import _memo, _stride_of
 
 
 def class_split(comp: Component, n_q: int, n_k: int, k_start: int) -> int:
@@ -24,7 +25,7 @@ def class_split(comp: Component, n_q: int, n_k: int, k_start: int) -> int:
     r = comp.per_class
     if not r or comp.diag_bias or k_start or n_q != n_k or n_q % r:
         return 0
-    if os.environ.get("ZOO_NO_CLASS_HEADS") == "1" or _eager_plumbing():
+    if os.environ.get("ZOO_NO_CLASS_HEADS") == "1":
         return 0
     ok = _stride_of(comp, comp.q_pos, "q", 0, n_q) == r and _stride_of(comp, comp.k_pos, "k", 0, n_k) == r
     return r if ok else 0

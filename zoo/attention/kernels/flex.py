@@ -110,6 +110,21 @@ def _static(comp: Component, kpm) -> bool:
     return kpm is None and all(p is None or p.dim() == 1 for p in (comp.q_pos, comp.k_pos))
 
 
+def _block_mask(comp: Component, key: tuple, kpm, build):
+    """The component's BlockMask: build() -> (cached block structure, mask_mod). A static one is
+    kept in the component's cache under ``key``; padding or routed positions give a new mask_mod
+    on the same structure every call."""
+    static = _static(comp, kpm)
+    if static and key in comp._cache:
+        return comp._cache[key]
+    structure, mask_mod = build()
+    bm = copy.copy(structure)
+    bm.mask_mod = mask_mod
+    if static:
+        comp._cache[key] = bm
+    return bm
+
+
 def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component], *, scale: float,
                    key_padding_mask: Tensor | None = None, k_start: int = 0, block: int = 128,
                    kernel_options: dict | None = None) -> tuple[Tensor, Tensor]:
@@ -135,15 +150,9 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
         nqc, nkc = g.q.shape[2], g.k.shape[2]
         if nqc == 0 or nkc == 0:
             continue
-        static = _static(comp, kpm)
-        key = ("flex-mask", n_q, n_k, block, str(q.device))
-        if static and key in comp._cache:
-            bm = comp._cache[key]
-        else:
-            bm = copy.copy(_structure(comp, n_q, n_k, nqc, nkc, block, block, q.device, use_full=kpm is None))
-            bm.mask_mod = _mask_mod(comp, g, kpm)
-            if static:
-                comp._cache[key] = bm
+        bm = _block_mask(comp, ("flex-mask", n_q, n_k, block, str(q.device)), kpm, lambda: (
+            _structure(comp, n_q, n_k, nqc, nkc, block, block, q.device, use_full=kpm is None),
+            _mask_mod(comp, g, kpm)))
         out, lse = _run(g.q, g.k, g.v, bm, scale, kernel_options, need_lse)
         if need_lse:
             lse = lse.float()
@@ -160,16 +169,10 @@ def _class_piece(comp: Component, q: Tensor, k: Tensor, v: Tensor, r: int, kpm, 
     B, H, n, _ = q.shape
     heads = head_index(comp, H, q.device)
     qc, kc, vc = (to_classes(x, r) for x in take_heads(comp, heads, q, k, v))  # (B*Hc, r, n/r, D)
-    key = ("flex-class-mask", n, block, str(q.device))
-    if kpm is None and key in comp._cache:
-        bm = comp._cache[key]
-    else:
-        m = n // r
-        bm = copy.copy(_structure(local_component(comp, n, r), m, m, m, m, block, block, q.device,
-                                  use_full=kpm is None))
-        bm.mask_mod = class_mask_mod(comp, r, heads, kpm)
-        if kpm is None:
-            comp._cache[key] = bm
+    m = n // r
+    bm = _block_mask(comp, ("flex-class-mask", n, block, str(q.device)), kpm, lambda: (
+        _structure(local_component(comp, n, r), m, m, m, m, block, block, q.device, use_full=kpm is None),
+        class_mask_mod(comp, r, heads, kpm)))
     out, lse = _run(qc, kc, vc, bm, scale, kernel_options)
     subset = comp.heads is not None
     return (put_heads(from_classes(out, B), heads, subset, H, 0.0),
