@@ -12,7 +12,7 @@ def static_patterns():
         "dense": build("dense"),
         "sliding_window": build("sliding_window", left=5, right=3),
         "dilated_window": build("dilated_window", left=3, right=2, dilation=3),  # residue-class pieces
-        "dilated_window_r2": build("dilated_window", left=3, right=2, dilation=2),  # fused, constants
+        "dilated_window_r2": build("dilated_window", left=3, right=2, dilation=2),  # class heads at even n, else fused
         "dilated_window_per_head": build("dilated_window", left=3, right=2, dilation=[1, 2]),
         "longformer": build("longformer", window=6, global_tokens=3),
         "bigbird": build("bigbird", block=4, window_blocks=3, global_blocks=1, random_blocks=2),

@@ -104,3 +104,19 @@ def test_local_ranges_shared_by_classes():
     assert local.ranges[0].shape == (13,)  # every class has the same band: one row
     assert C.local_component(comp, 39, 3) is local  # cached
     assert comp.exact and local.full_blocks(13, 13, 2, 2).any()  # fully allowed tiles skip the mask
+
+
+@pytest.mark.parametrize("n,classes", [(70, [2]), (71, [])])
+@pytest.mark.parametrize("causal", [False, True])
+def test_dilation_2_runs_as_class_heads_where_the_length_allows(class_pieces, n, classes, causal):
+    """Dilation 2 fuses by family, but at an even length it is two plain windows as heads
+    (patterns.runs_fused with a shape); an odd length keeps the fused BlockMask."""
+    p = with_causal(PATTERNS["dilated_window_r2"], causal)
+    q, k, v = _qkv(n)
+    kpm = _padding(n)
+    with torch.no_grad():
+        out = sparse_attention(q, k, v, p, backend="flex", key_padding_mask=kpm)
+        ref = sparse_attention(q, k, v, p, backend="dense", key_padding_mask=kpm)
+    assert class_pieces == classes
+    assert _rel(out, ref) < 1e-5
+    assert torch.equal(out[1], torch.zeros_like(out[1]))

@@ -152,7 +152,7 @@ def bench_kernels(n, names, rows, log, sdpa=True, ab=False):
                                 None, mask_build_ms=mask_ms))
                 log(rows[-1])
             rows.append(row("zoo", name, n, b, tf, tb, pairs, blocks, mem, err, first_call_ms=first_ms,
-                            path=path_of(p)))
+                            path=path_of(p, n)))
             log(rows[-1])
             if ab:
                 bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log)
@@ -176,19 +176,27 @@ def _with_env(var: str, fn):
 
 def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
     """The paths the dispatcher does not take, timed in the same process: a fused pattern's
-    component pieces (rows "zoo_components"); for component-path patterns the plumbing as it was
-    before session 8, index gathers and the eager merge (rows "zoo_eager_plumbing"), and, where
-    residue classes run as heads (kernels/classes.py), the transpose gathers they replaced
-    (rows "zoo_class_gather")."""
+    component pieces (rows "zoo_components") and, where it computes rows apart
+    (Pattern.fused_apart), those rows left inside its BlockMask ("zoo_rows_in_mask"); a pattern
+    that fuses by family but runs as class heads at this length (dilated r = 2), its BlockMask
+    ("zoo_fused"); for component-path patterns the plumbing as it was before session 8, index
+    gathers and the eager merge ("zoo_eager_plumbing"); and, where residue classes run as heads
+    (kernels/classes.py), the transpose gathers they replaced ("zoo_class_gather")."""
     from zoo.attention.kernels.flex import flex_attention
     n, b = q.shape[2], q.shape[0]
-    if runs_fused(p):
-        comps = p.components(n, n, H)
-        alts = [("zoo_components", "components", lambda: flex_attention(q, k, v, comps, scale=D ** -0.5)[0])]
+    comps = None if p.data_dependent else p.components(n, n, H)
+    pieces = lambda: flex_attention(q, k, v, comps, scale=D ** -0.5)[0]  # noqa: E731
+    class_gather = ("zoo_class_gather", "components, ZOO_NO_CLASS_HEADS=1", _with_env("ZOO_NO_CLASS_HEADS", pieces))
+    if runs_fused(p, (n, n, H, 0)):
+        alts = [("zoo_components", "components", pieces)]
+        if p.fused_apart(n, n, H) is not None:
+            alts.append(("zoo_rows_in_mask", "fused, ZOO_NO_ROWS_APART=1", _with_env("ZOO_NO_ROWS_APART", ours)))
+    elif runs_fused(p):
+        alts = [("zoo_fused", "fused, ZOO_NO_CLASS_HEADS=1", _with_env("ZOO_NO_CLASS_HEADS", ours)), class_gather]
     else:
         alts = [("zoo_eager_plumbing", "components, ZOO_EAGER_PLUMBING=1", _with_env("ZOO_EAGER_PLUMBING", ours))]
-        if not p.data_dependent and any(c.per_class for c in p.components(n, n, H)):
-            alts.append(("zoo_class_gather", "components, ZOO_NO_CLASS_HEADS=1", _with_env("ZOO_NO_CLASS_HEADS", ours)))
+        if comps is not None and any(c.per_class for c in comps):
+            alts.append(class_gather)
     for impl, path, fn in alts:
         try:
             err = rel_err(fn(), out)
@@ -197,8 +205,9 @@ def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
                 extra["max_rel_err_grads_vs_zoo"] = max(
                     rel_err(a, b_) for a, b_ in zip(torch.autograd.grad(fn(), (q, k, v), do),
                                                     torch.autograd.grad(ours(), (q, k, v), do)))
+            same_tiles = impl in ("zoo_eager_plumbing", "zoo_class_gather")  # else ours' count does not apply
             rows.append(row(impl, p.name, n, b, timeit(fn), timeit(fwd_bwd(fn, (q, k, v), do)), pairs,
-                            blocks, peak_gib(fwd_bwd(fn, (q, k, v), do)), err if not p.data_dependent else None,
+                            blocks if same_tiles else None, peak_gib(fwd_bwd(fn, (q, k, v), do)), err if not p.data_dependent else None,
                             path=path, **extra))
         except Exception as e:
             rows.append(dict(impl=impl, pattern=p.name, N=n, B=b, error=repr(e)[:400]))

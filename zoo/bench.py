@@ -69,14 +69,16 @@ def attention_runs_markdown(doc: dict) -> str:
     return "\n".join(parts)
 
 
-def path_of(pattern) -> str:
-    """Which GPU path the dispatcher takes for a pattern (or a class whose choice is fixed)."""
+def path_of(pattern, n: int = 16384, n_heads: int = 16) -> str:
+    """Which GPU path the dispatcher takes for a pattern (or a class whose choice is fixed) on
+    self-attention over n tokens (the choice can depend on the length: kernels/classes.py)."""
     from zoo.attention.patterns import runs_fused
-    return "fused" if runs_fused(pattern) else "components"
+    shape = None if isinstance(pattern, type) else (n, n, n_heads, 0)
+    return "fused" if runs_fused(pattern, shape) else "components"
 
 
 def current_path(name: str) -> str:
-    """Which GPU path the dispatcher takes for a pattern family today."""
+    """Which GPU path the dispatcher takes for a pattern family today, at the benchmark's 16k."""
     from zoo.attention import patterns
     cls = patterns.get_class(name)
     # a choice that depends on the parameters (a property): the defaults, which the benchmark uses

@@ -41,19 +41,30 @@ def count_pairs(pattern: Pattern, n: int, n_heads: int, device="cpu", chunk: int
 
 
 def block_pairs(pattern: Pattern, n: int, n_heads: int, block: int = 128, device="cpu") -> int:
-    """(query, key) pairs inside the tiles the flex backend computes, summed over heads: a fused
-    pattern's one BlockMask, or else the candidate tiles of each component."""
-    if runs_fused(pattern):
+    """(query, key) pairs inside the tiles the flex backend computes on a GPU, summed over heads:
+    a fused pattern's one BlockMask (and its rows apart), or else the candidate tiles of each
+    component (of each class, where a component runs as class heads)."""
+    if runs_fused(pattern, (n, n, n_heads, 0)):
         from .kernels.block_mask import listed_blocks
         from .kernels.flex import _fused_structure
-        bm = _fused_structure(pattern, n, n, n_heads, 0, block, str(device), False)
+        apart = pattern.fused_apart(n, n, n_heads)
+        rows = 0 if apart is None else len(apart.q_pos)
+        bm = _fused_structure(pattern, n, n, n_heads, 0, block, str(device), False, rows)
         partial, full = listed_blocks(bm, -(-n // block))
         hit = partial | full  # (1, H or 1, nQB, nKB)
-        return int(hit.sum()) * block * block * (n_heads // hit.shape[1])
-    total = 0
-    for comp in pattern.components(n, n, n_heads):
-        hc = n_heads if comp.heads is None else len(comp.heads)
-        blocks = comp.blocks(n, n, block, block)
-        per = int((blocks >= 0).sum()) * block * block
-        total += per * (hc // blocks.shape[0])
-    return total
+        fused = int(hit.sum()) * block * block * (n_heads // hit.shape[1])
+        return fused + (0 if apart is None else _component_pairs(apart, n, n_heads, block))
+    return sum(_component_pairs(c, n, n_heads, block) for c in pattern.components(n, n, n_heads))
+
+
+def _component_pairs(comp, n: int, n_heads: int, block: int) -> int:
+    from .kernels.classes import class_split, local_component
+    hc = n_heads if comp.heads is None else len(comp.heads)
+    r = class_split(comp, n, n, 0)
+    if r:  # r classes of n/r tokens run as heads: (1 | r, nQB, K) tiles, each head's
+        blocks = local_component(comp, n, r).blocks(n // r, n // r, block, block)
+        copies = hc * r // blocks.shape[0]
+    else:
+        blocks = comp.blocks(n, n, block, block)  # (1 | Hc, nQB, K)
+        copies = hc // blocks.shape[0]
+    return int((blocks >= 0).sum()) * block * block * copies

@@ -78,6 +78,12 @@ class Pattern:
         """Largest i - j a causal query can see (None: unbounded). Bounds the KV cache."""
         return None
 
+    def fused_apart(self, n_q: int, n_k: int, n_heads: int, k_start: int = 0) -> Component | None:
+        """A component for leading query rows that the fused BlockMask leaves to a pass of their
+        own: rows that see every key would make one query tile walk every key block serially
+        while the rest of the grid idles (Longformer's global rows). None: no such rows."""
+        return None
+
     # --- checks and helpers -------------------------------------------------------------------
     def validate(self, n_q: int, n_k: int, n_heads: int | None = None) -> None:
         if n_heads is not None and n_heads % self.head_groups():
@@ -131,10 +137,19 @@ class Pattern:
         return Component(mask=mask, heads=heads, q_pos=q_pos, k_pos=k_pos, ranges=(lo, hi))
 
 
-def runs_fused(pattern: Pattern | type[Pattern]) -> bool:
+def runs_fused(pattern: Pattern | type[Pattern], shape: tuple[int, int, int, int] | None = None) -> bool:
     """Whether the GPU runs this pattern as one BlockMask (the dispatcher's fused path): static
-    and marked ``fused_flex``. Takes a class too where ``fused_flex`` is a class constant."""
-    return bool(pattern.fused_flex) and not pattern.data_dependent
+    and marked ``fused_flex``. Takes a class too where ``fused_flex`` is a class constant.
+
+    Given ``shape`` (n_q, n_k, n_heads, k_start), also not where the pattern is one residue-class
+    component that runs as class heads at that shape (kernels/classes.py, dilated r = 2): those
+    compute the allowed band only, the fused BlockMask every tile the dilated span touches."""
+    if not pattern.fused_flex or pattern.data_dependent:
+        return False
+    if shape is None:
+        return True
+    from .kernels.classes import runs_as_classes
+    return not runs_as_classes(pattern, *shape)
 
 
 @lru_cache(maxsize=256)
@@ -259,9 +274,10 @@ class DilatedWindow(Pattern):
     @property
     def fused_flex(self) -> bool:
         """One block mask computes every tile the dilated span touches, r times the allowed pairs
-        (dilation 192 in the pixel models: nearly dense), but our residue-class pieces pay a
-        gather, a scatter and a merge. On the H200 at r = 2 the plain block mask took 5.5 ms vs
-        7.4 ms for the pieces (benchmarks/attention_h200.md run 6), so small dilations fuse."""
+        (dilation 192 in the pixel models: nearly dense). Residue-class pieces gathered by a copy
+        lost to it at r = 2 on the H200 (7.4 vs 5.5 ms, benchmarks/attention_h200.md run 6), so
+        small dilations fuse, except at lengths where a single dilation runs as class heads
+        without a copy (kernels/classes.py; patterns.runs_fused)."""
         return max(self._dilations()) <= FUSED_MAX_DILATION
 
     def _dilations(self) -> tuple[int, ...]:
@@ -360,6 +376,12 @@ class Longformer(Pattern):
                 n_q, n_k, k_start, mask=lambda b, h, i, j: self._causal(i, j, i >= 0), q_pos=glob_q))
             comps[-1].exact = True
         return comps
+
+    def fused_apart(self, n_q, n_k, n_heads, k_start=0):
+        q_abs = self._q_abs(n_q, n_k, k_start)
+        if self.causal or not len(q_abs) or q_abs[0] >= self.global_tokens:
+            return None  # causal global rows see only keys before them, all global
+        return self.components(n_q, n_k, n_heads, k_start)[-1]  # the global rows (see _components)
 
     def global_components(self, global_mask: Tensor, n_heads: int) -> list[Component]:
         """Pieces for a per-example global mask (B, N): band, global columns, global rows."""

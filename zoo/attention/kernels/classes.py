@@ -31,6 +31,15 @@ def class_split(comp: Component, n_q: int, n_k: int, k_start: int) -> int:
     return r if ok else 0
 
 
+def runs_as_classes(pattern, n_q: int, n_k: int, n_heads: int, k_start: int = 0) -> bool:
+    """Whether a static pattern is a single per-class component that runs as class heads at this
+    shape (the dispatcher then skips the pattern's fused BlockMask: patterns.runs_fused)."""
+    if pattern.data_dependent:
+        return False
+    comps = pattern.components(n_q, n_k, n_heads, k_start)  # cached per shape
+    return len(comps) == 1 and comps[0].heads is None and class_split(comps[0], n_q, n_k, k_start) > 0
+
+
 def local_component(comp: Component, n: int, r: int) -> Component:
     """The component's candidate ranges in class coordinates (cached): (n/r,) shared by every class
     when the classes agree (the usual case, which keeps the full-block list), else (r, n/r)."""

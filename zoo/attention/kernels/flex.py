@@ -147,19 +147,25 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
             pieces.append(_class_piece(comp, q, k, v, r, kpm, scale, block, kernel_options))
             continue
         g = gather(q, k, v, comp, k_start)
-        nqc, nkc = g.q.shape[2], g.k.shape[2]
-        if nqc == 0 or nkc == 0:
+        if g.q.shape[2] == 0 or g.k.shape[2] == 0:
             continue
-        bm = _block_mask(comp, ("flex-mask", n_q, n_k, block, str(q.device)), kpm, lambda: (
-            _structure(comp, n_q, n_k, nqc, nkc, block, block, q.device, use_full=kpm is None),
-            _mask_mod(comp, g, kpm)))
-        out, lse = _run(g.q, g.k, g.v, bm, scale, kernel_options, need_lse)
-        if need_lse:
-            lse = lse.float()
-        else:
-            lse = torch.where(_any_key(comp, g, n_q, n_k, block, kpm), 0.0, float("-inf"))
+        out, lse = _gathered_piece(comp, g, n_q, n_k, kpm, scale, block, kernel_options, need_lse)
         pieces.append((scatter_rows(out, g, n_q, H, 0.0), scatter_rows(lse, g, n_q, H, float("-inf"))))
     return combine(pieces, components, q, k, v, kpm, scale)
+
+
+def _gathered_piece(comp: Component, g: Gathered, n_q: int, n_k: int, kpm, scale: float, block: int,
+                    kernel_options, need_lse: bool) -> tuple[Tensor, Tensor]:
+    """One component on its gathered tensors -> (out (B, Hc, Nqc, D), lse (B, Hc, Nqc) fp32) in
+    its processing order. ``kpm`` is indexed by absolute key position."""
+    nqc, nkc = g.q.shape[2], g.k.shape[2]
+    bm = _block_mask(comp, ("flex-mask", n_q, n_k, block, str(g.q.device)), kpm, lambda: (
+        _structure(comp, n_q, n_k, nqc, nkc, block, block, g.q.device, use_full=kpm is None),
+        _mask_mod(comp, g, kpm)))
+    out, lse = _run(g.q, g.k, g.v, bm, scale, kernel_options, need_lse)
+    if need_lse:
+        return out, lse.float()
+    return out, torch.where(_any_key(comp, g, n_q, n_k, block, kpm), 0.0, float("-inf"))
 
 
 def _class_piece(comp: Component, q: Tensor, k: Tensor, v: Tensor, r: int, kpm, scale: float, block: int,
@@ -185,23 +191,25 @@ def _class_piece(comp: Component, q: Tensor, k: Tensor, v: Tensor, r: int, kpm, 
 
 @lru_cache(maxsize=256)
 def _fused_structure(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, block: int, device: str,
-                     padded: bool):
+                     padded: bool, skip_rows: int = 0):
     """BlockMask of a static pattern for this shape, built once from the pattern's traceable
-    mask. With padding every block stays partial, since padded keys can fall in any block; the
-    per-call mask_mod then adds the padding."""
+    mask, without its first ``skip_rows`` query rows (``Pattern.fused_apart``). With padding every
+    block stays partial, since padded keys can fall in any block; the per-call mask_mod then adds
+    the padding."""
     if padded:
-        bm = _fused_structure(pattern, n_q, n_k, n_heads, k_start, block, device, False)
+        bm = _fused_structure(pattern, n_q, n_k, n_heads, k_start, block, device, False, skip_rows)
         nkb = -(-n_k // block)
         partial, full = listed_blocks(bm, nkb)
         hit = partial | full  # (B, H, nQB, nKB)
         num, idx = ordered(hit, torch.arange(nkb, device=device).expand(hit.shape), nkb)
         return from_kv_blocks(num, idx, None, None, (block, block), bm.mask_mod, (n_q, n_k))
-    mask_mod = _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None, kernel=False)
+    mask_mod = _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None, kernel=False,
+                               skip_rows=skip_rows)
     heads = n_heads if pattern.head_groups() > 1 else 1
     t0 = time.perf_counter()
     bm = block_mask_from_mask_mod(mask_mod, heads, n_q, n_k, block, device)
     BUILD_SECONDS[f"{pattern!r} {n_q}x{n_k}"] = round(time.perf_counter() - t0, 2)
-    bm.mask_mod = _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None)
+    bm.mask_mod = _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None, skip_rows=skip_rows)
     return bm
 
 
@@ -215,12 +223,14 @@ def _mask_parts_on(pattern, n: int, device: str, kernel: bool):
 
 
 def _fused_mask_mod(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, device, kpm: Tensor | None,
-                    kernel: bool = True):
+                    kernel: bool = True, skip_rows: int = 0):
     fn, bufs = _mask_parts_on(pattern, k_start + n_k, str(device), kernel)
     groups, q_off = pattern.head_groups(), k_start + n_k - n_q
 
     def mask_mod(b, h, qi, ki):
         ok = fn(h * groups // n_heads, qi + q_off, ki + k_start, *bufs)
+        if skip_rows:
+            ok = ok & (qi >= skip_rows)
         return ok if kpm is None else ok & kpm[b, ki]
     return mask_mod
 
@@ -228,15 +238,25 @@ def _fused_mask_mod(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, dev
 def fused_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: float,
                          key_padding_mask: Tensor | None = None, k_start: int = 0, block: int = 128,
                          kernel_options: dict | None = None) -> tuple[Tensor, Tensor | None]:
-    """A static pattern as one FlexAttention call -> (out, lse; lse None on CPU)."""
+    """A static pattern as one FlexAttention call -> (out, lse; lse None on CPU). Leading rows
+    that see every key (``Pattern.fused_apart``: Longformer's global rows) run as a pass of their
+    own and are put in front of the BlockMask's other rows."""
     B, H, n_q, _ = q.shape
     n_k = k.shape[2]
     dev = str(q.device)
     kpm = None if key_padding_mask is None else key_padding_mask.bool()
-    bm = _fused_structure(pattern, n_q, n_k, H, k_start, block, dev, kpm is not None)
+    apart = None if os.environ.get("ZOO_NO_ROWS_APART") == "1" else pattern.fused_apart(n_q, n_k, H, k_start)
+    rows = 0 if apart is None else len(apart.q_pos)
+    bm = _fused_structure(pattern, n_q, n_k, H, k_start, block, dev, kpm is not None, rows)
     if kpm is not None:
         bm = copy.copy(bm)
-        bm.mask_mod = _fused_mask_mod(pattern, n_q, n_k, H, k_start, q.device, kpm)
+        bm.mask_mod = _fused_mask_mod(pattern, n_q, n_k, H, k_start, q.device, kpm, skip_rows=rows)
     need_lse = q.is_cuda or os.environ.get("ZOO_FLEX_EAGER") == "1"
-    out, lse = _run(q, k, v, bm, scale, kernel_options, need_lse)
+    out, lse = _run(q, k, v, bm, scale, kernel_options, need_lse)  # (B, H, n_q, D), (B, H, n_q)
+    if rows:
+        kpm_abs = None if kpm is None else torch.nn.functional.pad(kpm, (k_start, 0), value=False)
+        g = gather(q, k, v, apart, k_start)  # the rows' queries (B, H, rows, D), every key
+        out_g, lse_g = _gathered_piece(apart, g, n_q, n_k, kpm_abs, scale, block, kernel_options, need_lse)
+        out = torch.cat([out_g.to(out.dtype), out[:, :, rows:]], 2)
+        lse = torch.cat([lse_g, lse.float()[:, :, rows:]], 2)
     return out, lse.float() if need_lse else None
