@@ -41,10 +41,12 @@ def test_block_pairs_of_dilation_2_as_class_heads_are_each_class_band():
     assert block_pairs(p, 200, heads, block) == 2 * _tiles_with_pairs(band, 100, heads, block)
 
 
-def test_block_pairs_of_longformer_count_its_global_rows_apart():
-    """Global rows leave the BlockMask (their tiles: every key block of one query block); the
-    rest keep the tiles with an allowed pair."""
+def test_block_pairs_of_longformer_count_its_global_rows_apart(monkeypatch):
+    """Global rows leave the BlockMask; their tiles: every key tile of each key chunk, one query
+    tile per chunk. The rest keep the tiles with an allowed pair."""
+    from zoo.attention.kernels import split_keys
+    monkeypatch.setattr(split_keys, "MIN_CHUNK", 64)
     p = build("longformer", window=20, global_tokens=5)
-    n, heads, block = 200, 2, 32
-    rows = -(-n // block) * block * block * heads
+    n, heads, block = 256, 2, 32  # 4 chunks of 64 keys, 2 tiles each
+    rows = 4 * 2 * block * block * heads
     assert block_pairs(p, n, heads, block) == _tiles_with_pairs(p, n, heads, block, skip_rows=5) + rows

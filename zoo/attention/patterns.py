@@ -78,11 +78,11 @@ class Pattern:
         """Largest i - j a causal query can see (None: unbounded). Bounds the KV cache."""
         return None
 
-    def fused_apart(self, n_q: int, n_k: int, n_heads: int, k_start: int = 0) -> Component | None:
-        """A component for leading query rows that the fused BlockMask leaves to a pass of their
-        own: rows that see every key would make one query tile walk every key block serially
-        while the rest of the grid idles (Longformer's global rows). None: no such rows."""
-        return None
+    def rows_apart(self, n_q: int, n_k: int, k_start: int = 0) -> int:
+        """How many leading query rows see every key (Longformer's global rows). In one BlockMask
+        their query tile walks every key block serially while the rest of the grid idles, so the
+        fused path computes them apart, split over key chunks (kernels/split_keys.py)."""
+        return 0
 
     # --- checks and helpers -------------------------------------------------------------------
     def validate(self, n_q: int, n_k: int, n_heads: int | None = None) -> None:
@@ -377,11 +377,10 @@ class Longformer(Pattern):
             comps[-1].exact = True
         return comps
 
-    def fused_apart(self, n_q, n_k, n_heads, k_start=0):
-        q_abs = self._q_abs(n_q, n_k, k_start)
-        if self.causal or not len(q_abs) or q_abs[0] >= self.global_tokens:
-            return None  # causal global rows see only keys before them, all global
-        return self.components(n_q, n_k, n_heads, k_start)[-1]  # the global rows (see _components)
+    def rows_apart(self, n_q, n_k, k_start=0):
+        if self.causal:  # causal global rows see only the keys before them, all global
+            return 0
+        return max(0, min(n_q, self.global_tokens - (k_start + n_k - n_q)))
 
     def global_components(self, global_mask: Tensor, n_heads: int) -> list[Component]:
         """Pieces for a per-example global mask (B, N): band, global columns, global rows."""

@@ -26,6 +26,7 @@ from torch import Tensor
 from ..layout import Component
 from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, flex_params, from_kv_blocks, listed_blocks, ordered,
                          raise_recompile_limits)
+from . import split_keys
 from .classes import class_mask_mod, class_split, from_classes, local_component, to_classes
 from .gather import Gathered, combine, gather, head_index, put_heads, scatter_rows, take_heads
 
@@ -193,7 +194,7 @@ def _class_piece(comp: Component, q: Tensor, k: Tensor, v: Tensor, r: int, kpm, 
 def _fused_structure(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, block: int, device: str,
                      padded: bool, skip_rows: int = 0):
     """BlockMask of a static pattern for this shape, built once from the pattern's traceable
-    mask, without its first ``skip_rows`` query rows (``Pattern.fused_apart``). With padding every
+    mask, without its first ``skip_rows`` query rows (``Pattern.rows_apart``). With padding every
     block stays partial, since padded keys can fall in any block; the per-call mask_mod then adds
     the padding."""
     if padded:
@@ -239,24 +240,41 @@ def fused_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: flo
                          key_padding_mask: Tensor | None = None, k_start: int = 0, block: int = 128,
                          kernel_options: dict | None = None) -> tuple[Tensor, Tensor | None]:
     """A static pattern as one FlexAttention call -> (out, lse; lse None on CPU). Leading rows
-    that see every key (``Pattern.fused_apart``: Longformer's global rows) run as a pass of their
-    own and are put in front of the BlockMask's other rows."""
+    that see every key (``Pattern.rows_apart``: Longformer's global rows) leave the BlockMask and
+    run split over key chunks (split_keys.py), put in front of the other rows."""
     B, H, n_q, _ = q.shape
     n_k = k.shape[2]
     dev = str(q.device)
     kpm = None if key_padding_mask is None else key_padding_mask.bool()
-    apart = None if os.environ.get("ZOO_NO_ROWS_APART") == "1" else pattern.fused_apart(n_q, n_k, H, k_start)
-    rows = 0 if apart is None else len(apart.q_pos)
+    need_lse = q.is_cuda or os.environ.get("ZOO_FLEX_EAGER") == "1"
+    rows = _rows_apart(pattern, n_q, n_k, k_start) if need_lse else 0  # the chunks merge by lse
     bm = _fused_structure(pattern, n_q, n_k, H, k_start, block, dev, kpm is not None, rows)
     if kpm is not None:
         bm = copy.copy(bm)
         bm.mask_mod = _fused_mask_mod(pattern, n_q, n_k, H, k_start, q.device, kpm, skip_rows=rows)
-    need_lse = q.is_cuda or os.environ.get("ZOO_FLEX_EAGER") == "1"
     out, lse = _run(q, k, v, bm, scale, kernel_options, need_lse)  # (B, H, n_q, D), (B, H, n_q)
     if rows:
-        kpm_abs = None if kpm is None else torch.nn.functional.pad(kpm, (k_start, 0), value=False)
-        g = gather(q, k, v, apart, k_start)  # the rows' queries (B, H, rows, D), every key
-        out_g, lse_g = _gathered_piece(apart, g, n_q, n_k, kpm_abs, scale, block, kernel_options, need_lse)
-        out = torch.cat([out_g.to(out.dtype), out[:, :, rows:]], 2)
-        lse = torch.cat([lse_g, lse.float()[:, :, rows:]], 2)
+        out_r, lse_r = _all_keys_rows(q[:, :, :rows], k, v, kpm, scale, block, kernel_options)
+        out = torch.cat([out_r.to(out.dtype), out[:, :, rows:]], 2)
+        lse = torch.cat([lse_r, lse.float()[:, :, rows:]], 2)
     return out, lse.float() if need_lse else None
+
+
+def _rows_apart(pattern, n_q: int, n_k: int, k_start: int) -> int:
+    """Leading query rows the fused path computes apart: only where their keys split into chunks
+    (shorter sequences keep them in the BlockMask); ``ZOO_NO_ROWS_APART=1`` (read per call, A/B
+    timing) keeps them there always."""
+    if os.environ.get("ZOO_NO_ROWS_APART") == "1" or split_keys.key_splits(n_k) < 2:
+        return 0
+    return pattern.rows_apart(n_q, n_k, k_start)
+
+
+def _all_keys_rows(q_rows: Tensor, k: Tensor, v: Tensor, kpm: Tensor | None, scale: float, block: int,
+                   kernel_options) -> tuple[Tensor, Tensor]:
+    """q_rows (B, H, R, D) over every key (kpm (B, n_k) aside) as one FlexAttention call over S
+    key chunks -> (out (B, H, R, D) fp32, lse (B, H, R))."""
+    s = split_keys.key_splits(k.shape[2])
+    qc, kc, vc, by_heads = split_keys.split(q_rows, k, v, s)
+    bm = split_keys.block_mask(q_rows.shape[2], kc.shape[2], s, by_heads, kpm, block, q_rows.device)
+    out, lse = _run(qc, kc, vc, bm, scale, kernel_options)
+    return split_keys.merge(out, lse, q_rows.shape[0], s, by_heads)
