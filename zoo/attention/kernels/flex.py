@@ -26,7 +26,6 @@ from torch import Tensor
 from ..layout import Component
 from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, flex_params, from_kv_blocks, listed_blocks, ordered,
                          raise_recompile_limits)
-from . import split_keys
 from .classes import class_mask_mod, class_split, from_classes, local_component, to_classes
 from .gather import Gathered, combine, gather, head_index, put_heads, scatter_rows, take_heads
 
@@ -148,25 +147,19 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
             pieces.append(_class_piece(comp, q, k, v, r, kpm, scale, block, kernel_options))
             continue
         g = gather(q, k, v, comp, k_start)
-        if g.q.shape[2] == 0 or g.k.shape[2] == 0:
+        nqc, nkc = g.q.shape[2], g.k.shape[2]
+        if nqc == 0 or nkc == 0:
             continue
-        out, lse = _gathered_piece(comp, g, n_q, n_k, kpm, scale, block, kernel_options, need_lse)
+        bm = _block_mask(comp, ("flex-mask", n_q, n_k, block, str(q.device)), kpm, lambda: (
+            _structure(comp, n_q, n_k, nqc, nkc, block, block, q.device, use_full=kpm is None),
+            _mask_mod(comp, g, kpm)))
+        out, lse = _run(g.q, g.k, g.v, bm, scale, kernel_options, need_lse)
+        if need_lse:
+            lse = lse.float()
+        else:
+            lse = torch.where(_any_key(comp, g, n_q, n_k, block, kpm), 0.0, float("-inf"))
         pieces.append((scatter_rows(out, g, n_q, H, 0.0), scatter_rows(lse, g, n_q, H, float("-inf"))))
     return combine(pieces, components, q, k, v, kpm, scale)
-
-
-def _gathered_piece(comp: Component, g: Gathered, n_q: int, n_k: int, kpm, scale: float, block: int,
-                    kernel_options, need_lse: bool) -> tuple[Tensor, Tensor]:
-    """One component on its gathered tensors -> (out (B, Hc, Nqc, D), lse (B, Hc, Nqc) fp32) in
-    its processing order. ``kpm`` is indexed by absolute key position."""
-    nqc, nkc = g.q.shape[2], g.k.shape[2]
-    bm = _block_mask(comp, ("flex-mask", n_q, n_k, block, str(g.q.device)), kpm, lambda: (
-        _structure(comp, n_q, n_k, nqc, nkc, block, block, g.q.device, use_full=kpm is None),
-        _mask_mod(comp, g, kpm)))
-    out, lse = _run(g.q, g.k, g.v, bm, scale, kernel_options, need_lse)
-    if need_lse:
-        return out, lse.float()
-    return out, torch.where(_any_key(comp, g, n_q, n_k, block, kpm), 0.0, float("-inf"))
 
 
 def _class_piece(comp: Component, q: Tensor, k: Tensor, v: Tensor, r: int, kpm, scale: float, block: int,
@@ -192,25 +185,23 @@ def _class_piece(comp: Component, q: Tensor, k: Tensor, v: Tensor, r: int, kpm, 
 
 @lru_cache(maxsize=256)
 def _fused_structure(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, block: int, device: str,
-                     padded: bool, skip_rows: int = 0):
+                     padded: bool):
     """BlockMask of a static pattern for this shape, built once from the pattern's traceable
-    mask, without its first ``skip_rows`` query rows (``Pattern.rows_apart``). With padding every
-    block stays partial, since padded keys can fall in any block; the per-call mask_mod then adds
-    the padding."""
+    mask. With padding every block stays partial, since padded keys can fall in any block; the
+    per-call mask_mod then adds the padding."""
     if padded:
-        bm = _fused_structure(pattern, n_q, n_k, n_heads, k_start, block, device, False, skip_rows)
+        bm = _fused_structure(pattern, n_q, n_k, n_heads, k_start, block, device, False)
         nkb = -(-n_k // block)
         partial, full = listed_blocks(bm, nkb)
         hit = partial | full  # (B, H, nQB, nKB)
         num, idx = ordered(hit, torch.arange(nkb, device=device).expand(hit.shape), nkb)
         return from_kv_blocks(num, idx, None, None, (block, block), bm.mask_mod, (n_q, n_k))
-    mask_mod = _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None, kernel=False,
-                               skip_rows=skip_rows)
+    mask_mod = _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None, kernel=False)
     heads = n_heads if pattern.head_groups() > 1 else 1
     t0 = time.perf_counter()
     bm = block_mask_from_mask_mod(mask_mod, heads, n_q, n_k, block, device)
     BUILD_SECONDS[f"{pattern!r} {n_q}x{n_k}"] = round(time.perf_counter() - t0, 2)
-    bm.mask_mod = _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None, skip_rows=skip_rows)
+    bm.mask_mod = _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None)
     return bm
 
 
@@ -224,14 +215,12 @@ def _mask_parts_on(pattern, n: int, device: str, kernel: bool):
 
 
 def _fused_mask_mod(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, device, kpm: Tensor | None,
-                    kernel: bool = True, skip_rows: int = 0):
+                    kernel: bool = True):
     fn, bufs = _mask_parts_on(pattern, k_start + n_k, str(device), kernel)
     groups, q_off = pattern.head_groups(), k_start + n_k - n_q
 
     def mask_mod(b, h, qi, ki):
         ok = fn(h * groups // n_heads, qi + q_off, ki + k_start, *bufs)
-        if skip_rows:
-            ok = ok & (qi >= skip_rows)
         return ok if kpm is None else ok & kpm[b, ki]
     return mask_mod
 
@@ -239,42 +228,15 @@ def _fused_mask_mod(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, dev
 def fused_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: float,
                          key_padding_mask: Tensor | None = None, k_start: int = 0, block: int = 128,
                          kernel_options: dict | None = None) -> tuple[Tensor, Tensor | None]:
-    """A static pattern as one FlexAttention call -> (out, lse; lse None on CPU). Leading rows
-    that see every key (``Pattern.rows_apart``: Longformer's global rows) leave the BlockMask and
-    run split over key chunks (split_keys.py), put in front of the other rows."""
+    """A static pattern as one FlexAttention call -> (out, lse; lse None on CPU)."""
     B, H, n_q, _ = q.shape
     n_k = k.shape[2]
     dev = str(q.device)
     kpm = None if key_padding_mask is None else key_padding_mask.bool()
-    need_lse = q.is_cuda or os.environ.get("ZOO_FLEX_EAGER") == "1"
-    rows = _rows_apart(pattern, n_q, n_k, k_start) if need_lse else 0  # the chunks merge by lse
-    bm = _fused_structure(pattern, n_q, n_k, H, k_start, block, dev, kpm is not None, rows)
+    bm = _fused_structure(pattern, n_q, n_k, H, k_start, block, dev, kpm is not None)
     if kpm is not None:
         bm = copy.copy(bm)
-        bm.mask_mod = _fused_mask_mod(pattern, n_q, n_k, H, k_start, q.device, kpm, skip_rows=rows)
-    out, lse = _run(q, k, v, bm, scale, kernel_options, need_lse)  # (B, H, n_q, D), (B, H, n_q)
-    if rows:
-        out_r, lse_r = _all_keys_rows(q[:, :, :rows], k, v, kpm, scale, block, kernel_options)
-        out = torch.cat([out_r.to(out.dtype), out[:, :, rows:]], 2)
-        lse = torch.cat([lse_r, lse.float()[:, :, rows:]], 2)
+        bm.mask_mod = _fused_mask_mod(pattern, n_q, n_k, H, k_start, q.device, kpm)
+    need_lse = q.is_cuda or os.environ.get("ZOO_FLEX_EAGER") == "1"
+    out, lse = _run(q, k, v, bm, scale, kernel_options, need_lse)
     return out, lse.float() if need_lse else None
-
-
-def _rows_apart(pattern, n_q: int, n_k: int, k_start: int) -> int:
-    """Leading query rows the fused path computes apart: only where their keys split into chunks
-    (shorter sequences keep them in the BlockMask); ``ZOO_NO_ROWS_APART=1`` (read per call, A/B
-    timing) keeps them there always."""
-    if os.environ.get("ZOO_NO_ROWS_APART") == "1" or split_keys.key_splits(n_k) < 2:
-        return 0
-    return pattern.rows_apart(n_q, n_k, k_start)
-
-
-def _all_keys_rows(q_rows: Tensor, k: Tensor, v: Tensor, kpm: Tensor | None, scale: float, block: int,
-                   kernel_options) -> tuple[Tensor, Tensor]:
-    """q_rows (B, H, R, D) over every key (kpm (B, n_k) aside) as one FlexAttention call over S
-    key chunks -> (out (B, H, R, D) fp32, lse (B, H, R))."""
-    s = split_keys.key_splits(k.shape[2])
-    qc, kc, vc, by_heads = split_keys.split(q_rows, k, v, s)
-    bm = split_keys.block_mask(q_rows.shape[2], kc.shape[2], s, by_heads, kpm, block, q_rows.device)
-    out, lse = _run(qc, kc, vc, bm, scale, kernel_options)
-    return split_keys.merge(out, lse, q_rows.shape[0], s, by_heads)
