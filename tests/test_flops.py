@@ -6,14 +6,13 @@ from zoo.attention import build
 from zoo.attention.flops import block_pairs
 
 
-def _tiles_with_pairs(p, n, heads, block, skip_rows=0):
-    """Tiles that hold at least one allowed pair, from the dense truth (per head group), leaving
-    out the first ``skip_rows`` query rows."""
+def _tiles_with_pairs(p, n, heads, block):
+    """Tiles that hold at least one allowed pair, from the dense truth (per head group)."""
     i = torch.arange(n).view(-1, 1)
     total = 0
     for h in range(heads):
         g = torch.tensor(h * p.head_groups() // heads)
-        ok = p.allowed(g, i, i.T) & (i >= skip_rows)  # (n, n)
+        ok = p.allowed(g, i, i.T)  # (n, n)
         nb = -(-n // block)
         padded = torch.zeros(nb * block, nb * block, dtype=torch.bool)
         padded[:n, :n] = ok
@@ -40,13 +39,3 @@ def test_block_pairs_of_dilation_2_as_class_heads_are_each_class_band():
     heads, block = 2, 32
     assert block_pairs(p, 200, heads, block) == 2 * _tiles_with_pairs(band, 100, heads, block)
 
-
-def test_block_pairs_of_longformer_count_its_global_rows_apart(monkeypatch):
-    """Global rows leave the BlockMask; their tiles: every key tile of each key chunk, one query
-    tile per chunk. The rest keep the tiles with an allowed pair."""
-    from zoo.attention.kernels import split_keys
-    monkeypatch.setattr(split_keys, "MIN_CHUNK", 64)
-    p = build("longformer", window=20, global_tokens=5)
-    n, heads, block = 256, 2, 32  # 4 chunks of 64 keys, 2 tiles each
-    rows = 4 * 2 * block * block * heads
-    assert block_pairs(p, n, heads, block) == _tiles_with_pairs(p, n, heads, block, skip_rows=5) + rows

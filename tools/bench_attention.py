@@ -176,22 +176,18 @@ def _with_env(var: str, fn):
 
 def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
     """The paths the dispatcher does not take, timed in the same process: a fused pattern's
-    component pieces (rows "zoo_components") and, where it computes rows apart
-    (Pattern.rows_apart), those rows left inside its BlockMask ("zoo_rows_in_mask"); a pattern
-    that fuses by family but runs as class heads at this length (dilated r = 2), its BlockMask
-    ("zoo_fused"); for component-path patterns the plumbing as it was before session 8, index
-    gathers and the eager merge ("zoo_eager_plumbing"); and, where residue classes run as heads
-    (kernels/classes.py), the transpose gathers they replaced ("zoo_class_gather")."""
+    component pieces (rows "zoo_components"); for a pattern that fuses by family but runs as
+    class heads at this length (dilated r = 2), its BlockMask ("zoo_fused"); for component-path
+    patterns the plumbing as it was before session 8, index gathers and the eager merge
+    ("zoo_eager_plumbing"); and, where residue classes run as heads (kernels/classes.py), the
+    transpose gathers they replaced ("zoo_class_gather")."""
     from zoo.attention.kernels.flex import flex_attention
-    from zoo.attention.kernels.split_keys import key_splits
     n, b = q.shape[2], q.shape[0]
     comps = None if p.data_dependent else p.components(n, n, H)
     pieces = lambda: flex_attention(q, k, v, comps, scale=D ** -0.5)[0]  # noqa: E731
     class_gather = ("zoo_class_gather", "components, ZOO_NO_CLASS_HEADS=1", _with_env("ZOO_NO_CLASS_HEADS", pieces))
     if runs_fused(p, (n, n, H, 0)):
         alts = [("zoo_components", "components", pieces)]
-        if p.rows_apart(n, n) and key_splits(n) > 1:
-            alts.append(("zoo_rows_in_mask", "fused, ZOO_NO_ROWS_APART=1", _with_env("ZOO_NO_ROWS_APART", ours)))
     elif runs_fused(p):
         alts = [("zoo_fused", "fused, ZOO_NO_CLASS_HEADS=1", _with_env("ZOO_NO_CLASS_HEADS", ours)), class_gather]
     else:

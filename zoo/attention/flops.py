@@ -42,19 +42,15 @@ def count_pairs(pattern: Pattern, n: int, n_heads: int, device="cpu", chunk: int
 
 def block_pairs(pattern: Pattern, n: int, n_heads: int, block: int = 128, device="cpu") -> int:
     """(query, key) pairs inside the tiles the flex backend computes on a GPU, summed over heads:
-    a fused pattern's one BlockMask (and its rows apart, over key chunks), or else the candidate tiles of each
+    a fused pattern's one BlockMask, or else the candidate tiles of each
     component (of each class, where a component runs as class heads)."""
     if runs_fused(pattern, (n, n, n_heads, 0)):
         from .kernels.block_mask import listed_blocks
         from .kernels.flex import _fused_structure
-        from .kernels.flex import _rows_apart
-        from .kernels.split_keys import key_splits
-        rows, s = _rows_apart(pattern, n, n, 0), key_splits(n)
-        bm = _fused_structure(pattern, n, n, n_heads, 0, block, str(device), False, rows)
+        bm = _fused_structure(pattern, n, n, n_heads, 0, block, str(device), False)
         partial, full = listed_blocks(bm, -(-n // block))
         hit = partial | full  # (1, H or 1, nQB, nKB)
-        apart = s * -(-rows // block) * -(-(n // s) // block) if rows else 0  # every tile of each key chunk
-        return (int(hit.sum()) * (n_heads // hit.shape[1]) + apart * n_heads) * block * block
+        return int(hit.sum()) * block * block * (n_heads // hit.shape[1])
     return sum(_component_pairs(c, n, n_heads, block) for c in pattern.components(n, n, n_heads))
 
 
