@@ -38,4 +38,3 @@ def test_block_pairs_of_dilation_2_as_class_heads_are_each_class_band():
     band = build("sliding_window", left=30, right=0, causal=True)
     heads, block = 2, 32
     assert block_pairs(p, 200, heads, block) == 2 * _tiles_with_pairs(band, 100, heads, block)
-

@@ -9,6 +9,7 @@
 # 16k (module level). In the background: issue #8's ListOps data at LRA's full size (96,000
 # training examples) into data/listops96k, which the next call reuses while the machine is warm.
 # Carry: .whl, .whl_hf.
+# (Ran at commit a4d6818; the Longformer rows-apart path it measured was removed after call 2.)
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 python3 -c "import transformers" 2>/dev/null || python3 -m pip install -q --no-index --no-deps --no-compile \
   --no-cache-dir --target /tmp/hfsite .whl_hf/*.whl

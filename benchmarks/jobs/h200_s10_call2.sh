@@ -6,6 +6,7 @@
 # 3072 (two chunks) and 7, 1000 (no split: the rows stay in the mask); (2) A/B at 16k and 64k with
 # a kernel profile; (3) the Hugging Face peers at 16k. In the background: issue #8's ListOps data
 # at LRA's full size into data/listops96k for the next call. Carry: .whl, .whl_hf.
+# (Ran at commit 51de92b; the rows-apart path it measured was removed after this call.)
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 python3 -c "import transformers" 2>/dev/null || python3 -m pip install -q --no-index --no-deps --no-compile \
   --no-cache-dir --target /tmp/hfsite .whl_hf/*.whl

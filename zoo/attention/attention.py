@@ -80,7 +80,8 @@ def sparse_attention(q: Tensor, k: Tensor, v: Tensor, pattern: P.Pattern, *, cau
             n_q == n_k and k_start == 0:  # plain dense attention: FlashAttention through SDPA
         return F.scaled_dot_product_attention(q, k, v, is_causal=pattern.causal, scale=scale)
     lse_ok = q.is_cuda or os.environ.get("ZOO_FLEX_EAGER") == "1"  # class heads need FlexAttention's lse
-    if backend == "flex" and global_mask is None and P.runs_fused(pattern, (n_q, n_k, n_heads, k_start) if lse_ok else None):
+    shape = (n_q, n_k, n_heads, k_start) if lse_ok else None  # the fused choice can depend on it
+    if backend == "flex" and global_mask is None and P.runs_fused(pattern, shape):
         from .kernels.flex import fused_flex_attention
         out, lse = fused_flex_attention(q, k, v, pattern, scale=scale, key_padding_mask=key_padding_mask,
                                         k_start=k_start)

@@ -42,8 +42,8 @@ def count_pairs(pattern: Pattern, n: int, n_heads: int, device="cpu", chunk: int
 
 def block_pairs(pattern: Pattern, n: int, n_heads: int, block: int = 128, device="cpu") -> int:
     """(query, key) pairs inside the tiles the flex backend computes on a GPU, summed over heads:
-    a fused pattern's one BlockMask, or else the candidate tiles of each
-    component (of each class, where a component runs as class heads)."""
+    a fused pattern's one BlockMask, or else the candidate tiles of each component (of each
+    class, where a component runs as class heads)."""
     if runs_fused(pattern, (n, n, n_heads, 0)):
         from .kernels.block_mask import listed_blocks
         from .kernels.flex import _fused_structure
