@@ -31,7 +31,6 @@ import os
 import platform
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 import traceback
@@ -46,6 +45,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from step_diagnostics import first_step_breakdown, profile_steps, sync  # noqa: E402
+from zoo.eval.report import git_commit  # noqa: E402
 from zoo.models.flops import flops_facts, param_counts  # noqa: E402
 from zoo.train.data import model_inputs  # noqa: E402
 from zoo.train.distributed import on_cuda  # noqa: E402
@@ -274,12 +274,8 @@ def bench(args: argparse.Namespace, row: dict[str, Any]) -> None:
 
 
 def _git_commit() -> str | None:
-    try:
-        p = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                           timeout=10)
-        return p.stdout.strip() or None
-    except Exception:  # noqa: BLE001 - no git on the machine: no commit
-        return None
+    commit = git_commit(ROOT, short=True)  # ZOO_CODE_COMMIT on the GPU machine, whose git is stale
+    return None if commit == "unknown" else commit
 
 
 def base_row(args: argparse.Namespace) -> dict[str, Any]:

@@ -8,18 +8,23 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 
-def git_commit(path: str | Path | None = None) -> str:
-    """HEAD of the repository holding ``path`` (default: this package), '+dirty' if modified."""
+def git_commit(path: str | Path | None = None, short: bool = False) -> str:
+    """HEAD of the repository holding ``path`` (default: this package), '+dirty' if modified.
+    ``ZOO_CODE_COMMIT`` wins: a copy of the tree whose git metadata is stale (the GPU machine's
+    working copy) is told the commit it runs that way."""
+    if os.environ.get("ZOO_CODE_COMMIT"):
+        return os.environ["ZOO_CODE_COMMIT"]
     cwd = Path(path) if path is not None else Path(__file__).resolve().parent
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
-                              text=True, timeout=10)
+        head = subprocess.run(["git", "rev-parse", *(["--short"] if short else []), "HEAD"], cwd=cwd,
+                              capture_output=True, text=True, timeout=10)
         if head.returncode != 0:
             return "unknown"
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
