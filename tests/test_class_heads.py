@@ -120,3 +120,16 @@ def test_dilation_2_runs_as_class_heads_where_the_length_allows(class_pieces, n,
     assert class_pieces == classes
     assert _rel(out, ref) < 1e-5
     assert torch.equal(out[1], torch.zeros_like(out[1]))
+
+
+def test_only_patterns_that_can_be_class_heads_build_components_to_decide(monkeypatch):
+    """The dispatcher's shape check builds components only for patterns marked
+    class_heads_capable (dilated windows): BigBird's fused path must not pay for them."""
+    from zoo.attention import build, patterns as P
+
+    def boom(*a, **k):
+        raise AssertionError("components built")
+    p = build("bigbird", block=4, window_blocks=3, global_blocks=1, random_blocks=1)
+    monkeypatch.setattr(type(p), "_components", boom)
+    assert P.runs_fused(p, (4096, 4096, 2, 0))
+    assert not P.runs_fused(PATTERNS["dilated_window_r2"], (4096, 4096, 2, 0))

@@ -49,6 +49,9 @@ class Pattern:
     # pieces + log-sum-exp merge for every static family except Sparse Transformer's, whose
     # permuted pieces win at 16k+ tokens: benchmarks/attention_h200.md)
     fused_flex: ClassVar[bool] = True
+    # may be one residue-class piece that runs as class heads (runs_fused looks at its components
+    # only then: building them for every fused pattern cost BigBird with 4-token blocks 10 s at 64k)
+    class_heads_capable: ClassVar[bool] = False
 
     # --- definition -------------------------------------------------------------------------
     def head_groups(self) -> int:
@@ -140,7 +143,7 @@ def runs_fused(pattern: Pattern | type[Pattern], shape: tuple[int, int, int, int
     compute the allowed band only, the fused BlockMask every tile the dilated span touches."""
     if not pattern.fused_flex or pattern.data_dependent:
         return False
-    if shape is None:
+    if shape is None or not pattern.class_heads_capable:
         return True
     from .kernels.classes import runs_as_classes
     return not runs_as_classes(pattern, *shape)
@@ -254,6 +257,7 @@ class DilatedWindow(Pattern):
     right: int = 256
     dilation: int | tuple[int, ...] = 2
     name: ClassVar[str] = "dilated_window"
+    class_heads_capable: ClassVar[bool] = True
     kind: ClassVar[str] = "local"
     complexity: ClassVar[str] = "O(wN)"
 
