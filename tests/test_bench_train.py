@@ -189,7 +189,6 @@ def test_launcher_two_ranks_and_real_search(tmp_path):
     assert row["max_seq_len"] == 256 and [t["status"] for t in row["trials"]] == ["ok", "ok"]
 
 
-
 def test_rows_name_the_commit_they_were_told(monkeypatch):
     """The GPU machine's copy of the tree has stale git metadata: jobs pass ZOO_CODE_COMMIT."""
     monkeypatch.setenv("ZOO_CODE_COMMIT", "abc1234")

@@ -204,8 +204,8 @@ def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
                                                     torch.autograd.grad(ours(), (q, k, v), do)))
             same_tiles = impl in ("zoo_eager_plumbing", "zoo_class_gather")  # else ours' count does not apply
             rows.append(row(impl, p.name, n, b, timeit(fn), timeit(fwd_bwd(fn, (q, k, v), do)), pairs,
-                            blocks if same_tiles else None, peak_gib(fwd_bwd(fn, (q, k, v), do)), err if not p.data_dependent else None,
-                            path=path, **extra))
+                            blocks if same_tiles else None, peak_gib(fwd_bwd(fn, (q, k, v), do)),
+                            err if not p.data_dependent else None, path=path, **extra))
         except Exception as e:
             rows.append(dict(impl=impl, pattern=p.name, N=n, B=b, error=repr(e)[:400]))
         log(rows[-1])

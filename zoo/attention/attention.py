@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import patterns as P
+from .kernels.block_mask import flex_complete
 from .kernels.dense import dense_attention
 from .kernels.reference import reference_attention
 
@@ -63,8 +63,7 @@ def sparse_attention(q: Tensor, k: Tensor, v: Tensor, pattern: P.Pattern, *, cau
         raise ValueError(f"global_mask is only accepted by patterns with global tokens (longformer), not {pattern.name}")
     if global_mask is not None and (k_start or q.shape[2] != k.shape[2]):
         raise ValueError("global_mask needs full self-attention (Nq == Nk, k_start == 0)")
-    if backend == "flex" and not q.is_cuda and os.environ.get("ZOO_FLEX_EAGER") != "1" and torch.is_grad_enabled() and any(
-            t.requires_grad for t in (q, k, v)):
+    if backend == "flex" and not flex_complete(q) and torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
         raise ValueError("backend='flex' on CPU has no backward (FlexAttention); use backend='reference' "
                          "or run under torch.no_grad()")
     n_q, n_k, n_heads = q.shape[2], k.shape[2], q.shape[1]
@@ -79,8 +78,8 @@ def sparse_attention(q: Tensor, k: Tensor, v: Tensor, pattern: P.Pattern, *, cau
     if backend == "flex" and pattern.name == "dense" and key_padding_mask is None and not return_lse and \
             n_q == n_k and k_start == 0:  # plain dense attention: FlashAttention through SDPA
         return F.scaled_dot_product_attention(q, k, v, is_causal=pattern.causal, scale=scale)
-    lse_ok = q.is_cuda or os.environ.get("ZOO_FLEX_EAGER") == "1"  # class heads need FlexAttention's lse
-    shape = (n_q, n_k, n_heads, k_start) if lse_ok else None  # the fused choice can depend on it
+    # the fused choice can depend on the shape: class heads, which need FlexAttention's lse
+    shape = (n_q, n_k, n_heads, k_start) if flex_complete(q) else None
     if backend == "flex" and global_mask is None and P.runs_fused(pattern, shape):
         from .kernels.flex import fused_flex_attention
         out, lse = fused_flex_attention(q, k, v, pattern, scale=scale, key_padding_mask=key_padding_mask,

@@ -11,6 +11,7 @@ the ordering is an eager sort over blocks, not tokens.
 from __future__ import annotations
 
 import inspect
+import os
 from functools import lru_cache
 
 import torch
@@ -22,6 +23,12 @@ BUILD_SECONDS: dict[str, float] = {}
 
 _CHUNK_ELEMENTS = 1 << 27  # mask values per chunk when the build runs eagerly (CPU, or a fallback)
 _CHUNK_ELEMENTS_COMPILED = 1 << 30  # compiled, only the (rows, key blocks) tables are materialised
+
+
+def flex_complete(x: Tensor) -> bool:
+    """Whether FlexAttention gives a log-sum-exp and a backward for ``x``'s device: on CUDA, or
+    anywhere through its unfused path (``ZOO_FLEX_EAGER=1``, read per call)."""
+    return x.is_cuda or os.environ.get("ZOO_FLEX_EAGER") == "1"
 
 
 @lru_cache(maxsize=None)

@@ -24,8 +24,8 @@ import torch
 from torch import Tensor
 
 from ..layout import Component
-from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, flex_params, from_kv_blocks, listed_blocks, ordered,
-                         raise_recompile_limits)
+from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, flex_complete, flex_params, from_kv_blocks,
+                         listed_blocks, ordered, raise_recompile_limits)
 from .classes import class_mask_mod, class_split, from_classes, local_component, to_classes
 from .gather import Gathered, combine, gather, head_index, put_heads, scatter_rows, take_heads
 
@@ -134,9 +134,9 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
     kpm = None
     if key_padding_mask is not None:
         kpm = torch.nn.functional.pad(key_padding_mask.bool(), (k_start, 0), value=False)
-    eager = os.environ.get("ZOO_FLEX_EAGER") == "1"
-    need_lse = q.is_cuda or eager or len(components) > 1 or any(c.diag_bias for c in components)
-    if need_lse and not (q.is_cuda or eager):
+    complete = flex_complete(q)
+    need_lse = complete or len(components) > 1 or any(c.diag_bias for c in components)
+    if need_lse and not complete:
         raise ValueError(f"backend='flex' on CPU runs single-piece static patterns only (FlexAttention returns "
                          f"no log-sum-exp on CPU); this pattern has {len(components)} pieces or routes per input: "
                          f"use backend='reference'")
@@ -237,6 +237,6 @@ def fused_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: flo
     if kpm is not None:
         bm = copy.copy(bm)
         bm.mask_mod = _fused_mask_mod(pattern, n_q, n_k, H, k_start, q.device, kpm)
-    need_lse = q.is_cuda or os.environ.get("ZOO_FLEX_EAGER") == "1"
+    need_lse = flex_complete(q)
     out, lse = _run(q, k, v, bm, scale, kernel_options, need_lse)
     return out, lse.float() if need_lse else None
