@@ -71,6 +71,8 @@ def test_sparse_and_dense_rows(tmp_path):
     prof = sparse["profile"]  # where a step's time goes (on CPU: own CPU time per op)
     assert prof["steps"] == 1 and prof["wall_ms_per_step"] > 0 and prof["gpu_busy_ms_per_step"] == 0
     assert len(prof["top_ops"]) == 15 and prof["top_ops"][0]["ms_per_call"] >= prof["top_ops"][-1]["ms_per_call"] > 0
+    assert prof["top_gpu_kernels"] == [] and set(prof["gpu_ms_by_kind"].values()) == {0.0}  # no GPU here
+    assert {"attention", "matmul", "other"} <= set(prof["gpu_ms_by_kind"])
     assert "profile" not in dense
     assert sparse["params"] == dense["params"] and dense["params_same_as_model"] is True
     assert sparse["attn_pairs"] < sparse["attn_pairs_dense"]
@@ -195,3 +197,27 @@ def test_rows_name_the_commit_they_were_told(monkeypatch):
     assert bt._git_commit() == "abc1234"
     monkeypatch.delenv("ZOO_CODE_COMMIT")
     assert bt._git_commit() != "abc1234"
+
+
+def test_kernel_kinds_sort_gpu_time_by_name():
+    """A profile's GPU time by kind: a kernel counts once, under the first kind its name fits."""
+    from types import SimpleNamespace
+
+    from torch.autograd import DeviceType
+
+    from zoo.bench import kernel_kinds, top_gpu_kernels
+
+    def ev(name, us, dev=DeviceType.CUDA):
+        return SimpleNamespace(key=name, self_device_time_total=us, device_type=dev, count=2)
+    prof = SimpleNamespace(key_averages=lambda: [
+        ev("triton_tem_fused_flex_attention_backward_1", 3000.0), ev("nvjet_tst_128x256_h_bz", 2000.0),
+        ev("sm90_xmma_gemm_bf16", 1000.0), ev("multi_tensor_apply_kernel<Adam>", 500.0),
+        ev("triton_poi_fused_add_gelu_3", 400.0), ev("vectorized_layer_norm_kernel", 200.0),
+        ev("Memcpy DtoD", 100.0), ev("ncclKernel_AllReduce", 60.0), ev("my_kernel", 40.0),
+        ev("aten::mm", 9e9, DeviceType.CPU)])
+    kinds = kernel_kinds(prof, calls=2)
+    assert kinds == {"communication": 0.03, "attention": 1.5, "matmul": 1.5, "optimizer": 0.25, "copy": 0.05,
+                     "norm_elementwise": 0.3, "other": 0.02}
+    top = top_gpu_kernels(prof, calls=2, top=2)
+    assert [t["name"] for t in top] == ["triton_tem_fused_flex_attention_backward_1", "nvjet_tst_128x256_h_bz"]
+    assert top[0]["ms_per_call"] == 1.5 and top[0]["calls"] == 1

@@ -172,6 +172,8 @@ def bench(args: argparse.Namespace, row: dict[str, Any]) -> None:
         overrides["grad_checkpointing"] = True
     if args.attn_backend:
         overrides["attn_backend"] = args.attn_backend
+    if args.compile:
+        overrides["compile"] = True
     row["overrides"] = dict(overrides)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
@@ -370,6 +372,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="the model's pattern, or the same model with dense attention")
     ap.add_argument("--attn-backend", choices=("auto", "flex", "reference", "dense"), default=None)
     ap.add_argument("--grad-ckpt", action="store_true", help="activation checkpointing per block")
+    ap.add_argument("--compile", action="store_true", help="torch.compile each block (model config 'compile')")
     ap.add_argument("--micro-batch", type=int, default=1)
     ap.add_argument("--steps", type=int, default=10, help="timed steps")
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first (flex compiles here)")

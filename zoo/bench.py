@@ -30,6 +30,38 @@ def gpu_busy_ms(prof, calls: int) -> float:
                if getattr(e, "device_type", None) == DeviceType.CUDA) / (1e3 * calls)
 
 
+KERNEL_KINDS = (("communication", ("nccl",)), ("attention", ("flex_attention", "flash", "fmha")),
+                ("matmul", ("gemm", "nvjet", "cutlass", "cublas", "sm90_xmma", "_mm")),
+                ("optimizer", ("adam", "multi_tensor", "foreach")),
+                ("copy", ("copy", "memcpy", "memset", "cat_", "index", "gather", "scatter", "transpose")),
+                ("norm_elementwise", ("elementwise", "vectorized", "norm", "triton_", "reduce_kernel", "gelu")))
+
+
+def kernel_kinds(prof, calls: int) -> dict[str, float]:
+    """GPU kernel time per call by kind (communication, attention, matmul, optimizer, copy, norms and
+    elementwise, other; compiled triton kernels count as elementwise unless they are attention): what a low
+    MFU spends its time on. A kernel's kind is the first whose name fragments it contains."""
+    from torch.autograd import DeviceType
+    out = {kind: 0.0 for kind, _ in KERNEL_KINDS} | {"other": 0.0}
+    for e in prof.key_averages():
+        if getattr(e, "device_type", None) != DeviceType.CUDA:
+            continue
+        name = e.key.lower()
+        kind = next((k for k, frags in KERNEL_KINDS if any(f in name for f in frags)), "other")
+        out[kind] += e.self_device_time_total / (1e3 * calls)
+    return {k: round(v, 2) for k, v in out.items()}
+
+
+def top_gpu_kernels(prof, calls: int, top: int = 12) -> list[dict]:
+    """The ``top`` GPU kernels by their own time per call (``top_kernels`` ranks ops, whose
+    totals include their children)."""
+    from torch.autograd import DeviceType
+    ev = [e for e in prof.key_averages() if getattr(e, "device_type", None) == DeviceType.CUDA]
+    ev.sort(key=lambda e: -e.self_device_time_total)
+    return [dict(name=e.key[:90], ms_per_call=round(e.self_device_time_total / (1e3 * calls), 3),
+                 calls=e.count // calls) for e in ev[:top]]
+
+
 def attention_markdown(doc: dict) -> str:
     """A markdown table of tools/bench_attention.py's JSON (the README's Speed section uses it)."""
     head = [f"Measured {doc['date']} on {doc['gpu']}, torch {doc['torch']}, triton {doc['triton']}.",

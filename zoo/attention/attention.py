@@ -204,7 +204,14 @@ class SparseSelfAttention(nn.Module):
             if key_padding_mask is not None or global_mask is not None:
                 raise ValueError("key_padding_mask/global_mask are not supported while decoding with a cache")
             k, v, k_start = cache.append(k, v)
-        state = self.router(q, k, key_padding_mask) if self.router is not None else {}
-        out = sparse_attention(q, k, v, self.pattern, key_padding_mask=key_padding_mask, global_mask=global_mask,
-                               backend=self.backend, k_start=k_start, **state)  # (B, H, N, D)
+        out = self._core(q, k, v, key_padding_mask, global_mask, k_start)  # (B, H, N, D)
         return self.proj_drop(self.proj(out.transpose(1, 2).reshape(B, N, C)))
+
+    @torch.compiler.disable
+    def _core(self, q: Tensor, k: Tensor, v: Tensor, key_padding_mask: Tensor | None, global_mask: Tensor | None,
+              k_start: int) -> Tensor:
+        """Routing + dispatcher. A compiled block (``TransformerConfig.compile``) stops here: the
+        dispatcher's per-(pattern, shape) caches and its own compiled kernels stay out of the graph."""
+        state = self.router(q, k, key_padding_mask) if self.router is not None else {}
+        return sparse_attention(q, k, v, self.pattern, key_padding_mask=key_padding_mask, global_mask=global_mask,
+                                backend=self.backend, k_start=k_start, **state)  # (B, H, N, D)

@@ -2,7 +2,9 @@
 
 Options from the configuration: per-layer patterns (schedule.py), activation checkpointing
 (Chen et al. 2016, "Training Deep Nets with Sublinear Memory Cost") and reversible residuals
-(reversible.py). Decoding passes one KV cache per layer.
+(reversible.py), and ``compile``: each block's norms, projections, MLP and residual adds fused by
+torch.compile for training, with the attention core left out of the graph (it compiles its own
+kernels and caches per pattern and shape). Decoding passes one KV cache per layer.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from ..attention import KVCache
+from ..attention.kernels.block_mask import raise_recompile_limits
 from ..attention.patterns import Pattern
 from .block import Block
 from .mlp import get_mlp_layer
@@ -42,6 +45,7 @@ class TransformerConfig:
     grad_checkpointing: bool = False
     attn_backend: str = "auto"
     shared_qk: bool | None = None  # Reformer's shared query/key projection; None: in lsh layers only
+    compile: bool = False  # torch.compile each block for training: norms, projections, MLP, residuals
 
 
 class Transformer(nn.Module):
@@ -59,6 +63,13 @@ class Transformer(nn.Module):
         self.norm = norm_layer(cfg.dim)
         self.reversible = cfg.reversible
         self.grad_checkpointing = cfg.grad_checkpointing
+        self.compiled = cfg.compile
+        if cfg.compile:  # one graph per block (a pattern or shape of its own recompiles)
+            if cfg.reversible:
+                raise ValueError("compile=True does not apply to reversible=True stacks; leave one off")
+            raise_recompile_limits()
+            for blk in self.blocks:
+                blk.compile(dynamic=False)
 
     @property
     def patterns(self) -> list[Pattern]:
@@ -73,10 +84,12 @@ class Transformer(nn.Module):
         if self.reversible:
             return self.norm(reversible_forward(self.blocks, x, caches=caches, **kw))
         for i, blk in enumerate(self.blocks):
+            # compiled blocks serve training; evaluation and decoding (a new shape every step) run eagerly
+            run = blk if self.training and caches is None else blk._call_impl
             if caches is not None:
-                x = blk(x, cache=caches[i], **kw)
+                x = run(x, cache=caches[i], **kw)
             elif self.grad_checkpointing and x.requires_grad:
-                x = checkpoint(blk, x, key_padding_mask, global_mask, use_reentrant=False)
+                x = checkpoint(run, x, key_padding_mask, global_mask, use_reentrant=False)
             else:
-                x = blk(x, **kw)
+                x = run(x, **kw)
         return self.norm(x)
