@@ -72,6 +72,7 @@ def test_sparse_and_dense_rows(tmp_path):
     assert prof["steps"] == 1 and prof["wall_ms_per_step"] > 0 and prof["gpu_busy_ms_per_step"] == 0
     assert len(prof["top_ops"]) == 15 and prof["top_ops"][0]["ms_per_call"] >= prof["top_ops"][-1]["ms_per_call"] > 0
     assert prof["top_gpu_kernels"] == [] and set(prof["gpu_ms_by_kind"].values()) == {0.0}  # no GPU here
+    assert prof["gpu_ms_by_origin"] == []
     assert {"attention", "matmul", "other"} <= set(prof["gpu_ms_by_kind"])
     assert "profile" not in dense
     assert sparse["params"] == dense["params"] and dense["params_same_as_model"] is True
@@ -221,3 +222,28 @@ def test_kernel_kinds_sort_gpu_time_by_name():
     top = top_gpu_kernels(prof, calls=2, top=2)
     assert [t["name"] for t in top] == ["triton_tem_fused_flex_attention_backward_1", "nvjet_tst_128x256_h_bz"]
     assert top[0]["ms_per_call"] == 1.5 and top[0]["calls"] == 1
+
+
+def test_kernel_origins_name_the_backward_node_or_zoo_line():
+    """GPU time of CPU ops by (op, origin): the backward node an op runs in, else the innermost
+    zoo frame of its stack, else its outermost parent op."""
+    from types import SimpleNamespace
+
+    from torch.autograd import DeviceType
+
+    from zoo.bench import kernel_origins
+
+    def op(name, us=0.0, parent=None, stack=()):
+        return SimpleNamespace(name=name, self_device_time_total=us, device_type=DeviceType.CPU, cpu_parent=parent,
+                               stack=list(stack))
+    node = op("autograd::engine::evaluate_function: SelectBackward0")
+    fill = op("aten::fill_", 300.0, op("aten::zeros", 0.0, node))
+    copy_fwd = op("aten::copy_", 200.0, op("aten::reshape"), stack=["torch/nn/x.py(1): f",
+                                                                     "/w/zoo/attention/attention.py(193): forward"])
+    mm = op("aten::mm", 100.0, op("aten::linear"))
+    prof = SimpleNamespace(events=lambda: [fill, copy_fwd, mm, op("aten::fill_", 100.0, fill.cpu_parent),
+                                           op("aten::view")])
+    rows = kernel_origins(prof, calls=2)
+    assert rows == [dict(op="aten::fill_", origin="SelectBackward0", ms_per_call=0.2, calls=1),
+                    dict(op="aten::copy_", origin="attention/attention.py(193): forward", ms_per_call=0.1, calls=0),
+                    dict(op="aten::mm", origin="aten::linear", ms_per_call=0.05, calls=0)]

@@ -23,11 +23,11 @@ def profile_steps(engine, inputs, steps: int) -> dict[str, Any]:
     overhead: launches, Python, DeepSpeed hooks) and the top ops by GPU time."""
     from torch.profiler import ProfilerActivity, profile
 
-    from zoo.bench import gpu_busy_ms, kernel_kinds, top_gpu_kernels, top_kernels
+    from zoo.bench import gpu_busy_ms, kernel_kinds, kernel_origins, top_gpu_kernels, top_kernels
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_cuda() else [])
     sync()
     t0 = time.perf_counter()
-    with profile(activities=acts) as prof:
+    with profile(activities=acts, with_stack=True) as prof:  # stacks: kernel_origins
         for _ in range(steps):
             out = engine(**inputs)
             engine.backward(out["loss"])
@@ -36,6 +36,7 @@ def profile_steps(engine, inputs, steps: int) -> dict[str, Any]:
     wall = (time.perf_counter() - t0) * 1e3 / steps
     return {"steps": steps, "wall_ms_per_step": round(wall, 2), "gpu_busy_ms_per_step": round(gpu_busy_ms(prof, steps), 2),
             "gpu_ms_by_kind": kernel_kinds(prof, steps), "top_gpu_kernels": top_gpu_kernels(prof, steps, 15),
+            "gpu_ms_by_origin": kernel_origins(prof, steps),
             "top_ops": top_kernels(prof, steps, 15)}
 
 

@@ -62,6 +62,33 @@ def top_gpu_kernels(prof, calls: int, top: int = 12) -> list[dict]:
                  calls=e.count // calls) for e in ev[:top]]
 
 
+def _origin(e) -> str:
+    """Where a CPU op came from: the backward node it runs in, else its innermost zoo frame
+    (needs ``with_stack=True``), else its outermost parent op."""
+    node, top = e.cpu_parent, e
+    while node is not None:
+        if node.name.startswith("autograd::engine::evaluate_function: "):
+            return node.name.split(": ", 1)[1]
+        top, node = node, node.cpu_parent
+    frames = [f for f in (getattr(e, "stack", None) or []) if "zoo/" in f]
+    return frames[0].split("zoo/", 1)[1] if frames else top.name
+
+
+def kernel_origins(prof, calls: int, top: int = 25) -> list[dict]:
+    """GPU time per call by (op, origin): which line or backward node launches the copies, fills
+    and adds that a low MFU spends its time on."""
+    cost: dict[tuple[str, str], list[float]] = {}
+    for e in prof.events():
+        t = getattr(e, "self_device_time_total", 0.0)
+        if t and getattr(e, "device_type", None) is not None and str(e.device_type).endswith("CPU"):
+            c = cost.setdefault((e.name, _origin(e)), [0.0, 0])
+            c[0] += t
+            c[1] += 1
+    rows = sorted(cost.items(), key=lambda kv: -kv[1][0])[:top]
+    return [dict(op=op[:60], origin=origin[:90], ms_per_call=round(us / (1e3 * calls), 3), calls=n // calls)
+            for (op, origin), (us, n) in rows]
+
+
 def attention_markdown(doc: dict) -> str:
     """A markdown table of tools/bench_attention.py's JSON (the README's Speed section uses it)."""
     head = [f"Measured {doc['date']} on {doc['gpu']}, torch {doc['torch']}, triton {doc['triton']}.",

@@ -34,10 +34,11 @@ class RotaryEmbedding(nn.Module):
 def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     """Rotate pairs (x[2i], x[2i+1]) of the first 2*cos.shape[-1] features. x (..., n, D)."""
     r = 2 * cos.shape[-1]
-    x_rot, x_pass = x[..., :r], x[..., r:]
-    x1, x2 = x_rot[..., 0::2], x_rot[..., 1::2]
+    whole = r == x.shape[-1]
+    x_rot = x if whole else x[..., :r]
+    x1, x2 = x_rot.unflatten(-1, (-1, 2)).unbind(-1)  # even / odd features; backward: one stack
     out = torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)
-    return torch.cat((out, x_pass), dim=-1)
+    return out if whole else torch.cat((out, x[..., r:]), dim=-1)
 
 
 class RotaryLinear(nn.Linear):
@@ -64,6 +65,8 @@ class RotaryLinear(nn.Linear):
         y = super().forward(x).view(B, N, -1, self.num_heads, self.in_features // self.num_heads)  # (B, N, S, H, D)
         cos, sin = self.rotary.cos_sin(N, self.offset, x.device, y.dtype)
         cos, sin = cos[:, None, :], sin[:, None, :]  # (N, 1, rot/2) broadcast over heads
-        rot = [apply_rotary(y[:, :, s], cos, sin) for s in range(self.n_rotated)]
-        y = torch.cat([torch.stack(rot, dim=2), y[:, :, self.n_rotated:]], dim=2)
-        return y.flatten(2)
+        # unbind/stack, not slices and cat: their backwards are one stack and free views, where
+        # slices each zero a full-size gradient to copy into
+        parts = y.unbind(2)
+        rot = [apply_rotary(t, cos, sin) for t in parts[:self.n_rotated]]
+        return torch.stack(rot + list(parts[self.n_rotated:]), dim=2).flatten(2)
