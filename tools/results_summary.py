@@ -87,8 +87,9 @@ def summary() -> tuple[dict, dict]:
             res["step_speedup_sparse_vs_dense"] = res["step_speedup_sparse_vs_dense"] or {}
             res["step_speedup_sparse_vs_dense"][model] = rows["dense"]["step_ms"] / rows["sparse"]["step_ms"]
         dense = f"; dense baseline MFU {rows['dense']['mfu']:.3f} at {rows['dense']['step_ms']:.1f} ms/step" if "dense" in rows else ""
+        how = ", blocks compiled (compile=True)" if "sparse" in rows and rows["sparse"].get("overrides", {}).get("compile") else ""
         why[key] = ("sparse run timed out (see train_h200.json's note)" if "sparse" not in rows else
-                    f"{rows['sparse']['seq_len']:,} tokens, micro-batch {rows['sparse']['micro_batch']}, "
+                    f"{rows['sparse']['seq_len']:,} tokens, micro-batch {rows['sparse']['micro_batch']}{how}, "
                     f"{rows['sparse']['step_ms']:.1f} ms/step") + dense
     why["step_speedup_sparse_vs_dense"] = "dense step time over sparse step time, one GPU, ZeRO-2 (train_h200.json)"
     res["scaling_efficiency_2gpu"] = scaling(train) or None

@@ -95,7 +95,8 @@ def training_block() -> list[str]:
               "model TFLOP/s per GPU | MFU |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in tr["rows"]:
         first = f"{r['warmup_s'][0]:.0f}" if r.get("warmup_s") else ""
-        lines.append(f"| `{r['model']}` | {r['attention']} | {r['seq_len']:,} | {r['micro_batch']} | {r['world_size']} | "
+        label = r.get("label", r["attention"]) + (" (compiled blocks)" if r.get("overrides", {}).get("compile") else "")
+        lines.append(f"| `{r['model']}` | {label} | {r['seq_len']:,} | {r['micro_batch']} | {r['world_size']} | "
                      f"{r['zero']} | {r['date'][:10]} | {first} | {r['step_ms']:.1f} | {r['tokens_per_s']:,.0f} | "
                      f"{r['model_tflops_per_gpu']:.1f} | {r['mfu']:.3f} |")
     for r in tr["not_measured"]:
@@ -116,6 +117,9 @@ def quality_block() -> list[str]:
     for run in q["runs"]:
         ms = run.get("metrics", [run["metric"]])
         higher = not run["metric"].startswith("bp")  # bits per dim/char: lower is better
+        if not run["results"]:
+            lines += [f"{run['what']}; {run['budget']}. Not measured: {run.get('not_measured', 'no result')}.", ""]
+            continue
         lines += [f"{run['what']}; {run['budget']}:", "", "| model | steps in budget | "
                   + " | ".join(f"{run['split']} {m}" for m in ms) + " |", "|---|---|" + "---|" * len(ms)]
         for r in sorted(run["results"].values(), key=lambda r: r["eval"][run["metric"]] * (-1 if higher else 1)):
