@@ -3,12 +3,13 @@ whole axis, with every allowed pair inside one class (Sparse Transformer's strid
 windows with r > 2), is r independent attentions of n/r tokens each.
 
 Viewing (B, H, n, D) as (B*H, r, n/r, D), row t of class c being position t*r + c, hands them to
-FlexAttention as r heads, and its output, laid out in the query's stride order, is already in
-natural order. The view is free for a contiguous (B, H, n, D) (the attention benchmarks); from a
-model's fused q/k/v projection (rows 3C apart) B and H do not merge, and each of q, k, v is
-copied once when B > 1 (H200 profile, benchmarks/train_h200.json session 11: 3.4 ms of a 130 ms
-pixel_base_strided step forward, as much backward). The residue-order gather this replaces is a transpose copy both ways
-(kernels/gather.py), 1.49 of strided's 6.05 ms fwd+bwd at 16k on the H200 (session 8's profile).
+FlexAttention as r heads, and its output, laid out in the query's stride order, comes back in
+natural order. Both are free for a contiguous (B, H, n, D) (the attention benchmarks). From a
+model's fused q/k/v projection (rows 3C apart) B and H do not merge: q, k, v and the output are
+copied once each when B > 1 (H200 profile, benchmarks/train_h200.json session 11: 3.4 ms of a
+130 ms pixel_base_strided step forward, as much backward). The residue-order gather this
+replaces is a transpose copy both ways (kernels/gather.py), 1.49 of strided's 6.05 ms fwd+bwd at
+16k on the H200 (session 8's profile).
 ``ZOO_NO_CLASS_HEADS=1`` (read per call) goes back to the gather, for A/B timing, as does
 ``ZOO_EAGER_PLUMBING=1`` (no residue stride is detected then).
 """
