@@ -245,5 +245,5 @@ def test_kernel_origins_name_the_backward_node_or_zoo_line():
                                            op("aten::view")])
     rows = kernel_origins(prof, calls=2)
     assert rows == [dict(op="aten::fill_", origin="SelectBackward0", ms_per_call=0.2, calls=1),
-                    dict(op="aten::copy_", origin="attention/attention.py(193): forward", ms_per_call=0.1, calls=0),
-                    dict(op="aten::mm", origin="aten::linear", ms_per_call=0.05, calls=0)]
+                    dict(op="aten::copy_", origin="attention/attention.py(193): forward", ms_per_call=0.1, calls=0.5),
+                    dict(op="aten::mm", origin="aten::linear", ms_per_call=0.05, calls=0.5)]

@@ -87,7 +87,8 @@ def summary() -> tuple[dict, dict]:
             res["step_speedup_sparse_vs_dense"] = res["step_speedup_sparse_vs_dense"] or {}
             res["step_speedup_sparse_vs_dense"][model] = rows["dense"]["step_ms"] / rows["sparse"]["step_ms"]
         dense = f"; dense baseline MFU {rows['dense']['mfu']:.3f} at {rows['dense']['step_ms']:.1f} ms/step" if "dense" in rows else ""
-        how = ", blocks compiled (compile=True)" if "sparse" in rows and rows["sparse"].get("overrides", {}).get("compile") else ""
+        compiled = "sparse" in rows and rows["sparse"].get("overrides", {}).get("compile")
+        how = ", blocks compiled (compile=True)" if compiled else ""
         why[key] = ("sparse run timed out (see train_h200.json's note)" if "sparse" not in rows else
                     f"{rows['sparse']['seq_len']:,} tokens, micro-batch {rows['sparse']['micro_batch']}{how}, "
                     f"{rows['sparse']['step_ms']:.1f} ms/step") + dense

@@ -38,9 +38,9 @@ KERNEL_KINDS = (("communication", ("nccl",)), ("attention", ("flex_attention", "
 
 
 def kernel_kinds(prof, calls: int) -> dict[str, float]:
-    """GPU kernel time per call by kind (communication, attention, matmul, optimizer, copy, norms and
-    elementwise, other; compiled triton kernels count as elementwise unless they are attention): what a low
-    MFU spends its time on. A kernel's kind is the first whose name fragments it contains."""
+    """GPU kernel time per call by kind (communication, attention, matmul, optimizer, copy, norms
+    and elementwise, other): what a low MFU spends its time on. A kernel's kind is the first whose
+    name fragments it contains; compiled Triton kernels count as elementwise unless attention."""
     from torch.autograd import DeviceType
     out = {kind: 0.0 for kind, _ in KERNEL_KINDS} | {"other": 0.0}
     for e in prof.key_averages():
@@ -85,7 +85,7 @@ def kernel_origins(prof, calls: int, top: int = 25) -> list[dict]:
             c[0] += t
             c[1] += 1
     rows = sorted(cost.items(), key=lambda kv: -kv[1][0])[:top]
-    return [dict(op=op[:60], origin=origin[:90], ms_per_call=round(us / (1e3 * calls), 3), calls=n // calls)
+    return [dict(op=op[:60], origin=origin[:90], ms_per_call=round(us / (1e3 * calls), 3), calls=round(n / calls, 2))
             for (op, origin), (us, n) in rows]
 
 
