@@ -76,3 +76,19 @@ def test_kernel_mask_equals_build_mask(name, causal):
         forms = [_fused_mask_mod(p, n, n, heads, 0, "cpu", None, kernel=k)(b, hh, qi, ki) for k in (True, False)]
         assert torch.equal(forms[0], forms[1])
         assert torch.equal(forms[0], p.token_mask(n, n, n_heads=heads)[h if p.head_groups() > 1 else 0])
+
+
+@pytest.mark.parametrize("dilation", [(1, 1, 2, 2), (1, 2, 1, 3), (2,), (1, 1, 1, 1, 1, 1, 2, 2)])
+def test_dilated_kernel_mask_with_constants_equals_the_table_form(dilation):
+    """Per-head dilations baked in as constants (the kernel's form) allow exactly the pairs of the
+    table form the BlockMask build reads, for every head group, causal or not."""
+    from zoo.attention import build
+    for causal in (True, False):
+        pat = build("dilated_window", causal=causal, left=5, right=0 if causal else 3, dilation=list(dilation))
+        table_fn, bufs = pat.mask_parts(64)
+        kernel_fn, kbufs = pat.kernel_mask_parts(64)
+        assert kbufs == ()
+        i, j = torch.meshgrid(torch.arange(64), torch.arange(64), indexing="ij")
+        for g in range(len(dilation)):
+            gt = torch.tensor(g)
+            assert torch.equal(kernel_fn(gt, i, j), table_fn(gt, i, j, *bufs)), (dilation, causal, g)
