@@ -156,6 +156,8 @@ def bench_kernels(n, names, rows, log, sdpa=True, ab=False):
             log(rows[-1])
             if ab:
                 bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log)
+                if name == "dilated_window":
+                    bench_per_head_dilation(q, k, v, do, rows, log)
         except Exception as e:  # one failing pattern must not hide the others
             rows.append(dict(impl="zoo", pattern=name, N=n, B=b, error=repr(e)[:400]))
             log(rows[-1])
@@ -208,6 +210,38 @@ def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
                             err if not p.data_dependent else None, path=path, **extra))
         except Exception as e:
             rows.append(dict(impl=impl, pattern=p.name, N=n, B=b, error=repr(e)[:400]))
+        log(rows[-1])
+
+
+def bench_per_head_dilation(q, k, v, do, rows, log):
+    """Dilation as a per-head list (lm_base_longformer's top layers: a quarter of the heads at 2,
+    the rest at 1), fused into one BlockMask: the kernel's mask with each dilation a constant
+    ("zoo_per_head_dilation", session 11) vs read from a per-head table ("zoo_per_head_table",
+    before), outputs and gradients compared with each other."""
+    from zoo.attention.patterns import DilatedWindow
+
+    class TableForm(DilatedWindow):  # the kernel reads the dilations from a tensor, as before
+        def kernel_mask_parts(self, n):
+            return self.mask_parts(n)
+    n, b = q.shape[2], q.shape[0]
+    per_head = (1,) * (3 * H // 4) + (2,) * (H // 4)
+    variants = [("zoo_per_head_dilation", build("dilated_window", left=511, right=0, dilation=list(per_head),
+                                                causal=True)),
+                ("zoo_per_head_table", TableForm(left=511, right=0, dilation=per_head, causal=True))]
+    outs = []
+    for impl, p in variants:
+        try:
+            fn = lambda p=p: sparse_attention(q, k, v, p, backend="flex")  # noqa: E731
+            out = fn()
+            grads = torch.autograd.grad(out, (q, k, v), do)
+            err = None if not outs else max(rel_err(a, b_) for a, b_ in zip((out, *grads), outs[0]))
+            outs.append((out, *grads))
+            rows.append(row(impl, "dilated_window", n, b, timeit(fn), timeit(fwd_bwd(fn, (q, k, v), do)),
+                            count_pairs(p, n, H, device=q.device), block_pairs(p, n, H, device=q.device),
+                            peak_gib(fwd_bwd(fn, (q, k, v), do)), None, path=f"fused, per-head dilations {per_head}",
+                            max_rel_err_vs_constants=err))
+        except Exception as e:
+            rows.append(dict(impl=impl, pattern="dilated_window", N=n, B=b, error=repr(e)[:400]))
         log(rows[-1])
 
 
