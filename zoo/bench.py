@@ -22,12 +22,16 @@ def top_kernels(prof, calls: int, top: int = 12) -> list[dict]:
     return [dict(name=e.key[:90], ms_per_call=cost(e) / (1e3 * calls), calls=e.count // calls) for e in ev[:top]]
 
 
+def _kernels(prof) -> list:
+    """The profile's GPU kernels, averaged by name."""
+    from torch.autograd import DeviceType
+    return [e for e in prof.key_averages() if getattr(e, "device_type", None) == DeviceType.CUDA]
+
+
 def gpu_busy_ms(prof, calls: int) -> float:
     """GPU kernel time per call of the profiled region (kernels only, overlaps counted twice):
     next to the wall time it says whether a step waits on the GPU or on the host."""
-    from torch.autograd import DeviceType
-    return sum(e.self_device_time_total for e in prof.key_averages()
-               if getattr(e, "device_type", None) == DeviceType.CUDA) / (1e3 * calls)
+    return sum(e.self_device_time_total for e in _kernels(prof)) / (1e3 * calls)
 
 
 KERNEL_KINDS = (("communication", ("nccl",)), ("attention", ("flex_attention", "flash", "fmha")),
@@ -41,11 +45,8 @@ def kernel_kinds(prof, calls: int) -> dict[str, float]:
     """GPU kernel time per call by kind (communication, attention, matmul, optimizer, copy, norms
     and elementwise, other): what a low MFU spends its time on. A kernel's kind is the first whose
     name fragments it contains; compiled Triton kernels count as elementwise unless attention."""
-    from torch.autograd import DeviceType
     out = {kind: 0.0 for kind, _ in KERNEL_KINDS} | {"other": 0.0}
-    for e in prof.key_averages():
-        if getattr(e, "device_type", None) != DeviceType.CUDA:
-            continue
+    for e in _kernels(prof):
         name = e.key.lower()
         kind = next((k for k, frags in KERNEL_KINDS if any(f in name for f in frags)), "other")
         out[kind] += e.self_device_time_total / (1e3 * calls)
@@ -55,9 +56,7 @@ def kernel_kinds(prof, calls: int) -> dict[str, float]:
 def top_gpu_kernels(prof, calls: int, top: int = 12) -> list[dict]:
     """The ``top`` GPU kernels by their own time per call (``top_kernels`` ranks ops, whose
     totals include their children)."""
-    from torch.autograd import DeviceType
-    ev = [e for e in prof.key_averages() if getattr(e, "device_type", None) == DeviceType.CUDA]
-    ev.sort(key=lambda e: -e.self_device_time_total)
+    ev = sorted(_kernels(prof), key=lambda e: -e.self_device_time_total)
     return [dict(name=e.key[:90], ms_per_call=round(e.self_device_time_total / (1e3 * calls), 3),
                  calls=e.count // calls) for e in ev[:top]]
 
@@ -77,10 +76,11 @@ def _origin(e) -> str:
 def kernel_origins(prof, calls: int, top: int = 25) -> list[dict]:
     """GPU time per call by (op, origin): which line or backward node launches the copies, fills
     and adds that a low MFU spends its time on."""
+    from torch.autograd import DeviceType
     cost: dict[tuple[str, str], list[float]] = {}
     for e in prof.events():
         t = getattr(e, "self_device_time_total", 0.0)
-        if t and getattr(e, "device_type", None) is not None and str(e.device_type).endswith("CPU"):
+        if t and getattr(e, "device_type", None) == DeviceType.CPU:  # the op that launched kernels
             c = cost.setdefault((e.name, _origin(e)), [0.0, 0])
             c[0] += t
             c[1] += 1

@@ -63,7 +63,6 @@ class Transformer(nn.Module):
         self.norm = norm_layer(cfg.dim)
         self.reversible = cfg.reversible
         self.grad_checkpointing = cfg.grad_checkpointing
-        self.compiled = cfg.compile
         if cfg.compile:  # one graph per block (a pattern or shape of its own recompiles)
             if cfg.reversible:
                 raise ValueError("compile=True does not apply to reversible=True stacks; leave one off")
