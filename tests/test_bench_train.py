@@ -247,3 +247,28 @@ def test_kernel_origins_name_the_backward_node_or_zoo_line():
     assert rows == [dict(op="aten::fill_", origin="SelectBackward0", ms_per_call=0.2, calls=1),
                     dict(op="aten::copy_", origin="attention/attention.py(193): forward", ms_per_call=0.1, calls=0.5),
                     dict(op="aten::mm", origin="aten::linear", ms_per_call=0.05, calls=0.5)]
+
+
+def test_gpu_idle_names_the_op_that_ended_each_gap():
+    """Idle = span minus the union of kernels on all streams; each gap is charged to the op that
+    launched the kernel after it, with the step phase that op ran in."""
+    from types import SimpleNamespace
+
+    from torch.autograd import DeviceType
+
+    from zoo.bench import gpu_idle
+
+    def ev(name, start, end, dev=DeviceType.CPU, id=0, link=0, parent=None):
+        return SimpleNamespace(name=name, time_range=SimpleNamespace(start=start, end=end), device_type=dev, id=id,
+                               linked_correlation_id=link, cpu_parent=parent, stack=[])
+    fwd, step = ev("zoo::forward", 0, 100), ev("zoo::step", 100, 400)
+    mm, item, adam = ev("aten::mm", 1, 2, id=7, parent=fwd), ev("aten::mm", 30, 31, id=8), ev("aten::add_", 300, 301, id=9)
+    runtime = ev("cudaLaunchKernel", 1, 2, id=9, link=7)  # a runtime event whose own id collides with an op's
+    kernels = [ev("gemm", 10, 50, DeviceType.CUDA, link=7), ev("gemm2", 20, 60, DeviceType.CUDA, link=8),  # overlap
+               ev("adam", 310, 320, DeviceType.CUDA, link=9), ev("tiny", 322, 330, DeviceType.CUDA, link=7)]
+    prof = SimpleNamespace(events=lambda: [fwd, step, mm, item, adam, runtime] + kernels)
+    out = gpu_idle(prof, calls=2, min_us=5.0)
+    assert out["span_ms_per_call"] == round(320 / 2e3, 2) and out["idle_ms_per_call"] == round(252 / 2e3, 2)
+    assert out["by_next_op"] == [dict(op="aten::add_", origin="aten::add_", phase="step", ms_per_call=0.125, gaps=0.5)]
+    empty = gpu_idle(SimpleNamespace(events=lambda: [fwd]), calls=1)
+    assert empty == {"idle_ms_per_call": 0.0, "span_ms_per_call": 0.0, "by_next_op": []}

@@ -20,23 +20,29 @@ def sync() -> None:
 
 def profile_steps(engine, inputs, steps: int) -> dict[str, Any]:
     """Where a training step's time goes: wall vs GPU kernel time per step (a gap is host-side
-    overhead: launches, Python, DeepSpeed hooks) and the top ops by GPU time."""
+    overhead: launches, Python, DeepSpeed hooks), the top ops by GPU time, and the GPU's idle
+    gaps by the op that ended them (``gpu_idle``)."""
     from torch.profiler import ProfilerActivity, profile
 
-    from zoo.bench import gpu_busy_ms, kernel_kinds, kernel_origins, top_gpu_kernels, top_kernels
+    from torch.profiler import record_function
+
+    from zoo.bench import gpu_busy_ms, gpu_idle, kernel_kinds, kernel_origins, top_gpu_kernels, top_kernels
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_cuda() else [])
     sync()
     t0 = time.perf_counter()
     with profile(activities=acts, with_stack=True) as prof:  # stacks: kernel_origins
         for _ in range(steps):
-            out = engine(**inputs)
-            engine.backward(out["loss"])
-            engine.step()
+            with record_function("zoo::forward"):
+                out = engine(**inputs)
+            with record_function("zoo::backward"):
+                engine.backward(out["loss"])
+            with record_function("zoo::step"):
+                engine.step()
         sync()
     wall = (time.perf_counter() - t0) * 1e3 / steps
     return {"steps": steps, "wall_ms_per_step": round(wall, 2), "gpu_busy_ms_per_step": round(gpu_busy_ms(prof, steps), 2),
             "gpu_ms_by_kind": kernel_kinds(prof, steps), "top_gpu_kernels": top_gpu_kernels(prof, steps, 15),
-            "gpu_ms_by_origin": kernel_origins(prof, steps),
+            "gpu_ms_by_origin": kernel_origins(prof, steps), "gpu_idle": gpu_idle(prof, steps),
             "top_ops": top_kernels(prof, steps, 15)}
 
 
