@@ -258,15 +258,18 @@ def test_gpu_idle_names_the_op_that_ended_each_gap():
 
     from zoo.bench import gpu_idle
 
-    def ev(name, start, end, dev=DeviceType.CPU, id=0, link=0, parent=None):
+    def ev(name, start, end, dev=DeviceType.CPU, id=0, link=0, parent=None, mark=False, kernels=()):
         return SimpleNamespace(name=name, time_range=SimpleNamespace(start=start, end=end), device_type=dev, id=id,
-                               linked_correlation_id=link, cpu_parent=parent, stack=[])
-    fwd, step = ev("zoo::forward", 0, 100), ev("zoo::step", 100, 400)
-    mm, item, adam = ev("aten::mm", 1, 2, id=7, parent=fwd), ev("aten::mm", 30, 31, id=8), ev("aten::add_", 300, 301, id=9)
-    runtime = ev("cudaLaunchKernel", 1, 2, id=9, link=7)  # a runtime event whose own id collides with an op's
+                               linked_correlation_id=link, cpu_parent=parent, stack=[], is_user_annotation=mark,
+                               kernels=list(kernels))
+    fwd, step = ev("zoo::forward", 0, 100, mark=True), ev("zoo::step", 100, 400, mark=True)
+    gpu_step = ev("zoo::step", 10, 330, DeviceType.CUDA, mark=True)  # a mark's GPU span is not a kernel
+    mm = ev("aten::mm", 1, 2, id=7, parent=ev("aten::linear", 1, 3, parent=fwd), kernels=["k"])
+    item, adam = ev("aten::mm", 30, 31, id=8, kernels=["k"]), ev("aten::add_", 300, 301, id=9, parent=step, kernels=["k"])
+    buffer = ev("Activity Buffer Request", 1, 2, id=9)  # a profiler-internal event reusing an op's id
     kernels = [ev("gemm", 10, 50, DeviceType.CUDA, link=7), ev("gemm2", 20, 60, DeviceType.CUDA, link=8),  # overlap
                ev("adam", 310, 320, DeviceType.CUDA, link=9), ev("tiny", 322, 330, DeviceType.CUDA, link=7)]
-    prof = SimpleNamespace(events=lambda: [fwd, step, mm, item, adam, runtime] + kernels)
+    prof = SimpleNamespace(events=lambda: [fwd, step, gpu_step, mm, item, adam, buffer] + kernels)
     out = gpu_idle(prof, calls=2, min_us=5.0)
     assert out["span_ms_per_call"] == round(320 / 2e3, 2) and out["idle_ms_per_call"] == round(252 / 2e3, 2)
     assert out["by_next_op"] == [dict(op="aten::add_", origin="aten::add_", phase="step", ms_per_call=0.125, gaps=0.5)]

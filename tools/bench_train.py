@@ -44,7 +44,7 @@ if str(ROOT) not in sys.path:  # `python tools/bench_train.py` puts tools/ first
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from step_diagnostics import first_step_breakdown, profile_steps, sync  # noqa: E402
+from step_diagnostics import first_step_breakdown, host_vs_gpu, profile_steps, sync  # noqa: E402
 from zoo.eval.report import git_commit  # noqa: E402
 from zoo.models.flops import flops_facts, param_counts  # noqa: E402
 from zoo.train.data import model_inputs  # noqa: E402
@@ -234,6 +234,10 @@ def bench(args: argparse.Namespace, row: dict[str, Any]) -> None:
         phase(f"step {i + 1}/{args.warmup + args.steps}: {dt * 1e3:.1f} ms")
         loss = out["loss"]
     if args.profile_steps > 0:
+        try:  # a diagnosis: its failure keeps the measured row
+            row["host_vs_gpu"] = host_vs_gpu(engine, inputs)
+        except Exception as e:  # noqa: BLE001
+            row["host_vs_gpu"] = {"error": repr(e)[:300]}
         row["profile"] = profile_steps(engine, inputs, args.profile_steps)
         phase(f"profile: {row['profile']['wall_ms_per_step']:.1f} ms/step wall, "
               f"{row['profile']['gpu_busy_ms_per_step']:.1f} ms/step GPU kernels")

@@ -5,6 +5,7 @@ these rows, not guessed.
 """
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -44,6 +45,62 @@ def profile_steps(engine, inputs, steps: int) -> dict[str, Any]:
             "gpu_ms_by_kind": kernel_kinds(prof, steps), "top_gpu_kernels": top_gpu_kernels(prof, steps, 15),
             "gpu_ms_by_origin": kernel_origins(prof, steps), "gpu_idle": gpu_idle(prof, steps),
             "top_ops": top_kernels(prof, steps, 15)}
+
+
+def _step(engine, inputs) -> None:
+    out = engine(**inputs)
+    engine.backward(out["loss"])
+    engine.step()
+
+
+def host_vs_gpu(engine, inputs, steps: int = 3, head_start_ms: float = 400.0) -> dict[str, Any]:
+    """Whether a step waits on the host, without a profiler's own host overhead: the host's time
+    to enqueue a step (no sync), and the GPU's time for it when a sleep kernel first gives the host
+    a head start (``gpu_ms``: the step's kernels back to back). ``synced_in_step`` means the host
+    blocked inside the step (it reached the end after the sleep did: a sync point waited on the
+    GPU, so the head start was lost there); ``sync_points`` lists the lines of the step that
+    synchronise (``torch.cuda.set_sync_debug_mode``)."""
+    import warnings
+    if not on_cuda():
+        return {}
+    sync()
+    t0 = time.perf_counter()
+    torch.cuda._sleep(10**8)  # calibrate: cycles per ms of this GPU's sleep kernel
+    sync()
+    cycles = int(head_start_ms * 10**8 / ((time.perf_counter() - t0) * 1e3))
+
+    def timed(sleep: bool, work: bool) -> tuple[float, float]:
+        sync()
+        t0 = time.perf_counter()
+        if sleep:
+            torch.cuda._sleep(cycles)
+        if work:
+            _step(engine, inputs)
+        t_host = time.perf_counter() - t0
+        sync()
+        return t_host * 1e3, (time.perf_counter() - t0) * 1e3
+    host, gpu, blocked = [], [], 0
+    for _ in range(steps):
+        host.append(timed(False, True)[0])
+        sleep_ms = timed(True, False)[1]
+        t_host, t_total = timed(True, True)
+        blocked += t_host >= sleep_ms
+        gpu.append(t_total - sleep_ms)
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _step(engine, inputs)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    where: dict[str, int] = {}
+    for w in caught:
+        if "synchroniz" in str(w.message):
+            key = f"{os.path.relpath(w.filename) if 'zoo' in w.filename else w.filename.rsplit('site-packages/', 1)[-1]}:{w.lineno}"
+            where[key] = where.get(key, 0) + 1
+    return {"host_ms": round(sorted(host)[len(host) // 2], 2), "gpu_ms": round(sorted(gpu)[len(gpu) // 2], 2),
+            "head_start_ms": head_start_ms, "synced_in_step": f"{blocked}/{steps}",
+            "sync_points": [dict(at=k, calls=v) for k, v in sorted(where.items(), key=lambda kv: -kv[1])[:12]]}
 
 
 def first_step_breakdown(t_fwd: float, t_step: float) -> dict[str, Any]:

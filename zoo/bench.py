@@ -23,9 +23,14 @@ def top_kernels(prof, calls: int, top: int = 12) -> list[dict]:
 
 
 def _kernels(prof) -> list:
-    """The profile's GPU kernels, averaged by name."""
+    """The profile's GPU kernels, averaged by name (without the GPU spans of record_function marks)."""
+    return [e for e in prof.key_averages() if _on_gpu(e)]
+
+
+def _on_gpu(e) -> bool:
+    """A GPU kernel or copy, not the GPU span of a ``record_function`` mark (``PHASES``)."""
     from torch.autograd import DeviceType
-    return [e for e in prof.key_averages() if getattr(e, "device_type", None) == DeviceType.CUDA]
+    return getattr(e, "device_type", None) == DeviceType.CUDA and not getattr(e, "is_user_annotation", False)
 
 
 def gpu_busy_ms(prof, calls: int) -> float:
@@ -65,7 +70,7 @@ def _origin(e) -> str:
     """Where a CPU op came from: the backward node it runs in, else its innermost zoo frame
     (needs ``with_stack=True``), else its outermost parent op."""
     node, top = e.cpu_parent, e
-    while node is not None:
+    while node is not None and not getattr(node, "is_user_annotation", False):  # not the step phase marks
         if node.name.startswith("autograd::engine::evaluate_function: "):
             return node.name.split(": ", 1)[1]
         top, node = node, node.cpu_parent
@@ -99,10 +104,11 @@ def gpu_idle(prof, calls: int, top: int = 15, min_us: float = 5.0) -> dict:
     the host; the op after a gap names what the host was doing instead of launching work."""
     from torch.autograd import DeviceType
     events = list(prof.events())
-    kernels = sorted((e for e in events if e.device_type == DeviceType.CUDA), key=lambda e: e.time_range.start)
+    kernels = sorted((e for e in events if _on_gpu(e)), key=lambda e: e.time_range.start)
     if not kernels:
         return {"idle_ms_per_call": 0.0, "span_ms_per_call": 0.0, "by_next_op": []}
-    ops = {e.id: e for e in events if e.device_type == DeviceType.CPU and not getattr(e, "linked_correlation_id", 0)}
+    # the launching op: a CPU op with kernels (profiler-internal events may reuse its id)
+    ops = {e.id: e for e in events if e.device_type == DeviceType.CPU and getattr(e, "kernels", None)}
     marks = [e for e in events if e.name in PHASES]
     idle, cost = 0.0, {}
     busy_until = kernels[0].time_range.end
