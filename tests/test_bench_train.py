@@ -263,15 +263,59 @@ def test_gpu_idle_names_the_op_that_ended_each_gap():
                                linked_correlation_id=link, cpu_parent=parent, stack=[], is_user_annotation=mark,
                                kernels=list(kernels))
     fwd, step = ev("zoo::forward", 0, 100, mark=True), ev("zoo::step", 100, 400, mark=True)
-    gpu_step = ev("zoo::step", 10, 330, DeviceType.CUDA, mark=True)  # a mark's GPU span is not a kernel
     mm = ev("aten::mm", 1, 2, id=7, parent=ev("aten::linear", 1, 3, parent=fwd), kernels=["k"])
     item, adam = ev("aten::mm", 30, 31, id=8, kernels=["k"]), ev("aten::add_", 300, 301, id=9, parent=step, kernels=["k"])
     buffer = ev("Activity Buffer Request", 1, 2, id=9)  # a profiler-internal event reusing an op's id
     kernels = [ev("gemm", 10, 50, DeviceType.CUDA, link=7), ev("gemm2", 20, 60, DeviceType.CUDA, link=8),  # overlap
                ev("adam", 310, 320, DeviceType.CUDA, link=9), ev("tiny", 322, 330, DeviceType.CUDA, link=7)]
-    prof = SimpleNamespace(events=lambda: [fwd, step, gpu_step, mm, item, adam, buffer] + kernels)
+    prof = SimpleNamespace(events=lambda: [fwd, step, mm, item, adam, buffer] + kernels)
     out = gpu_idle(prof, calls=2, min_us=5.0)
     assert out["span_ms_per_call"] == round(320 / 2e3, 2) and out["idle_ms_per_call"] == round(252 / 2e3, 2)
     assert out["by_next_op"] == [dict(op="aten::add_", origin="aten::add_", phase="step", ms_per_call=0.125, gaps=0.5)]
+    assert out["by_phase"] == {"step": 0.126}  # the phase (host marks) in which the kernel after a gap ran
+    gpu_bwd = ev("zoo::backward", 305, 321, DeviceType.CUDA, mark=True)  # the GPU spans of the marks win
+    gpu_step = ev("zoo::step", 321, 330, DeviceType.CUDA, mark=True)
+    prof = SimpleNamespace(events=lambda: [fwd, step, gpu_bwd, gpu_step, mm, item, adam, buffer] + kernels)
+    assert gpu_idle(prof, calls=2)["by_phase"] == {"backward": 0.125, "step": 0.001}
     empty = gpu_idle(SimpleNamespace(events=lambda: [fwd]), calls=1)
-    assert empty == {"idle_ms_per_call": 0.0, "span_ms_per_call": 0.0, "by_next_op": []}
+    assert empty == {"idle_ms_per_call": 0.0, "span_ms_per_call": 0.0, "by_phase": {}, "by_next_op": []}
+
+
+def test_host_vs_gpu_splits_a_step_into_phases(monkeypatch):
+    """Per phase: synced wall time, host time, GPU time after a head start. Faked here: the
+    'GPU' is a clock that the sleep advances, the host takes 2 ms per phase, the GPU 1 ms."""
+    import step_diagnostics as sd
+    clock = {"t": 0.0, "gpu": 0.0}
+
+    def now():
+        return clock["t"]
+
+    def sync():
+        clock["t"] = max(clock["t"], clock["gpu"])
+
+    def sleep(cycles):  # 1e5 cycles per ms
+        clock["gpu"] = max(clock["gpu"], clock["t"]) + cycles / 1e8
+
+    def work():
+        clock["t"] += 2e-3
+        clock["gpu"] = max(clock["gpu"], clock["t"] - 1e-3) + 1e-3
+
+    class Engine:
+        def __call__(self, **kw):
+            work()
+            return {"loss": 0.0}
+
+        def backward(self, loss):
+            work()
+
+        def step(self):
+            work()
+    monkeypatch.setattr(sd, "on_cuda", lambda: True)
+    monkeypatch.setattr(sd, "sync", sync)
+    monkeypatch.setattr(sd, "_sleep", sleep)
+    monkeypatch.setattr(sd.time, "perf_counter", now)
+    monkeypatch.setattr(sd.torch.cuda, "set_sync_debug_mode", lambda mode: None)
+    out = sd.host_vs_gpu(Engine(), {}, steps=2, head_start_ms=50.0)
+    assert set(out) == {"head_start_ms", "forward", "backward", "step", "sync_points"}
+    for phase in ("forward", "backward", "step"):
+        assert out[phase] == {"wall_ms": 2.0, "host_ms": 2.0, "gpu_ms": 1.0, "synced": "0/2"}

@@ -5,7 +5,6 @@ these rows, not guessed.
 """
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -47,60 +46,74 @@ def profile_steps(engine, inputs, steps: int) -> dict[str, Any]:
             "top_ops": top_kernels(prof, steps, 15)}
 
 
-def _step(engine, inputs) -> None:
-    out = engine(**inputs)
-    engine.backward(out["loss"])
-    engine.step()
+def _phases(engine, inputs) -> tuple:
+    """A training step as (phase, call) pairs, run in order (backward reads forward's loss)."""
+    out = {}
+    return (("forward", lambda: out.update(engine(**inputs))), ("backward", lambda: engine.backward(out["loss"])),
+            ("step", engine.step))
 
 
-def host_vs_gpu(engine, inputs, steps: int = 3, head_start_ms: float = 400.0) -> dict[str, Any]:
-    """Whether a step waits on the host, without a profiler's own host overhead: the host's time
-    to enqueue a step (no sync), and the GPU's time for it when a sleep kernel first gives the host
-    a head start (``gpu_ms``: the step's kernels back to back). ``synced_in_step`` means the host
-    blocked inside the step (it reached the end after the sleep did: a sync point waited on the
-    GPU, so the head start was lost there); ``sync_points`` lists the lines of the step that
-    synchronise (``torch.cuda.set_sync_debug_mode``)."""
+def _sleep(cycles: int) -> None:
+    torch.cuda._sleep(cycles)
+
+
+def _timed(call, cycles: int = 0) -> tuple[float, float]:
+    """(host ms to return, wall ms to the GPU's end) of ``call`` after a sleep of ``cycles``."""
+    sync()
+    t0 = time.perf_counter()
+    if cycles:
+        _sleep(cycles)
+    call()
+    t_host = time.perf_counter() - t0
+    sync()
+    return t_host * 1e3, (time.perf_counter() - t0) * 1e3
+
+
+def host_vs_gpu(engine, inputs, steps: int = 3, head_start_ms: float = 300.0) -> dict[str, Any]:
+    """Whether each phase of a step (forward, backward, optimizer step) waits on the host, without
+    a profiler's own host overhead. Per phase (medians of ``steps``): ``wall_ms`` synced before and
+    after; ``host_ms`` to enqueue it; ``gpu_ms`` when a sleep kernel first gives the host a head
+    start, so its kernels run back to back. ``wall_ms`` well above ``gpu_ms`` is GPU time lost to
+    the host. ``synced`` counts runs where the host reached the phase's end after the sleep did:
+    a sync point inside waited on the GPU and spent the head start (``gpu_ms`` then includes host
+    time after it). ``sync_points``: the step's synchronising lines (``set_sync_debug_mode``)."""
+    import statistics
     import warnings
     if not on_cuda():
         return {}
-    sync()
-    t0 = time.perf_counter()
-    torch.cuda._sleep(10**8)  # calibrate: cycles per ms of this GPU's sleep kernel
-    sync()
-    cycles = int(head_start_ms * 10**8 / ((time.perf_counter() - t0) * 1e3))
-
-    def timed(sleep: bool, work: bool) -> tuple[float, float]:
-        sync()
-        t0 = time.perf_counter()
-        if sleep:
-            torch.cuda._sleep(cycles)
-        if work:
-            _step(engine, inputs)
-        t_host = time.perf_counter() - t0
-        sync()
-        return t_host * 1e3, (time.perf_counter() - t0) * 1e3
-    host, gpu, blocked = [], [], 0
+    cycles = int(head_start_ms * 10**8 / _timed(lambda: None, 10**8)[1])  # calibrated sleep
+    rec = {name: {"wall": [], "host": [], "gpu": [], "synced": 0} for name, _ in _phases(engine, inputs)}
     for _ in range(steps):
-        host.append(timed(False, True)[0])
-        sleep_ms = timed(True, False)[1]
-        t_host, t_total = timed(True, True)
-        blocked += t_host >= sleep_ms
-        gpu.append(t_total - sleep_ms)
+        sleep_ms = _timed(lambda: None, cycles)[1]
+        for sleep in (False, True):
+            for name, call in _phases(engine, inputs):
+                t_host, t_wall = _timed(call, cycles if sleep else 0)
+                r = rec[name]
+                if sleep:
+                    r["gpu"].append(t_wall - sleep_ms)
+                    r["synced"] += t_host >= sleep_ms
+                else:
+                    r["wall"].append(t_wall)
+                    r["host"].append(t_host)
+    out: dict[str, Any] = {"head_start_ms": head_start_ms}
+    for name, r in rec.items():
+        out[name] = {k: round(statistics.median(r[k]), 2) for k in ("wall", "host", "gpu")}
+        out[name] = {f"{k}_ms": v for k, v in out[name].items()} | {"synced": f"{r['synced']}/{steps}"}
     torch.cuda.set_sync_debug_mode("warn")
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            _step(engine, inputs)
+            for _, call in _phases(engine, inputs):
+                call()
     finally:
         torch.cuda.set_sync_debug_mode("default")
     where: dict[str, int] = {}
     for w in caught:
         if "synchroniz" in str(w.message):
-            key = f"{os.path.relpath(w.filename) if 'zoo' in w.filename else w.filename.rsplit('site-packages/', 1)[-1]}:{w.lineno}"
+            key = f"{w.filename.rsplit('site-packages/', 1)[-1].rsplit('/site/', 1)[-1]}:{w.lineno}"
             where[key] = where.get(key, 0) + 1
-    return {"host_ms": round(sorted(host)[len(host) // 2], 2), "gpu_ms": round(sorted(gpu)[len(gpu) // 2], 2),
-            "head_start_ms": head_start_ms, "synced_in_step": f"{blocked}/{steps}",
-            "sync_points": [dict(at=k, calls=v) for k, v in sorted(where.items(), key=lambda kv: -kv[1])[:12]]}
+    out["sync_points"] = [dict(at=k, calls=v) for k, v in sorted(where.items(), key=lambda kv: -kv[1])[:12]]
+    return out
 
 
 def first_step_breakdown(t_fwd: float, t_step: float) -> dict[str, Any]:

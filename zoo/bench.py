@@ -99,35 +99,40 @@ PHASES = ("zoo::forward", "zoo::backward", "zoo::step")  # record_function marks
 
 def gpu_idle(prof, calls: int, top: int = 15, min_us: float = 5.0) -> dict:
     """Time per call in which no GPU kernel runs, between the profile's first and last kernel
-    (kernels on every stream merged), and what ended each gap: the op that launched the next
-    kernel, its origin and the step phase (``PHASES``) it was launched in. A starved GPU waits on
-    the host; the op after a gap names what the host was doing instead of launching work."""
+    (kernels on every stream merged), by step phase (``PHASES``: the GPU span of each mark, else
+    its host span) and by the op that launched the kernel ending each gap, with its origin (where
+    this torch links kernels to ops). A starved GPU waits on the host; the op after a gap names
+    what the host was doing instead of launching work. A profiler's own host overhead inflates
+    these gaps: ``tools/step_diagnostics.host_vs_gpu`` measures a step without one."""
     from torch.autograd import DeviceType
     events = list(prof.events())
     kernels = sorted((e for e in events if _on_gpu(e)), key=lambda e: e.time_range.start)
     if not kernels:
-        return {"idle_ms_per_call": 0.0, "span_ms_per_call": 0.0, "by_next_op": []}
+        return {"idle_ms_per_call": 0.0, "span_ms_per_call": 0.0, "by_phase": {}, "by_next_op": []}
     # the launching op: a CPU op with kernels (profiler-internal events may reuse its id)
     ops = {e.id: e for e in events if e.device_type == DeviceType.CPU and getattr(e, "kernels", None)}
     marks = [e for e in events if e.name in PHASES]
-    idle, cost = 0.0, {}
+    gpu_marks = [m for m in marks if m.device_type == DeviceType.CUDA]
+    marks = gpu_marks or marks
+    idle, by_phase, cost = 0.0, {}, {}
     busy_until = kernels[0].time_range.end
     for k in kernels[1:]:
         gap = k.time_range.start - busy_until
         if gap > 0:
             idle += gap
-            if gap >= min_us:
-                op = ops.get(getattr(k, "linked_correlation_id", 0))
-                t = op.time_range.start if op is not None else k.time_range.start
-                phase = next((m.name.split("::")[1] for m in marks if m.time_range.start <= t <= m.time_range.end), "-")
-                key = (op.name if op is not None else "?", _origin(op) if op is not None else "?", phase)
-                c = cost.setdefault(key, [0.0, 0])
+            t = k.time_range.start  # the phase whose kernel waited
+            phase = next((m.name.split("::")[1] for m in marks if m.time_range.start <= t <= m.time_range.end), "between")
+            by_phase[phase] = by_phase.get(phase, 0.0) + gap
+            op = ops.get(getattr(k, "linked_correlation_id", 0))
+            if gap >= min_us and op is not None:
+                c = cost.setdefault((op.name, _origin(op), phase), [0.0, 0])
                 c[0] += gap
                 c[1] += 1
         busy_until = max(busy_until, k.time_range.end)
     rows = sorted(cost.items(), key=lambda kv: -kv[1][0])[:top]
     return {"idle_ms_per_call": round(idle / (1e3 * calls), 2),
             "span_ms_per_call": round((busy_until - kernels[0].time_range.start) / (1e3 * calls), 2),
+            "by_phase": {k: round(v / (1e3 * calls), 3) for k, v in by_phase.items()},
             "by_next_op": [dict(op=op[:60], origin=origin[:90], phase=phase, ms_per_call=round(us / (1e3 * calls), 3),
                                 gaps=round(n / calls, 2)) for (op, origin, phase), (us, n) in rows]}
 
