@@ -319,3 +319,15 @@ def test_host_vs_gpu_splits_a_step_into_phases(monkeypatch):
     assert set(out) == {"head_start_ms", "forward", "backward", "step", "sync_points"}
     for phase in ("forward", "backward", "step"):
         assert out[phase] == {"wall_ms": 2.0, "host_ms": 2.0, "gpu_ms": 1.0, "synced": "0/2"}
+
+
+def test_ds_set_writes_dotted_keys_and_rejects_bad_values():
+    args = bt.parse_args(["--model", "lm_tiny_dense", "--ds-set", "bf16.check_grad_overflow=false",
+                          "--ds-set", "zero_optimization.reduce_bucket_size=1000"])
+    cfg = bt.ds_config(args, world=1, bf16=True)
+    assert cfg["bf16"] == {"enabled": True, "check_grad_overflow": False}
+    assert cfg["zero_optimization"]["reduce_bucket_size"] == 1000 and cfg["zero_optimization"]["stage"] == 2
+    assert bt.base_row(args)["ds_set"] == args.ds_set
+    for bad in ("bf16.check_grad_overflow", "=1", "bf16.enabled=nope"):
+        with pytest.raises(SystemExit):
+            bt.parse_args(["--model", "lm_tiny_dense", "--ds-set", bad])

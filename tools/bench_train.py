@@ -132,6 +132,13 @@ def ds_config(args: argparse.Namespace, world: int, bf16: bool) -> dict[str, Any
     cfg.setdefault("zero_allow_untested_optimizer", True)
     cfg.update(train_micro_batch_size_per_gpu=args.micro_batch, gradient_accumulation_steps=1,
                train_batch_size=args.micro_batch * world, steps_per_print=10**9, wall_clock_breakdown=False)
+    for item in args.ds_set:  # parse_args checked the form
+        key, _, value = item.partition("=")
+        *path, last = key.split(".")
+        node = cfg
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = json.loads(value)
     if offloads_optimizer(cfg):
         cfg["optimizer"] = {"type": "AdamW", "params": {"lr": 1e-4, "betas": [0.9, 0.95], "eps": 1e-8,
                                                         "weight_decay": 0.1}}
@@ -291,6 +298,7 @@ def base_row(args: argparse.Namespace) -> dict[str, Any]:
         "tag": args.tag, "model": args.model, "attention_mode": args.attention, "seq_len": args.seq_len,
         "micro_batch": args.micro_batch, "world_size": int(os.environ.get("WORLD_SIZE", "1")),
         "zero": 3 if args.offload else args.zero, "offload": bool(args.offload), "grad_ckpt": bool(args.grad_ckpt),
+        **({"ds_set": list(args.ds_set)} if args.ds_set else {}),
         "steps": args.steps, "warmup": args.warmup, "peak_tflops": args.peak_tflops,
         "gpu": None, "torch": torch.__version__, "deepspeed": deepspeed.__version__, "cuda": torch.version.cuda,
         "python": platform.python_version(), "host": platform.node(), "git_commit": _git_commit(),
@@ -384,6 +392,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--offload", action="store_true", help="ZeRO-3 with optimizer + parameters on CPU")
     ap.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None, help="default: on with CUDA")
     ap.add_argument("--ds-config", default=None, help="a DeepSpeed JSON instead of configs/deepspeed/zero*.json")
+    ap.add_argument("--ds-set", action="append", default=[], metavar="KEY=JSON",
+                    help="set one DeepSpeed config entry, dotted key, JSON value (repeatable): "
+                         "--ds-set bf16.check_grad_overflow=false")
     ap.add_argument("--peak-tflops", type=float, default=DEFAULT_PEAK_TFLOPS)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="JSON list file; one row appended per invocation (rank 0)")
@@ -403,6 +414,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.micro_batch < 1 or args.steps < 1 or args.warmup < 0:
         ap.error("--micro-batch and --steps must be >= 1, --warmup >= 0")
+    for item in args.ds_set:
+        key, eq, value = item.partition("=")
+        try:
+            json.loads(value)
+        except json.JSONDecodeError:
+            eq = ""
+        if not eq or not key:
+            ap.error(f"--ds-set takes KEY=JSON (e.g. bf16.check_grad_overflow=false), got {item!r}")
     return args
 
 
