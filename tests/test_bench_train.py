@@ -322,12 +322,20 @@ def test_host_vs_gpu_splits_a_step_into_phases(monkeypatch):
 
 
 def test_ds_set_writes_dotted_keys_and_rejects_bad_values():
-    args = bt.parse_args(["--model", "lm_tiny_dense", "--ds-set", "bf16.check_grad_overflow=false",
+    args = bt.parse_args(["--model", "lm_tiny_dense", "--ds-set", "bf16.check_grad_overflow=true",
                           "--ds-set", "zero_optimization.reduce_bucket_size=1000"])
     cfg = bt.ds_config(args, world=1, bf16=True)
-    assert cfg["bf16"] == {"enabled": True, "check_grad_overflow": False}
+    assert cfg["bf16"] == {"enabled": True, "check_grad_overflow": True}
     assert cfg["zero_optimization"]["reduce_bucket_size"] == 1000 and cfg["zero_optimization"]["stage"] == 2
     assert bt.base_row(args)["ds_set"] == args.ds_set
     for bad in ("bf16.check_grad_overflow", "=1", "bf16.enabled=nope"):
         with pytest.raises(SystemExit):
             bt.parse_args(["--model", "lm_tiny_dense", "--ds-set", bad])
+
+
+def test_bf16_runs_like_the_recipes_configs():
+    """bench_train's bf16 block is configs/deepspeed/bf16.json's: the overflow check the recipes
+    turn off is off here too, so benchmark rows time what training runs."""
+    cfg = bt.ds_config(bt.parse_args(["--model", "lm_tiny_dense"]), world=1, bf16=True)
+    assert cfg["bf16"] == {"enabled": True, "check_grad_overflow": False}
+    assert bt.ds_config(bt.parse_args(["--model", "lm_tiny_dense"]), world=1, bf16=False)["bf16"] == {"enabled": False}

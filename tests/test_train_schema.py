@@ -1,12 +1,14 @@
 """Recipe schema: unknown or mistyped keys fail with their key path; --set edits; LR schedule."""
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import pytest
 
 from zoo import cli
-from zoo.train.engine import deepspeed_config, lr_lambda
+from zoo.train.engine import check_finite, deepspeed_config, lr_lambda
 from zoo.train.schema import RecipeError, apply_override, load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,3 +94,26 @@ def test_lr_schedule_warmup_then_cosine_to_floor():
     assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)
     assert f(10) == pytest.approx(1.0) and f(55) == pytest.approx(0.55)
     assert f(100) == pytest.approx(0.1) and all(f(t) >= f(t + 1) for t in range(10, 100))
+
+
+def test_check_finite_stops_runs_whose_gradients_stopped_being_numbers():
+    """bf16 with the overflow check off (our configs) and fp32 stop on a non-finite loss or
+    gradient norm (DeepSpeed reports an invalid norm as -1); fp16 and bf16 with the check on skip
+    such steps themselves, so a finite loss with an invalid norm continues there."""
+    ours, checked = {"bf16": {"enabled": True, "check_grad_overflow": False}}, {"bf16": {"enabled": True}}
+    fp16, fp32 = {"fp16": {"enabled": True}}, {}
+    for cfg in (ours, checked, fp16, fp32):
+        check_finite(3, 1.5, 0.7, cfg)
+        check_finite(3, 1.5, None, cfg)
+    for cfg in (ours, fp32):
+        for norm in (-1.0, math.inf, math.nan):
+            with pytest.raises(FloatingPointError, match="gradient norm is .* at step 3"):
+                check_finite(3, 1.5, norm, cfg)
+    for cfg in (checked, fp16):
+        check_finite(3, 1.5, -1.0, cfg)
+    for cfg in (ours, checked, fp32):
+        with pytest.raises(FloatingPointError, match="loss is nan at step 3"):
+            check_finite(3, math.nan, 0.7, cfg)
+    check_finite(3, math.nan, 0.7, fp16)
+    for path in (ROOT / "configs" / "deepspeed").glob("*bf16*.json"):
+        assert json.loads(path.read_text())["bf16"] == ours["bf16"], path.name

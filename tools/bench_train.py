@@ -118,7 +118,8 @@ def make_batch(model: nn.Module, micro_batch: int, seq_len: int, seed: int) -> d
 
 def ds_config(args: argparse.Namespace, world: int, bf16: bool) -> dict[str, Any]:
     """configs/deepspeed's ZeRO JSON of the stage (or --ds-config), batch sizes for one
-    optimizer step per micro-batch, bf16 on/off, and DeepSpeed's CPU AdamW for offload."""
+    optimizer step per micro-batch, bf16 on/off (bf16.json's block), --ds-set entries, and
+    DeepSpeed's CPU AdamW for offload."""
     stage = 3 if args.offload else args.zero
     if args.ds_config:
         cfg = read_deepspeed_json(Path(args.ds_config))
@@ -126,8 +127,8 @@ def ds_config(args: argparse.Namespace, world: int, bf16: bool) -> dict[str, Any
         base = "zero3_offload" if args.offload else (f"zero{stage}" if stage else "cpu_fp32")
         path = ROOT / "configs" / "deepspeed" / f"{base}.json"
         cfg = read_deepspeed_json(path) if path.is_file() else {"gradient_clipping": 1.0, "zero_optimization": {"stage": stage}}
-        cfg.pop("fp16", None)
-        cfg["bf16"] = {"enabled": bool(bf16)}
+        cfg.pop("fp16", None)  # bf16 as the recipes' *_bf16.json configs set it (overflow check off)
+        cfg["bf16"] = read_deepspeed_json(ROOT / "configs" / "deepspeed" / "bf16.json")["bf16"] if bf16 else {"enabled": False}
     cfg.setdefault("gradient_clipping", 1.0)
     cfg.setdefault("zero_allow_untested_optimizer", True)
     cfg.update(train_micro_batch_size_per_gpu=args.micro_batch, gradient_accumulation_steps=1,
