@@ -20,11 +20,11 @@ def _load(name: str) -> dict:
 
 def _train_rows(train: dict, model: str) -> dict[str, dict]:
     """attention -> the newest one-GPU ZeRO-2 row of a model (rows run with a path switched off,
-    "env", are A/B controls, not the default)."""
+    "env", or a setting the configs no longer use, "control", are A/B controls, not the default)."""
     out = {}
     for r in train.get("rows", []):
         if (r.get("model") == model and r.get("world_size") == 1 and r.get("zero") == 2 and "error" not in r
-                and not r.get("env")):
+                and not r.get("env") and not r.get("control")):
             out["dense" if r.get("attention") == "dense" else "sparse"] = r
     return out
 
@@ -89,6 +89,7 @@ def summary() -> tuple[dict, dict]:
         dense = f"; dense baseline MFU {rows['dense']['mfu']:.3f} at {rows['dense']['step_ms']:.1f} ms/step" if "dense" in rows else ""
         compiled = "sparse" in rows and rows["sparse"].get("overrides", {}).get("compile")
         how = ", blocks compiled (compile=True)" if compiled else ""
+        how += "".join(f", DeepSpeed {s}" for s in rows.get("sparse", {}).get("ds_set", []))
         why[key] = ("sparse run timed out (see train_h200.json's note)" if "sparse" not in rows else
                     f"{rows['sparse']['seq_len']:,} tokens, micro-batch {rows['sparse']['micro_batch']}{how}, "
                     f"{rows['sparse']['step_ms']:.1f} ms/step") + dense

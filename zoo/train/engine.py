@@ -376,7 +376,8 @@ def check_finite(step: int, loss: float, grad_norm: float | None, ds_cfg: dict) 
     if grad_norm is not None and not (math.isfinite(grad_norm) and grad_norm >= 0) and not skips_overflow:
         raise FloatingPointError(f"gradient norm is {grad_norm} at step {step}: a non-finite gradient reached the "
                                  "weights; resume from the last checkpoint (lower schedule.lr or keep "
-                                 "schedule.grad_clip) or set bf16.check_grad_overflow=true to skip such steps")
+                                 "schedule.grad_clip), or skip such steps with a DeepSpeed config whose bf16.check_grad_overflow "
+                                 "is true (--set deepspeed=PATH)")
 
 
 def _grad_norm(engine) -> float | None:
