@@ -96,6 +96,22 @@ def test_rotary_is_relative():
     assert not torch.allclose(dot(10, 7), dot(10, 2))
 
 
+def test_rotary_tables_are_computed_once_and_not_saved():
+    """cos/sin come from buffers built at construction (RoFormer's angles t / base^(2i/d)), cast
+    to the caller's dtype; they stay out of checkpoints, and positions past max_len are refused."""
+    rot = RotaryEmbedding(8, 64, rot_dim=6)
+    cos, sin = rot.cos_sin(5, 3, "cpu", torch.bfloat16)
+    angles = torch.arange(3, 8, dtype=torch.float64)[:, None] / 10000.0 ** (torch.arange(0, 6, 2) / 6)
+    assert cos.dtype == torch.bfloat16 and cos.shape == (5, 3)
+    torch.testing.assert_close(cos.double(), angles.cos(), atol=4e-3, rtol=0)
+    torch.testing.assert_close(sin.double(), angles.sin(), atol=4e-3, rtol=0)
+    assert rot.state_dict() == {}
+    with pytest.raises(ValueError, match="positions up to 65 exceed max_len=64"):
+        rot.cos_sin(2, 63, "cpu", torch.float32)
+    with pytest.raises(ValueError, match="max_len must be >= 1"):
+        RotaryEmbedding(8, 0)
+
+
 def test_growing_schedule_windows_and_dilation():
     pats = layer_patterns("sliding_window", {}, 6, causal=True, max_len=512, num_heads=4, schedule="growing",
                           schedule_params=dict(min_window=32, max_window=512, dilated_layers=2, dilated_heads=2))
