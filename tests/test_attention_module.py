@@ -162,3 +162,26 @@ def test_auto_backend_short_static_attention_takes_the_dense_path_on_every_devic
     n = int(SMALL_DENSE ** 0.5) + 1
     assert auto_backend(bigbird, n, n, True) == "flex" and auto_backend(bigbird, n, n, False) == "reference"
     assert auto_backend(lsh, 1, 4096, True) == "reference"  # a decode step skips flex's compile
+
+
+def test_projection_parts_are_dense_and_match_the_fused_matmul(monkeypatch):
+    """q, k, v come from one matmul each (dense (B, N, H, D) parts, so class heads and the kernel's
+    gradients need no copies); the same numbers as the fused (B, N, 3C) output, same checkpoint."""
+    from zoo.attention.projection import QKVProjection
+    torch.manual_seed(0)
+    x = torch.randn(2, 10, 16, requires_grad=True)
+    split = QKVProjection(16, 48)
+    monkeypatch.setenv("ZOO_FUSED_QKV", "1")
+    fused = QKVProjection(16, 48)
+    fused.load_state_dict(split.state_dict())
+    assert fused.fused and not split.fused
+    parts, ref = split.split_heads(x, 4), fused.split_heads(x, 4)
+    want = (x @ split.weight.T + split.bias).view(2, 10, 3, 4, 4).unbind(2)
+    for a, b, w in zip(parts, ref, want):
+        assert a.shape == (2, 10, 4, 4) and a.is_contiguous() and not b.is_contiguous()
+        torch.testing.assert_close(a, w)
+        torch.testing.assert_close(b, w)
+    g = [torch.autograd.grad(sum((t * t).sum() for t in ps), (x, m.weight, m.bias))
+         for ps, m in ((parts, split), (ref, fused))]
+    for a, b in zip(*g):
+        torch.testing.assert_close(a, b)

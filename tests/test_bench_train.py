@@ -339,3 +339,12 @@ def test_bf16_runs_like_the_recipes_configs():
     cfg = bt.ds_config(bt.parse_args(["--model", "lm_tiny_dense"]), world=1, bf16=True)
     assert cfg["bf16"] == {"enabled": True, "check_grad_overflow": False}
     assert bt.ds_config(bt.parse_args(["--model", "lm_tiny_dense"]), world=1, bf16=False)["bf16"] == {"enabled": False}
+
+
+def test_rows_name_the_ab_switches_they_ran_with(monkeypatch):
+    args = bt.parse_args(["--model", "lm_tiny_dense"])
+    monkeypatch.setenv("ZOO_CODE_COMMIT", "abc1234")  # names the code, not a switch
+    assert "env" not in bt.base_row(args)
+    monkeypatch.setenv("ZOO_FUSED_QKV", "1")
+    monkeypatch.setenv("ZOO_NO_CLASS_HEADS", "1")
+    assert bt.base_row(args)["env"] == "ZOO_FUSED_QKV=1 ZOO_NO_CLASS_HEADS=1"

@@ -34,8 +34,12 @@ def _rel(a, b):
     return ((a - b).abs().max() / b.abs().max().clamp(min=1.0)).item()
 
 
-def _qkv(n, seed=0):
+def _qkv(n, seed=0, projected=False):
+    """Contiguous (B, H, n, D), or (projected) dense (B, n, H, D) transposed, as the model's
+    projection gives them (projection.py)."""
     g = torch.Generator().manual_seed(seed)
+    if projected:
+        return [torch.randn(2, n, 2, 16, generator=g).transpose(1, 2) for _ in range(3)]
     return [torch.randn(2, 2, n, 16, generator=g) for _ in range(3)]
 
 
@@ -50,9 +54,11 @@ def _padding(n):
                                       ("dilated_window", 129, 3)])
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("padded", [False, True])
-def test_class_heads_match_dense(class_pieces, name, n, r, causal, padded):
+@pytest.mark.parametrize("projected", [False, True])
+def test_class_heads_match_dense(class_pieces, name, n, r, causal, padded, projected):
     p = with_causal(PATTERNS[name], causal)
-    q, k, v = _qkv(n)
+    q, k, v = _qkv(n, projected=projected)
+    assert C.class_layout(r, q, k, v) == ("heads" if projected else "batch")
     kpm = _padding(n) if padded else None
     with torch.no_grad():
         out = sparse_attention(q, k, v, p, backend="flex", key_padding_mask=kpm)
@@ -96,6 +102,50 @@ def test_views_round_trip_without_copies():
     assert torch.equal(back, x) and back.data_ptr() == x.data_ptr()
     out = torch.empty_like(xc.transpose(1, 2)).transpose(1, 2)  # laid out like FlexAttention's output
     assert C.from_classes(out, 2).data_ptr() == out.data_ptr()
+
+
+def test_heads_view_of_projected_inputs_is_free():
+    """A dense (B, n, H, D) layout transposed (the model's projection) views as (B, r*H, n/r, D),
+    head c*H + h; the output and log-sum-exp come back the same way."""
+    x = torch.randn(2, 20, 3, 4).transpose(1, 2)  # (B, H, n, D) from (B, n, H, D), r = 5
+    assert C.class_layout(5, x) == "heads" and C.class_layout(5, x.contiguous()) == "batch"
+    assert C.class_layout(5, x, x.contiguous()) == "batch"  # mixed: the copying fallback
+    xc = C.to_classes(x, 5, "heads")
+    assert xc.shape == (2, 15, 4, 4) and xc.data_ptr() == x.data_ptr()
+    assert xc.is_contiguous() is False and xc.stride(1) == 4  # no copy was made
+    order, _ = residue_order(0, 20, 5)
+    assert torch.equal(xc.unflatten(1, (5, 3)).transpose(1, 2).flatten(2, 3), x.index_select(2, order))
+    back = C.from_classes(xc, 2, "heads", 5)
+    assert torch.equal(back, x) and back.data_ptr() == x.data_ptr()
+    lse = torch.randn(2, 15, 4)  # FlexAttention's (B, r*H, n/r) log-sum-exp: row t of head c*H + h
+    want = lse.unflatten(1, (5, 3)).permute(0, 2, 3, 1).flatten(2, 3)
+    assert torch.equal(C.from_classes(lse, 2, "heads", 5), want)
+
+
+def test_per_class_block_lists_repeat_for_the_heads_view():
+    """Classes with different candidate ranges keep one block list per class; the heads view
+    repeats each for the class's H heads (c*H + h): both views compute the same attention."""
+    comp, = PATTERNS["dilated_window"].components(39, 39, 2)  # r = 3, 13 rows per class
+    lo, hi = comp.ranges  # (39,) in residue order: class c's rows are c*13 .. c*13 + 12
+    hi = hi.clone()
+    hi[13:26] = lo[13:26] - 1  # class 1 has no candidate keys (lo > hi): the classes now differ
+    uneven = type(comp)(mask=comp.mask, ranges=(lo, hi), exact=False)
+    assert C.local_component(uneven, 39, 3).ranges[0].shape == (3, 13)
+    one = flex._structure(C.local_component(uneven, 39, 3), 13, 13, 13, 13, 4, 4, "cpu", use_full=False)
+    rep = flex._structure(C.local_component(uneven, 39, 3), 13, 13, 13, 13, 4, 4, "cpu", use_full=False,
+                          head_repeat=2)
+    assert one.kv_num_blocks.shape[1] == 3 and rep.kv_num_blocks.shape[1] == 6
+    for attr in ("kv_num_blocks", "kv_indices", "q_num_blocks", "q_indices"):  # head c*2 + h reads class c
+        assert torch.equal(getattr(rep, attr), getattr(one, attr).repeat_interleave(2, dim=1)), attr
+    assert not torch.equal(one.kv_num_blocks[0, 0], one.kv_num_blocks[0, 1])
+    # CPU's unfused FlexAttention evaluates the mask on every pair (the lists' order is checked
+    # above; tools/gpu_correctness.py runs the kernel): both views compute the same attention
+    q, k, v = _qkv(39, projected=True)
+    outs = []
+    for xs in ((q.contiguous(), k.contiguous(), v.contiguous()), (q, k, v)):  # batch view, heads view
+        with torch.no_grad():
+            outs.append(flex._class_piece(uneven, *xs, 3, None, 0.25, 4, None)[0])
+    assert torch.allclose(outs[0], outs[1], atol=1e-6)
 
 
 def test_local_ranges_shared_by_classes():

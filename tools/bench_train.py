@@ -292,6 +292,12 @@ def _git_commit() -> str | None:
     return None if commit == "unknown" else commit
 
 
+def zoo_switches() -> str:
+    """The ZOO_* A/B switches set for this run (ZOO_NO_CLASS_HEADS=1, ZOO_FUSED_QKV=1, ...): rows
+    with any are controls, not the default path (tools/results_summary.py skips them)."""
+    return " ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("ZOO_") and k != "ZOO_CODE_COMMIT")
+
+
 def base_row(args: argparse.Namespace) -> dict[str, Any]:
     import deepspeed
 
@@ -300,6 +306,7 @@ def base_row(args: argparse.Namespace) -> dict[str, Any]:
         "micro_batch": args.micro_batch, "world_size": int(os.environ.get("WORLD_SIZE", "1")),
         "zero": 3 if args.offload else args.zero, "offload": bool(args.offload), "grad_ckpt": bool(args.grad_ckpt),
         **({"ds_set": list(args.ds_set)} if args.ds_set else {}),
+        **({"env": env} if (env := zoo_switches()) else {}),
         "steps": args.steps, "warmup": args.warmup, "peak_tflops": args.peak_tflops,
         "gpu": None, "torch": torch.__version__, "deepspeed": deepspeed.__version__, "cuda": torch.version.cuda,
         "python": platform.python_version(), "host": platform.node(), "git_commit": _git_commit(),

@@ -25,8 +25,18 @@ def _rel(a, b):
     return ((a.double() - b.double()).abs().max() / b.double().abs().max().clamp(min=1.0)).item()
 
 
+def _inputs(n: int, dtype, g, layout: str):
+    """q, k, v (2, 2, n, 64): contiguous, or "projected": dense (B, n, H, D) transposed, the layout
+    the models' projection gives (class heads then take their "heads" view)."""
+    import torch
+    if layout == "projected":
+        return [torch.randn(2, n, 2, 64, device="cuda", generator=g, dtype=dtype).requires_grad_().transpose(1, 2)
+                for _ in range(3)]
+    return [torch.randn(2, 2, n, 64, device="cuda", generator=g, dtype=dtype).requires_grad_() for _ in range(3)]
+
+
 def _worker(args):
-    names, lengths, dtypes, causals = args
+    names, lengths, dtypes, causals, layout = args
     import torch
     from attention_cases import static_patterns, with_causal
     from zoo.attention import build, sparse_attention
@@ -45,8 +55,7 @@ def _worker(args):
                     for dt in dtypes:
                         dtype = getattr(torch, dt)
                         g = torch.Generator(device="cuda").manual_seed(n)
-                        q, k, v = (torch.randn(2, 2, n, 64, device="cuda", generator=g, dtype=dtype).requires_grad_()
-                                   for _ in range(3))
+                        q, k, v = _inputs(n, dtype, g, layout)
                         kpm = None
                         if padded:
                             kpm = torch.ones(2, n, dtype=torch.bool, device="cuda")
@@ -69,11 +78,11 @@ def _worker(args):
                             gerr = max(_rel(a, b) for a, b in zip(grads, rgrads))
                             finite = bool(torch.isfinite(out).all()) and all(bool(torch.isfinite(x).all()) for x in grads)
                             status = "ok" if (finite and err < TOL[dt] and gerr < TOL[dt]) else "FAIL"
-                            rows.append(dict(pattern=name, causal=causal, N=n, padded=padded, dtype=dt,
+                            rows.append(dict(pattern=name, causal=causal, N=n, padded=padded, dtype=dt, layout=layout,
                                              fwd_rel_err=err, grad_rel_err=gerr, finite=finite, status=status,
                                              seconds=round(time.time() - t, 2)))
                         except Exception as e:  # record and keep going: one broken case must not hide others
-                            rows.append(dict(pattern=name, causal=causal, N=n, padded=padded, dtype=dt,
+                            rows.append(dict(pattern=name, causal=causal, N=n, padded=padded, dtype=dt, layout=layout,
                                              status="ERROR", error=repr(e)[:500]))
     return rows
 
@@ -85,6 +94,8 @@ def main(argv=None):
     ap.add_argument("--dtypes", default="float32,bfloat16")
     ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--patterns", default="")
+    ap.add_argument("--layout", choices=("contiguous", "projected"), default="contiguous",
+                    help="q/k/v memory layout: contiguous (B, H, N, D) or the models' projection layout")
     ap.add_argument("--deadline", type=float, default=0, help="seconds; write what is done by then and stop")
     args = ap.parse_args(argv)
     import torch
@@ -94,7 +105,7 @@ def main(argv=None):
     dtypes = args.dtypes.split(",")
     t0 = time.time()
     # one job per (pattern, causal, length): compiles dominate, so spread them over many workers
-    jobs = [([name], [n], dtypes, [c]) for n in sorted(lengths, reverse=True) for name in names for c in (False, True)]
+    jobs = [([name], [n], dtypes, [c], args.layout) for n in sorted(lengths, reverse=True) for name in names for c in (False, True)]
     ctx = mp.get_context("spawn")
     rows = []
     pool = ctx.Pool(min(args.workers, len(jobs)))

@@ -12,6 +12,7 @@ from . import patterns as P
 from .kernels.block_mask import flex_complete
 from .kernels.dense import dense_attention
 from .kernels.reference import reference_attention
+from .projection import QKVProjection
 
 BACKENDS = ("auto", "reference", "flex", "dense")
 DECODE_QUERIES = 16
@@ -179,7 +180,7 @@ class SparseSelfAttention(nn.Module):
             pattern.validate_length(max_len)
         self.pattern, self.num_heads, self.head_dim, self.backend = pattern, num_heads, dim // num_heads, backend
         self.shared_qk = pattern.name == "lsh" if shared_qk is None else shared_qk
-        self.qkv = nn.Linear(dim, dim * (2 if self.shared_qk else 3), bias=qkv_bias)
+        self.qkv = QKVProjection(dim, dim * (2 if self.shared_qk else 3), bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
         from .routing import make_router
@@ -193,10 +194,7 @@ class SparseSelfAttention(nn.Module):
     def forward(self, x: Tensor, key_padding_mask: Tensor | None = None, global_mask: Tensor | None = None,
                 cache: KVCache | None = None) -> Tensor:
         B, N, C = x.shape
-        # unbind in the projection's own layout, not qkv[i] of a permuted view: its backward is one
-        # stack straight into the projection's gradient, where three selects each write a zeroed
-        # full-size gradient, add them up and copy the sum back (copies were 13% of a pixel step)
-        qkv = [t.transpose(1, 2) for t in self.qkv(x).view(B, N, -1, self.num_heads, self.head_dim).unbind(2)]
+        qkv = [t.transpose(1, 2) for t in self.qkv.split_heads(x, self.num_heads)]  # (B, H, N, D) dense each
         if self.shared_qk:
             q, v = qkv  # (B, H, N, D)
             k = F.normalize(q, dim=-1)

@@ -1,15 +1,17 @@
 """Rotary position embedding (Su et al. 2021, "RoFormer: Enhanced Transformer with Rotary
 Position Embedding"), applied inside the attention's fused q/k/v projection.
 
-``SparseSelfAttention`` projects q, k, v with one ``qkv`` linear and then calls the core; to
-rotate q and k without re-implementing its forward, ``RotaryLinear`` replaces that linear and
-rotates the q and k slices of its output. The block sets ``offset`` (the cache length) before
+``SparseSelfAttention`` projects q, k, v with its ``qkv`` projection (``split_heads``) and then
+calls the core; to rotate q and k without re-implementing its forward, ``RotaryLinear`` replaces
+that projection and rotates the q and k parts. The block sets ``offset`` (the cache length) before
 each call, so decoding with a KV cache sees the same positions as a full pass.
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+
+from ..attention.projection import QKVProjection
 
 
 class RotaryEmbedding(nn.Module):
@@ -51,11 +53,11 @@ def apply_rotary(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     return out if whole else torch.cat((out, x[..., r:]), dim=-1)
 
 
-class RotaryLinear(nn.Linear):
-    """The attention's qkv linear with rotary applied to its q and k slices.
+class RotaryLinear(QKVProjection):
+    """The attention's qkv projection with rotary applied to its q and k parts.
 
-    Output layout follows SparseSelfAttention: (B, N, S, H, D) with S = 3 (q, k, v) or S = 2 (q, v)
-    for shared-QK attention, whose keys are derived from the rotated queries.
+    Parts follow SparseSelfAttention: S = 3 (q, k, v) or S = 2 (q, v) for shared-QK attention,
+    whose keys are derived from the rotated queries.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool, rotary: RotaryEmbedding,
@@ -70,13 +72,13 @@ class RotaryLinear(nn.Linear):
         new.load_state_dict(linear.state_dict())
         return new
 
-    def forward(self, x: Tensor) -> Tensor:
-        B, N, _ = x.shape
-        y = super().forward(x).view(B, N, -1, self.num_heads, self.in_features // self.num_heads)  # (B, N, S, H, D)
-        cos, sin = self.rotary.cos_sin(N, self.offset, x.device, y.dtype)
+    def split_heads(self, x: Tensor, num_heads: int) -> list[Tensor]:
+        """[(B, N, H, D)] * S, the first ``n_rotated`` rotated (each stays dense)."""
+        parts = super().split_heads(x, num_heads)
+        cos, sin = self.rotary.cos_sin(x.shape[1], self.offset, x.device, parts[0].dtype)
         cos, sin = cos[:, None, :], sin[:, None, :]  # (N, 1, rot/2) broadcast over heads
-        # unbind/stack, not slices and cat: their backwards are one stack and free views, where
-        # slices each zero a full-size gradient to copy into
-        parts = y.unbind(2)
-        rot = [apply_rotary(t, cos, sin) for t in parts[:self.n_rotated]]
-        return torch.stack(rot + list(parts[self.n_rotated:]), dim=2).flatten(2)
+        return [apply_rotary(t, cos, sin) for t in parts[:self.n_rotated]] + parts[self.n_rotated:]
+
+    def forward(self, x: Tensor) -> Tensor:
+        """The fused (B, N, S*C) output with q and k rotated (layout probes: distill_layout.py)."""
+        return torch.stack(self.split_heads(x, self.num_heads), dim=2).flatten(2)

@@ -2,12 +2,13 @@
 whole axis, with every allowed pair inside one class (Sparse Transformer's strided column, dilated
 windows with r > 2), is r independent attentions of n/r tokens each.
 
-Viewing (B, H, n, D) as (B*H, r, n/r, D), row t of class c being position t*r + c, hands them to
-FlexAttention as r heads, and its output, laid out in the query's stride order, comes back in
-natural order. Both are free for a contiguous (B, H, n, D) (the attention benchmarks). From a
-model's fused q/k/v projection (rows 3C apart) B and H do not merge: q, k, v and the output are
-copied once each when B > 1 (H200 profile, benchmarks/train_h200.json session 11: 3.4 ms of a
-130 ms pixel_base_strided step forward, as much backward). The residue-order gather this
+Row t of class c is position t*r + c. Two views hand the classes to FlexAttention as heads, and
+its output, laid out in the query's stride order, comes back in natural order through the same
+view: "batch" (B*H, r, n/r, D), free for a contiguous (B, H, n, D) (the attention benchmarks), and
+"heads" (B, r*H, n/r, D), head c*H + h, free for a dense (B, N, H, D) layout transposed (what the
+model's projection gives, projection.py). Inputs that fit neither are copied into the first
+(session 11's H200 profile: 3.4 ms of a 130 ms pixel_base_strided step forward, as much
+backward, when q, k, v were views of one fused projection). The residue-order gather this
 replaces is a transpose copy both ways (kernels/gather.py), 1.49 of strided's 6.05 ms fwd+bwd at
 16k on the H200 (session 8's profile).
 ``ZOO_NO_CLASS_HEADS=1`` (read per call) goes back to the gather, for A/B timing, as does
@@ -57,23 +58,48 @@ def local_component(comp: Component, n: int, r: int) -> Component:
     return _memo(comp, ("class-local", n, r), comp.ranges[0], make)
 
 
-def to_classes(x: Tensor, r: int) -> Tensor:
-    """x (B, H, n, D) -> (B*H, r, n/r, D): class c's row t is position t*r + c (a view)."""
-    return x.unflatten(2, (x.shape[2] // r, r)).transpose(2, 3).flatten(0, 1)
+LAYOUTS = ("batch", "heads")
 
 
-def from_classes(x: Tensor, batch: int) -> Tensor:
-    """(B*H, r, n/r[, D]) -> (B, H, n[, D]) in natural order (a view when x is laid out like to_classes')."""
-    return x.transpose(1, 2).flatten(1, 2).unflatten(0, (batch, -1))
+def class_layout(r: int, *xs: Tensor) -> str:
+    """The view every one of xs (B, H, n, D) takes without a copy: "batch" when B and H merge,
+    else "heads" when r and H do (a dense (B, N, H, D) layout); "batch" (copying) when neither."""
+    def merges(x, outer, inner):  # dims outer, inner of (B, H, n, D) fold into one axis, outer first
+        return x.shape[outer] == 1 or x.shape[inner] == 1 or x.stride(outer) == x.shape[inner] * x.stride(inner)
+    if all(merges(x, 0, 1) for x in xs):
+        return "batch"
+    return "heads" if all(merges(x, 2, 1) for x in xs) else "batch"
 
 
-def class_mask_mod(comp: Component, r: int, heads: Tensor, key_padding_mask: Tensor | None):
-    """The component's mask_mod on the class view: batch b*Hc + h, head = class c, rows t."""
+def to_classes(x: Tensor, r: int, layout: str = "batch") -> Tensor:
+    """x (B, H, n, D) -> class c's row t = position t*r + c, as (B*H, r, n/r, D) ("batch") or
+    (B, r*H, n/r, D) with head c*H + h ("heads"); a view where ``class_layout`` chose it."""
+    xc = x.unflatten(2, (x.shape[2] // r, r))  # (B, H, n/r, r, D)
+    if layout == "batch":
+        return xc.transpose(2, 3).flatten(0, 1)
+    return xc.permute(0, 3, 1, 2, 4).flatten(1, 2)
+
+
+def from_classes(x: Tensor, batch: int, layout: str = "batch", r: int = 0) -> Tensor:
+    """The inverse of ``to_classes`` for an output (..., D) or a log-sum-exp (without D): ->
+    (B, H, n[, D]) in natural order, a view when x is laid out like the to_classes view."""
+    if layout == "batch":  # (B*H, r, n/r[, D])
+        return x.transpose(1, 2).flatten(1, 2).unflatten(0, (batch, -1))
+    xc = x.unflatten(1, (r, -1))  # (B, r, H, n/r[, D])
+    return xc.permute(0, 2, 3, 1, *range(4, xc.dim())).flatten(2, 3)
+
+
+def class_mask_mod(comp: Component, r: int, heads: Tensor, key_padding_mask: Tensor | None, layout: str = "batch"):
+    """The component's mask_mod on the class view: "batch": batch b*Hc + h, head = class c;
+    "heads": batch b, head c*Hc + h; rows t."""
     bufs, mask_fn, kpm, hc = comp.buffers_on(heads.device), comp.mask, key_padding_mask, heads.shape[0]
 
-    def mask_mod(bh, c, tq, tk):
-        b = bh // hc
+    def mask_mod(bh, ch, tq, tk):
+        if layout == "batch":
+            b, h, c = bh // hc, heads[bh % hc], ch
+        else:
+            b, h, c = bh, heads[ch % hc], ch // hc
         qa, ka = tq * r + c, tk * r + c
-        ok = mask_fn(b, heads[bh % hc], qa, ka, *bufs)
+        ok = mask_fn(b, h, qa, ka, *bufs)
         return ok if kpm is None else ok & kpm[b, ka]
     return mask_mod

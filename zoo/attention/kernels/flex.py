@@ -26,7 +26,7 @@ from torch import Tensor
 from ..layout import Component
 from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, flex_complete, flex_params, from_kv_blocks,
                          listed_blocks, ordered, raise_recompile_limits)
-from .classes import class_mask_mod, class_split, from_classes, local_component, to_classes
+from .classes import class_layout, class_mask_mod, class_split, from_classes, local_component, to_classes
 from .gather import Gathered, combine, gather, head_index, put_heads, scatter_rows, take_heads
 
 
@@ -40,14 +40,17 @@ def _compiled():
 
 
 def _structure(comp: Component, n_q: int, n_k: int, nqc: int, nkc: int, bq: int, bk: int, device,
-               use_full: bool):
-    """The BlockMask's block lists for this component and shape (cached on the component)."""
+               use_full: bool, head_repeat: int = 1):
+    """The BlockMask's block lists for this component and shape (cached on the component); with
+    per-head lists (Hb > 1) each repeated ``head_repeat`` times in place (class heads c*H + h)."""
     from torch.nn.attention.flex_attention import noop_mask
-    key = ("flex-structure", n_q, n_k, nqc, nkc, bq, bk, str(device), use_full)
+    key = ("flex-structure", n_q, n_k, nqc, nkc, bq, bk, str(device), use_full, head_repeat)
     if key not in comp._cache:
         blocks = comp.blocks(n_q, n_k, bq, bk).to(device)  # (Hb, nQB, K)
         full = comp.full_blocks(n_q, n_k, bq, bk) if use_full else None
         full = torch.zeros_like(blocks, dtype=torch.bool) if full is None else full.to(device)
+        if head_repeat > 1 and blocks.shape[0] > 1:
+            blocks, full = blocks.repeat_interleave(head_repeat, 0), full.repeat_interleave(head_repeat, 0)
         valid = blocks >= 0
         nkb = -(-nkc // bk)
         kv_num, kv_idx = ordered(valid & ~full, blocks, nkb)
@@ -168,15 +171,19 @@ def _class_piece(comp: Component, q: Tensor, k: Tensor, v: Tensor, r: int, kpm, 
     (out (B, H, n, D), lse (B, H, n)) piece in natural order."""
     B, H, n, _ = q.shape
     heads = head_index(comp, H, q.device)
-    qc, kc, vc = (to_classes(x, r) for x in take_heads(comp, heads, q, k, v))  # (B*Hc, r, n/r, D)
-    m = n // r
-    bm = _block_mask(comp, ("flex-class-mask", n, block, str(q.device)), kpm, lambda: (
-        _structure(local_component(comp, n, r), m, m, m, m, block, block, q.device, use_full=kpm is None),
-        class_mask_mod(comp, r, heads, kpm)))
+    parts = take_heads(comp, heads, q, k, v)
+    layout = class_layout(r, *parts)
+    qc, kc, vc = (to_classes(x, r, layout) for x in parts)  # (B*Hc, r, n/r, D) or (B, r*Hc, n/r, D)
+    m, hc = n // r, heads.shape[0]
+    repeat = hc if layout == "heads" else 1  # per-class block lists, one copy per head of a class
+    bm = _block_mask(comp, ("flex-class-mask", n, block, str(q.device), layout, repeat), kpm, lambda: (
+        _structure(local_component(comp, n, r), m, m, m, m, block, block, q.device, use_full=kpm is None,
+                   head_repeat=repeat),
+        class_mask_mod(comp, r, heads, kpm, layout)))
     out, lse = _run(qc, kc, vc, bm, scale, kernel_options)
     subset = comp.heads is not None
-    return (put_heads(from_classes(out, B), heads, subset, H, 0.0),
-            put_heads(from_classes(lse.float(), B), heads, subset, H, float("-inf")))
+    return (put_heads(from_classes(out, B, layout, r), heads, subset, H, 0.0),
+            put_heads(from_classes(lse.float(), B, layout, r), heads, subset, H, float("-inf")))
 
 
 # ---------------------------------------------------------------------------------------------
