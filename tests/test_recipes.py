@@ -17,7 +17,7 @@ from zoo.train.schema import load_recipe
 ROOT = Path(__file__).resolve().parents[1]
 # training recipes live in one folder per dataset (recipes/distill/ holds `zoo distill`'s own)
 FAMILIES = {"cifar10": "pixel_*_strided", "imagenet64": "pixel_*_strided", "enwik8": "lm_*",
-            "listops": "encoder_*", "easyvqa": "*", "easyvqa32": "pixel_small_*", "easyvqa64": "pixel_small_*", "coco": "captioner_*", "vqav2": "vqa_*"}
+            "listops": "encoder_*", "listops_pretrain": "encoder_*", "listops_finetune": "encoder_*", "easyvqa": "*", "easyvqa32": "pixel_small_*", "easyvqa64": "pixel_small_*", "coco": "captioner_*", "vqav2": "vqa_*"}
 RECIPES = sorted(p.relative_to(ROOT).as_posix() for d in FAMILIES for p in (ROOT / "recipes" / d).glob("*.yaml"))
 # tiny width/depth: the class, pattern and data geometry stay those of the recipe's model
 TINY = ["model.overrides.dim=32", "model.overrides.depth=2", "model.overrides.num_heads=4",
@@ -25,7 +25,9 @@ TINY = ["model.overrides.dim=32", "model.overrides.depth=2", "model.overrides.nu
 TINY_BY_DATASET = {  # by recipe folder
     "enwik8": ["model.overrides.max_seq_len=512"],
     # dense attention over 12,288 sub-pixels is slow on CPU: the same recipes at 16x16
-    "easyvqa64": ["model.overrides.image_size=16", "data.options.image_size=16"]}
+    "easyvqa64": ["model.overrides.image_size=16", "data.options.image_size=16"],
+    # its checkpoint is the pretraining recipe's output (tests/test_train_checkpoint.py runs the pair)
+    "listops_finetune": ["model.checkpoint=null", "model.reinit=[]"]}
 
 
 def test_every_dataset_has_recipes():

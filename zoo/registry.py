@@ -100,11 +100,13 @@ def _builder(name: str) -> Callable[..., nn.Module]:
     return _MODELS[name]
 
 
-def create_model(name: str, checkpoint: str | Path | None = None, **overrides: Any) -> nn.Module:
+def create_model(name: str, checkpoint: str | Path | None = None, reinit: tuple[str, ...] | list[str] = (),
+                 **overrides: Any) -> nn.Module:
     """Build a registered model; ``None`` overrides are dropped, unknown keys raise.
 
     ``checkpoint``: a safetensors file written by ``save_checkpoint``; its config is applied
-    before ``overrides`` and its weights are loaded strictly.
+    before ``overrides`` and its weights are loaded strictly, except the parameters under the
+    name prefixes in ``reinit`` (a new task head), which keep their fresh initialisation.
     """
     fn = _builder(name)
     overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -116,15 +118,28 @@ def create_model(name: str, checkpoint: str | Path | None = None, **overrides: A
     model = fn(**overrides)
     model.model_name = name
     if checkpoint is not None:
-        load_weights(model, checkpoint)
+        load_weights(model, checkpoint, reinit)
+    elif reinit:
+        raise ValueError("reinit names weights not to take from a checkpoint; there is no checkpoint")
     return model
 
 
-def load_weights(model: nn.Module, path: str | Path) -> None:
+def load_weights(model: nn.Module, path: str | Path, reinit: tuple[str, ...] | list[str] = ()) -> None:
     """Load a safetensors file strictly. Tied weights may be stored once (``save_checkpoint``)
-    or under every name (an export of a plain state dict); both load."""
+    or under every name (an export of a plain state dict); both load. Names under the prefixes in
+    ``reinit`` are neither read nor required (each prefix must name some of the model's weights)."""
     from safetensors.torch import load_file
     state = load_file(str(path))
+    reinit = tuple(reinit)
+    if reinit:
+        own_names = list(model.state_dict())
+        for prefix in reinit:
+            if not any(n.startswith(prefix) for n in own_names):
+                raise ValueError(f"reinit: {prefix!r} names none of {getattr(model, 'model_name', 'the model')}'s "
+                                 f"weights (e.g. {own_names[-1]!r})")
+        state = {k: v for k, v in state.items() if not k.startswith(reinit)}
+        kept = {k: v for k, v in model.state_dict().items() if k.startswith(reinit)}
+        state.update(kept)  # the fresh weights load onto themselves: strict loading still checks the rest
     own = model.state_dict()
     by_storage: dict[tuple, list[str]] = {}
     for k, v in own.items():

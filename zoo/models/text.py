@@ -103,19 +103,24 @@ class EncoderConfig(TransformerConfig):
     vocab_size: int = LISTOPS_VOCAB
     max_seq_len: int = 2000  # input tokens; the model prepends its own CLS
     pos: str = "learned"
-    head: str = "classification"  # classification | token | qa
+    head: str = "classification"  # classification | token | qa | denoise (self-pretraining)
     num_labels: int = 10
     pool: str = "cls"  # cls | mean (data-dependent patterns give CLS no special reach)
+    denoise_prob: float = 0.15  # head="denoise": share of real tokens corrupted and predicted
+    denoise_mask_id: int = 1  # the id a corrupted token becomes (80%; ListOps' unused <cls>)
 
 
 class Encoder(ZooModel):
     """Bidirectional encoder. A learned CLS is prepended and is always global; batch
     ``global_mask`` marks more global tokens (question tokens for QA) for Longformer patterns.
     Heads: sequence classification (B, num_labels), token classification (B, N, num_labels),
-    extractive QA (start/end logits, B x N x 2)."""
+    extractive QA (start/end logits, B x N x 2), and "denoise": BERT-style corruption of the input
+    predicted back (B, N, vocab), to pretrain on a task's own inputs before fine-tuning
+    (self-pretraining, Amos et al. 2024; the fine-tuning recipe starts from its weights with a
+    new head: ``model.reinit``)."""
 
     family, modality = "encoder", "text"
-    HEADS = ("classification", "token", "qa")
+    HEADS = ("classification", "token", "qa", "denoise")
 
     def __init__(self, cfg: EncoderConfig):
         super().__init__(cfg)
@@ -123,13 +128,17 @@ class Encoder(ZooModel):
             raise ValueError(f"head must be one of {self.HEADS}, got {cfg.head!r}")
         if cfg.pool not in ("cls", "mean"):
             raise ValueError(f"pool must be 'cls' or 'mean', got {cfg.pool!r}")
+        if not 0.0 < cfg.denoise_prob < 1.0:
+            raise ValueError(f"denoise_prob must be in (0, 1), got {cfg.denoise_prob}")
+        if not 0 <= cfg.denoise_mask_id < cfg.vocab_size:
+            raise ValueError(f"denoise_mask_id must be in [0, {cfg.vocab_size}), got {cfg.denoise_mask_id}")
         n = cfg.max_seq_len + 1
         self.tok_embed = nn.Embedding(cfg.vocab_size, cfg.dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, cfg.dim))
         self.pos_embed, rotary = _positions(cfg.pos, n, cfg)
         self.drop = nn.Dropout(cfg.dropout)
         self.backbone = Transformer(cfg, self._layer_patterns(False, n), max_len=n, rotary=rotary)
-        self.head = nn.Linear(cfg.dim, 2 if cfg.head == "qa" else cfg.num_labels)
+        self.head = nn.Linear(cfg.dim, {"qa": 2, "denoise": cfg.vocab_size}.get(cfg.head, cfg.num_labels))
         self.init_weights()
         nn.init.normal_(self.cls_token, std=0.02)
 
@@ -142,6 +151,8 @@ class Encoder(ZooModel):
                 end_positions: Tensor | None = None, **kwargs) -> dict[str, Tensor]:
         B, N = input_ids.shape
         cfg = self.config
+        if cfg.head == "denoise":
+            input_ids, targets = self.corrupt(input_ids, attention_mask)
         x = torch.cat([self.cls_token.expand(B, -1, -1), self.tok_embed(input_ids)], dim=1)  # (B, 1+N, C)
         if self.pos_embed is not None:
             x = x + self.pos_embed(N + 1)
@@ -161,7 +172,9 @@ class Encoder(ZooModel):
             if labels is not None:
                 out["loss"] = mean_nll(logits, labels)
             return out
-        logits = self.head(tokens)  # (B, N, num_labels | 2)
+        logits = self.head(tokens)  # (B, N, num_labels | 2 | vocab)
+        if cfg.head == "denoise":
+            return {"logits": logits, "loss": mean_nll(logits, targets)}
         if cfg.head == "token":
             out = {"logits": logits}
             if labels is not None:
@@ -176,6 +189,19 @@ class Encoder(ZooModel):
                 return mean_nll(lg, pos)
             out["loss"] = (nll(out["start_logits"], start_positions) + nll(out["end_logits"], end_positions)) / 2
         return out
+
+    def corrupt(self, ids: Tensor, attention_mask: Tensor | None) -> tuple[Tensor, Tensor]:
+        """BERT's corruption of real tokens: each picked with ``denoise_prob``, then 80% become
+        ``denoise_mask_id``, 10% a random id (>= 2: not padding), 10% stay. ids (B, N) ->
+        (corrupted ids, targets: the original id where picked, -100 elsewhere)."""
+        cfg = self.config
+        real = torch.ones_like(ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
+        pick = (torch.rand(ids.shape, device=ids.device) < cfg.denoise_prob) & real
+        how = torch.rand(ids.shape, device=ids.device)
+        out = ids.masked_fill(pick & (how < 0.8), cfg.denoise_mask_id)
+        swap = pick & (how >= 0.8) & (how < 0.9)
+        out = torch.where(swap, torch.randint(2, cfg.vocab_size, ids.shape, device=ids.device), out)
+        return out, ids.masked_fill(~pick, -100)
 
     def dummy_inputs(self, batch_size: int = 2, seed: int = 0, seq_len: int | None = None) -> dict[str, Tensor]:
         g = torch.Generator().manual_seed(seed)
@@ -192,7 +218,7 @@ class Encoder(ZooModel):
             batch["labels"] = torch.randint(0, cfg.num_labels, (batch_size,), generator=g)
         elif cfg.head == "token":
             batch["labels"] = torch.randint(0, cfg.num_labels, (batch_size, n), generator=g).masked_fill(~mask, -100)
-        else:
+        elif cfg.head == "qa":
             batch["start_positions"] = torch.randint(0, n // 2, (batch_size,), generator=g)
             batch["end_positions"] = batch["start_positions"] + 2
         return {k: v.to(dev) for k, v in batch.items()}

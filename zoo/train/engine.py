@@ -87,7 +87,7 @@ def build_model(recipe: Recipe) -> torch.nn.Module:
     kw = dict(recipe.model.overrides)
     if recipe.model.checkpoint:
         kw["checkpoint"] = str(resolve_path(recipe.model.checkpoint))
-    return create_model(recipe.model.name, **kw)
+    return create_model(recipe.model.name, reinit=tuple(recipe.model.reinit), **kw)
 
 
 def model_config(model: torch.nn.Module) -> dict[str, Any]:

@@ -32,6 +32,7 @@ class ModelSpec:
     name: str  # a registry name, see `zoo list`
     overrides: dict[str, Any] = field(default_factory=dict)  # passed to create_model(name, **overrides)
     checkpoint: str | None = None  # start from exported weights (safetensors) instead of scratch
+    reinit: list[str] = field(default_factory=list)  # weight name prefixes the checkpoint does not give (a new head)
 
 
 @dataclass
