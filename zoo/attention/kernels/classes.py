@@ -58,9 +58,6 @@ def local_component(comp: Component, n: int, r: int) -> Component:
     return _memo(comp, ("class-local", n, r), comp.ranges[0], make)
 
 
-LAYOUTS = ("batch", "heads")
-
-
 def class_layout(r: int, *xs: Tensor) -> str:
     """The view every one of xs (B, H, n, D) takes without a copy: "batch" when B and H merge,
     else "heads" when r and H do (a dense (B, N, H, D) layout); "batch" (copying) when neither."""
