@@ -79,12 +79,12 @@ class AttentionTap:
 
     def _hook(self, m: SparseSelfAttention, args, kwargs, output) -> None:
         x = args[0]
-        B, N, _ = x.shape
+        N = x.shape[1]
         if kwargs.get("cache") is not None:
             raise ValueError("AttentionTap does not support decoding with a KV cache")
-        qkv = m.qkv(x).view(B, N, -1, m.num_heads, m.head_dim).permute(2, 0, 3, 1, 4)
-        q = qkv[0]
-        k = F.normalize(q, dim=-1) if m.shared_qk else qkv[1]  # (B, H, N, D)
+        parts = [t.transpose(1, 2) for t in m.qkv.split_heads(x, m.num_heads)]  # as the module computes them
+        q = parts[0]
+        k = F.normalize(q, dim=-1) if m.shared_qk else parts[1]  # (B, H, N, D)
         rows = torch.arange(N, device=x.device) if self.rows is None else self.rows.to(x.device)
         allowed = self._mask(m, N).to(x.device)[:, rows.cpu()]
         kpm = kwargs.get("key_padding_mask")

@@ -80,5 +80,6 @@ class RotaryLinear(QKVProjection):
         return [apply_rotary(t, cos, sin) for t in parts[:self.n_rotated]] + parts[self.n_rotated:]
 
     def forward(self, x: Tensor) -> Tensor:
-        """The fused (B, N, S*C) output with q and k rotated (layout probes: distill_layout.py)."""
+        """The fused (B, N, S*C) output with q and k rotated (the plain Linear call; the attention
+        uses ``split_heads``)."""
         return torch.stack(self.split_heads(x, self.num_heads), dim=2).flatten(2)
