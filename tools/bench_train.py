@@ -133,13 +133,11 @@ def ds_config(args: argparse.Namespace, world: int, bf16: bool) -> dict[str, Any
     cfg.setdefault("zero_allow_untested_optimizer", True)
     cfg.update(train_micro_batch_size_per_gpu=args.micro_batch, gradient_accumulation_steps=1,
                train_batch_size=args.micro_batch * world, steps_per_print=10**9, wall_clock_breakdown=False)
-    for item in args.ds_set:  # parse_args checked the form
-        key, _, value = item.partition("=")
-        *path, last = key.split(".")
+    for (*path, last), value in args.ds_entries:
         node = cfg
         for part in path:
             node = node.setdefault(part, {})
-        node[last] = json.loads(value)
+        node[last] = value
     if offloads_optimizer(cfg):
         cfg["optimizer"] = {"type": "AdamW", "params": {"lr": 1e-4, "betas": [0.9, 0.95], "eps": 1e-8,
                                                         "weight_decay": 0.1}}
@@ -422,10 +420,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.micro_batch < 1 or args.steps < 1 or args.warmup < 0:
         ap.error("--micro-batch and --steps must be >= 1, --warmup >= 0")
+    args.ds_entries = []  # --ds-set as (dotted key split, value)
     for item in args.ds_set:
         key, eq, value = item.partition("=")
         try:
-            json.loads(value)
+            args.ds_entries.append((key.split("."), json.loads(value)))
         except json.JSONDecodeError:
             eq = ""
         if not eq or not key:

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from zoo.bench import PHASE_NAMES
 from zoo.train.distributed import on_cuda
 
 
@@ -22,22 +23,17 @@ def profile_steps(engine, inputs, steps: int) -> dict[str, Any]:
     """Where a training step's time goes: wall vs GPU kernel time per step (a gap is host-side
     overhead: launches, Python, DeepSpeed hooks), the top ops by GPU time, and the GPU's idle
     gaps by the op that ended them (``gpu_idle``)."""
-    from torch.profiler import ProfilerActivity, profile
+    from torch.profiler import ProfilerActivity, profile, record_function
 
-    from torch.profiler import record_function
-
-    from zoo.bench import gpu_busy_ms, gpu_idle, kernel_kinds, kernel_origins, top_gpu_kernels, top_kernels
+    from zoo.bench import gpu_busy_ms, gpu_idle, kernel_kinds, kernel_origins, phase_mark, top_gpu_kernels, top_kernels
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_cuda() else [])
     sync()
     t0 = time.perf_counter()
     with profile(activities=acts, with_stack=True) as prof:  # stacks: kernel_origins
         for _ in range(steps):
-            with record_function("zoo::forward"):
-                out = engine(**inputs)
-            with record_function("zoo::backward"):
-                engine.backward(out["loss"])
-            with record_function("zoo::step"):
-                engine.step()
+            for name, call in _phases(engine, inputs):
+                with record_function(phase_mark(name)):  # gpu_idle splits idle time by these marks
+                    call()
         sync()
     wall = (time.perf_counter() - t0) * 1e3 / steps
     return {"steps": steps, "wall_ms_per_step": round(wall, 2), "gpu_busy_ms_per_step": round(gpu_busy_ms(prof, steps), 2),
@@ -47,10 +43,11 @@ def profile_steps(engine, inputs, steps: int) -> dict[str, Any]:
 
 
 def _phases(engine, inputs) -> tuple:
-    """A training step as (phase, call) pairs, run in order (backward reads forward's loss)."""
+    """A training step as (phase, call) pairs (``PHASE_NAMES``), run in order (backward reads
+    forward's loss)."""
     out = {}
-    return (("forward", lambda: out.update(engine(**inputs))), ("backward", lambda: engine.backward(out["loss"])),
-            ("step", engine.step))
+    return tuple(zip(PHASE_NAMES, (lambda: out.update(engine(**inputs)), lambda: engine.backward(out["loss"]),
+                                   engine.step)))
 
 
 def _sleep(cycles: int) -> None:
@@ -97,8 +94,8 @@ def host_vs_gpu(engine, inputs, steps: int = 3, head_start_ms: float = 300.0) ->
                     r["host"].append(t_host)
     out: dict[str, Any] = {"head_start_ms": head_start_ms}
     for name, r in rec.items():
-        out[name] = {k: round(statistics.median(r[k]), 2) for k in ("wall", "host", "gpu")}
-        out[name] = {f"{k}_ms": v for k, v in out[name].items()} | {"synced": f"{r['synced']}/{steps}"}
+        out[name] = {f"{k}_ms": round(statistics.median(r[k]), 2) for k in ("wall", "host", "gpu")}
+        out[name]["synced"] = f"{r['synced']}/{steps}"
     torch.cuda.set_sync_debug_mode("warn")
     try:
         with warnings.catch_warnings(record=True) as caught:

@@ -28,7 +28,7 @@ def _kernels(prof) -> list:
 
 
 def _on_gpu(e) -> bool:
-    """A GPU kernel or copy, not the GPU span of a ``record_function`` mark (``PHASES``)."""
+    """A GPU kernel or copy, not the GPU span of a ``record_function`` mark (``phase_mark``)."""
     from torch.autograd import DeviceType
     return getattr(e, "device_type", None) == DeviceType.CUDA and not getattr(e, "is_user_annotation", False)
 
@@ -82,24 +82,39 @@ def kernel_origins(prof, calls: int, top: int = 25) -> list[dict]:
     """GPU time per call by (op, origin): which line or backward node launches the copies, fills
     and adds that a low MFU spends its time on."""
     from torch.autograd import DeviceType
-    cost: dict[tuple[str, str], list[float]] = {}
+    cost: dict[tuple, list[float]] = {}
     for e in prof.events():
         t = getattr(e, "self_device_time_total", 0.0)
         if t and getattr(e, "device_type", None) == DeviceType.CPU:  # the op that launched kernels
-            c = cost.setdefault((e.name, _origin(e)), [0.0, 0])
-            c[0] += t
-            c[1] += 1
+            _tally(cost, (e.name, _origin(e)), t)
+    return [dict(op=op[:60], origin=origin[:90], ms_per_call=ms, calls=n)
+            for (op, origin), ms, n in _ranked(cost, calls, top)]
+
+
+PHASE_NAMES = ("forward", "backward", "step")  # a training step's phases (tools/step_diagnostics.py)
+
+
+def phase_mark(name: str) -> str:
+    """The record_function name that marks a step phase in a profile."""
+    return f"zoo::{name}"
+
+
+def _ranked(cost: dict[tuple, list[float]], calls: int, top: int) -> list[tuple[tuple, float, float]]:
+    """(key, ms per call, count per call) of the ``top`` keys by summed microseconds; cost maps a
+    key to [microseconds, count]."""
     rows = sorted(cost.items(), key=lambda kv: -kv[1][0])[:top]
-    return [dict(op=op[:60], origin=origin[:90], ms_per_call=round(us / (1e3 * calls), 3), calls=round(n / calls, 2))
-            for (op, origin), (us, n) in rows]
+    return [(key, round(us / (1e3 * calls), 3), round(n / calls, 2)) for key, (us, n) in rows]
 
 
-PHASES = ("zoo::forward", "zoo::backward", "zoo::step")  # record_function marks of a profiled step
+def _tally(cost: dict[tuple, list[float]], key: tuple, us: float) -> None:
+    c = cost.setdefault(key, [0.0, 0])
+    c[0] += us
+    c[1] += 1
 
 
 def gpu_idle(prof, calls: int, top: int = 15, min_us: float = 5.0) -> dict:
     """Time per call in which no GPU kernel runs, between the profile's first and last kernel
-    (kernels on every stream merged), by step phase (``PHASES``: the GPU span of each mark, else
+    (kernels on every stream merged), by step phase (``phase_mark``: the GPU span of each mark, else
     its host span) and by the op that launched the kernel ending each gap, with its origin (where
     this torch links kernels to ops). A starved GPU waits on the host; the op after a gap names
     what the host was doing instead of launching work. A profiler's own host overhead inflates
@@ -111,7 +126,7 @@ def gpu_idle(prof, calls: int, top: int = 15, min_us: float = 5.0) -> dict:
         return {"idle_ms_per_call": 0.0, "span_ms_per_call": 0.0, "by_phase": {}, "by_next_op": []}
     # the launching op: a CPU op with kernels (profiler-internal events may reuse its id)
     ops = {e.id: e for e in events if e.device_type == DeviceType.CPU and getattr(e, "kernels", None)}
-    marks = [e for e in events if e.name in PHASES]
+    marks = [e for e in events if e.name in {phase_mark(p) for p in PHASE_NAMES}]
     gpu_marks = [m for m in marks if m.device_type == DeviceType.CUDA]
     marks = gpu_marks or marks
     idle, by_phase, cost = 0.0, {}, {}
@@ -125,16 +140,13 @@ def gpu_idle(prof, calls: int, top: int = 15, min_us: float = 5.0) -> dict:
             by_phase[phase] = by_phase.get(phase, 0.0) + gap
             op = ops.get(getattr(k, "linked_correlation_id", 0))
             if gap >= min_us and op is not None:
-                c = cost.setdefault((op.name, _origin(op), phase), [0.0, 0])
-                c[0] += gap
-                c[1] += 1
+                _tally(cost, (op.name, _origin(op), phase), gap)
         busy_until = max(busy_until, k.time_range.end)
-    rows = sorted(cost.items(), key=lambda kv: -kv[1][0])[:top]
     return {"idle_ms_per_call": round(idle / (1e3 * calls), 2),
             "span_ms_per_call": round((busy_until - kernels[0].time_range.start) / (1e3 * calls), 2),
             "by_phase": {k: round(v / (1e3 * calls), 3) for k, v in by_phase.items()},
-            "by_next_op": [dict(op=op[:60], origin=origin[:90], phase=phase, ms_per_call=round(us / (1e3 * calls), 3),
-                                gaps=round(n / calls, 2)) for (op, origin, phase), (us, n) in rows]}
+            "by_next_op": [dict(op=op[:60], origin=origin[:90], phase=phase, ms_per_call=ms, gaps=n)
+                           for (op, origin, phase), ms, n in _ranked(cost, calls, top)]}
 
 
 def attention_markdown(doc: dict) -> str:

@@ -29,7 +29,7 @@ class RotaryEmbedding(nn.Module):
             raise ValueError(f"rot_dim must be even and <= head_dim={head_dim}, got {rot_dim}")
         if max_len < 1:
             raise ValueError(f"max_len must be >= 1, got {max_len}")
-        self.rot_dim, self.max_len, self.base = rot_dim, max_len, base
+        self.max_len = max_len
         inv = 1.0 / base ** (torch.arange(0, rot_dim, 2, dtype=torch.float32) / rot_dim)
         freqs = torch.outer(torch.arange(max_len, dtype=torch.float32), inv)  # (max_len, rot_dim / 2)
         self.register_buffer("cos", freqs.cos(), persistent=False)
