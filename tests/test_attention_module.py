@@ -185,3 +185,34 @@ def test_projection_parts_are_dense_and_match_the_fused_matmul(monkeypatch):
          for ps, m in ((parts, split), (ref, fused))]
     for a, b in zip(*g):
         torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("rotary", [False, True])
+def test_compiled_block_hands_dense_tensors_to_the_core(monkeypatch, rotary):
+    """Under torch.compile q, k, v reach the core dense and its output's gradient leaves dense
+    (``_DenseGrad``); the math is that of session 12's head-transposed views (ZOO_VIEW_BOUNDARY=1)."""
+    from zoo.layers.block import Block
+    from zoo.layers.rotary import RotaryEmbedding
+
+    seen = []
+    core = SparseSelfAttention._core.__wrapped__  # the undecorated core (compiler.disable)
+
+    def spy(self, q, k, v, *rest):
+        seen.append((q.is_contiguous(), k.is_contiguous(), v.is_contiguous()))
+        return core(self, q, k, v, *rest)
+
+    monkeypatch.setattr(SparseSelfAttention, "_core", torch.compiler.disable(spy))
+    results = []
+    for views in ("1", "0"):
+        monkeypatch.setenv("ZOO_VIEW_BOUNDARY", views)
+        torch.manual_seed(0)
+        blk = Block(32, 4, build("sliding_window", causal=True, left=5), backend="reference", max_len=40,
+                    rotary=RotaryEmbedding(8, max_len=40) if rotary else None)
+        blk.compile(dynamic=False)
+        x = torch.randn(2, 40, 32, requires_grad=True)
+        y = blk(x)
+        y.square().sum().backward()
+        results.append([y, x.grad] + [p.grad for p in blk.parameters()])
+    assert seen == [(False,) * 3, (True,) * 3]
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b)

@@ -249,6 +249,29 @@ def test_kernel_origins_name_the_backward_node_or_zoo_line():
                     dict(op="aten::mm", origin="aten::linear", ms_per_call=0.05, calls=0.5)]
 
 
+def test_copy_origins_name_the_copied_shape_and_its_parents():
+    """aten::copy_ GPU time by (first input shape, parent chain up to a phase mark)."""
+    from types import SimpleNamespace
+
+    from torch.autograd import DeviceType
+
+    from zoo.bench import copy_origins
+
+    def op(name, us=0.0, parent=None, shapes=(), mark=False):
+        return SimpleNamespace(name=name, self_device_time_total=us, device_type=DeviceType.CPU, cpu_parent=parent,
+                               input_shapes=[list(s) for s in shapes], is_user_annotation=mark)
+    phase = op("zoo::backward", mark=True)
+    wrapper = op("CompiledFunctionBackward", parent=op("autograd::engine::evaluate_function: X", parent=phase))
+    a = op("aten::copy_", 300.0, wrapper, shapes=[(4, 8, 16, 64), (4, 8, 16, 64)])
+    b = op("aten::copy_", 100.0, wrapper, shapes=[(4, 8, 16, 64)])
+    c = op("aten::copy_", 50.0, op("aten::to", parent=phase), shapes=[(3,)])
+    prof = SimpleNamespace(events=lambda: [a, b, c, op("aten::mm", 900.0, wrapper)])
+    assert copy_origins(prof, calls=2) == [
+        dict(shape="(4, 8, 16, 64)", chain="CompiledFunctionBackward < autograd::engine::evaluate_function: X",
+             ms_per_call=0.2, calls=1),
+        dict(shape="(3,)", chain="aten::to", ms_per_call=0.025, calls=0.5)]
+
+
 def test_gpu_idle_names_the_op_that_ended_each_gap():
     """Idle = span minus the union of kernels on all streams; each gap is charged to the op that
     launched the kernel after it, with the step phase that op ran in."""

@@ -25,11 +25,11 @@ def profile_steps(engine, inputs, steps: int) -> dict[str, Any]:
     gaps by the op that ended them (``gpu_idle``)."""
     from torch.profiler import ProfilerActivity, profile, record_function
 
-    from zoo.bench import gpu_busy_ms, gpu_idle, kernel_kinds, kernel_origins, phase_mark, top_gpu_kernels, top_kernels
+    from zoo.bench import copy_origins, gpu_busy_ms, gpu_idle, kernel_kinds, kernel_origins, phase_mark, top_gpu_kernels, top_kernels
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_cuda() else [])
     sync()
     t0 = time.perf_counter()
-    with profile(activities=acts, with_stack=True) as prof:  # stacks: kernel_origins
+    with profile(activities=acts, with_stack=True, record_shapes=True) as prof:  # kernel/copy_origins
         for _ in range(steps):
             for name, call in _phases(engine, inputs):
                 with record_function(phase_mark(name)):  # gpu_idle splits idle time by these marks
@@ -38,7 +38,7 @@ def profile_steps(engine, inputs, steps: int) -> dict[str, Any]:
     wall = (time.perf_counter() - t0) * 1e3 / steps
     return {"steps": steps, "wall_ms_per_step": round(wall, 2), "gpu_busy_ms_per_step": round(gpu_busy_ms(prof, steps), 2),
             "gpu_ms_by_kind": kernel_kinds(prof, steps), "top_gpu_kernels": top_gpu_kernels(prof, steps, 15),
-            "gpu_ms_by_origin": kernel_origins(prof, steps), "gpu_idle": gpu_idle(prof, steps),
+            "gpu_ms_by_origin": kernel_origins(prof, steps), "copies": copy_origins(prof, steps), "gpu_idle": gpu_idle(prof, steps),
             "top_ops": top_kernels(prof, steps, 15)}
 
 

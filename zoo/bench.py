@@ -91,6 +91,25 @@ def kernel_origins(prof, calls: int, top: int = 25) -> list[dict]:
             for (op, origin), ms, n in _ranked(cost, calls, top)]
 
 
+def copy_origins(prof, calls: int, top: int = 12) -> list[dict]:
+    """GPU time per call of ``aten::copy_`` by (shapes, chain of parent ops), from a profile with
+    ``record_shapes=True``: which tensor is copied and whether a compiled graph (``## Call
+    CompiledFxGraph``) or the autograd wrapper around it (a gradient re-strided to the layout the
+    graph traced) launched it."""
+    from torch.autograd import DeviceType
+    cost: dict[tuple, list[float]] = {}
+    for e in prof.events():
+        t = getattr(e, "self_device_time_total", 0.0)
+        if t and e.name == "aten::copy_" and getattr(e, "device_type", None) == DeviceType.CPU:
+            chain, node = [], e.cpu_parent
+            while node is not None and len(chain) < 3 and not getattr(node, "is_user_annotation", False):
+                chain.append(node.name[:48])
+                node = node.cpu_parent
+            shapes = "x".join(str(tuple(s)) for s in (getattr(e, "input_shapes", None) or [])[:1])
+            _tally(cost, (shapes, " < ".join(chain)), t)
+    return [dict(shape=shape, chain=chain, ms_per_call=ms, calls=n) for (shape, chain), ms, n in _ranked(cost, calls, top)]
+
+
 PHASE_NAMES = ("forward", "backward", "step")  # a training step's phases (tools/step_diagnostics.py)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
 import torch
 import torch.nn.functional as F
@@ -161,6 +162,25 @@ class KVCache:
         return self.k, self.v, self.k_start
 
 
+class _DenseGrad(torch.autograd.Function):
+    """Identity whose backward hands on a dense gradient.
+
+    A compiled block stops at the attention core (``SparseSelfAttention._core``), so q, k, v and
+    the core's output cross between compiled graphs, and AOT autograd re-strides every incoming
+    gradient to the layout its graph traced. Head-transposed views on either side cost four such
+    copies per layer, as slow strided kernels outside any fusion: 4.5 ms of a 16k-token LM step
+    on the H200 (benchmarks/train_h200.json, session 13). Dense tensors on both sides move that
+    copy into the compiled graphs, where it fuses with a neighbour or runs as one Triton kernel."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        return grad.contiguous()
+
+
 class SparseSelfAttention(nn.Module):
     """Multi-head self-attention whose pattern is a zoo pattern; projections + dispatcher.
 
@@ -182,6 +202,7 @@ class SparseSelfAttention(nn.Module):
         self.shared_qk = pattern.name == "lsh" if shared_qk is None else shared_qk
         self.qkv = QKVProjection(dim, dim * (2 if self.shared_qk else 3), bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
+        self.dense_boundary = os.environ.get("ZOO_VIEW_BOUNDARY") != "1"  # A/B: 1 = session 12's views
         self.proj_drop = nn.Dropout(proj_drop)
         from .routing import make_router
         self.router = make_router(pattern, num_heads, self.head_dim)
@@ -194,7 +215,10 @@ class SparseSelfAttention(nn.Module):
     def forward(self, x: Tensor, key_padding_mask: Tensor | None = None, global_mask: Tensor | None = None,
                 cache: KVCache | None = None) -> Tensor:
         B, N, C = x.shape
-        qkv = [t.transpose(1, 2) for t in self.qkv.split_heads(x, self.num_heads)]  # (B, H, N, D) dense each
+        qkv = [t.transpose(1, 2) for t in self.qkv.split_heads(x, self.num_heads)]  # (B, H, N, D) each
+        dense_boundary = self.dense_boundary and torch.compiler.is_compiling()
+        if dense_boundary:  # see _DenseGrad: copies fused here instead of slow ones at the graph break
+            qkv = [t.contiguous() for t in qkv]
         if self.shared_qk:
             q, v = qkv  # (B, H, N, D)
             k = F.normalize(q, dim=-1)
@@ -206,6 +230,8 @@ class SparseSelfAttention(nn.Module):
                 raise ValueError("key_padding_mask/global_mask are not supported while decoding with a cache")
             k, v, k_start = cache.append(k, v)
         out = self._core(q, k, v, key_padding_mask, global_mask, k_start)  # (B, H, N, D)
+        if dense_boundary:
+            out = _DenseGrad.apply(out)
         return self.proj_drop(self.proj(out.transpose(1, 2).reshape(B, N, C)))
 
     @torch.compiler.disable
