@@ -119,7 +119,7 @@ def first_step_breakdown(t_fwd: float, t_step: float) -> dict[str, Any]:
     from torch._dynamo.utils import compile_times
 
     from zoo.attention.kernels.flex import BUILD_SECONDS
-    out: dict[str, Any] = {"forward_s": round(t_fwd, 2), "backward_and_step_s": round(t_step - t_fwd, 2),
+    out: dict[str, Any] = {"forward_s": round(t_fwd, 3), "backward_and_step_s": round(t_step - t_fwd, 3),
                            "block_mask_builds_s": dict(BUILD_SECONDS)}
     try:
         lines = (compile_times(repr="str", aggregate=True) or "").splitlines()
