@@ -190,7 +190,7 @@ def test_projection_parts_are_dense_and_match_the_fused_matmul(monkeypatch):
 @pytest.mark.parametrize("rotary", [False, True])
 def test_compiled_block_hands_dense_tensors_to_the_core(monkeypatch, rotary):
     """Under torch.compile q, k, v reach the core dense and its output's gradient leaves dense
-    (``_DenseGrad``); the math is that of session 12's head-transposed views (ZOO_VIEW_BOUNDARY=1)."""
+    (``_DenseGrad``, ZOO_DENSE_BOUNDARY=1); the math is that of the head-transposed views (default)."""
     from zoo.layers.block import Block
     from zoo.layers.rotary import RotaryEmbedding
 
@@ -203,8 +203,8 @@ def test_compiled_block_hands_dense_tensors_to_the_core(monkeypatch, rotary):
 
     monkeypatch.setattr(SparseSelfAttention, "_core", torch.compiler.disable(spy))
     results = []
-    for views in ("1", "0"):
-        monkeypatch.setenv("ZOO_VIEW_BOUNDARY", views)
+    for dense in ("0", "1"):
+        monkeypatch.setenv("ZOO_DENSE_BOUNDARY", dense)
         torch.manual_seed(0)
         blk = Block(32, 4, build("sliding_window", causal=True, left=5), backend="reference", max_len=40,
                     rotary=RotaryEmbedding(8, max_len=40) if rotary else None)

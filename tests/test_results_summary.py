@@ -36,3 +36,19 @@ def test_scaling_report_matches_its_sources():
     for r in doc["launch_plans"]:
         assert r["global_batch"] == r["micro_batch"] * r["grad_accum"] * r["world_size"]
     assert {r["world_size"] for r in doc["launch_plans"]} == {4, 8}
+
+
+def test_step_speedup_needs_the_same_step_shape(monkeypatch):
+    """Sparse over dense only for rows of the same length and micro-batch; env and control rows never count."""
+    def row(attn, mb, ms, **kw):
+        return dict(model="pixel_base_strided.imagenet64", attention=attn, world_size=1, zero=2, seq_len=12288,
+                    micro_batch=mb, step_ms=ms, mfu=0.3, **kw)
+    train = {"rows": [row("strided", 8, 100.0), row("dense", 8, 200.0), row("strided", 8, 50.0, env="ZOO_X=1"),
+                      row("strided", 8, 40.0, control="a setting the configs do not use")]}
+    real = results_summary._load
+    monkeypatch.setattr(results_summary, "_load", lambda name: train if name == "train_h200.json" else real(name))
+    res, _ = results_summary.summary()
+    assert res["step_speedup_sparse_vs_dense"] == {"pixel_base_strided.imagenet64": 2.0}
+    train["rows"].append(row("strided", 16, 150.0))
+    res, _ = results_summary.summary()
+    assert res["step_speedup_sparse_vs_dense"] is None and res["mfu_pixel_base_strided_imagenet64"] == 0.3

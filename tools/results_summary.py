@@ -83,7 +83,9 @@ def summary() -> tuple[dict, dict]:
         rows = _train_rows(train, model)
         if "sparse" in rows:
             res[key] = rows["sparse"]["mfu"]
-        if "sparse" in rows and "dense" in rows:
+        same_shape = "sparse" in rows and "dense" in rows and all(
+            rows["sparse"].get(k) == rows["dense"].get(k) for k in ("seq_len", "micro_batch"))
+        if same_shape:  # a step of another shape is no baseline
             res["step_speedup_sparse_vs_dense"] = res["step_speedup_sparse_vs_dense"] or {}
             res["step_speedup_sparse_vs_dense"][model] = rows["dense"]["step_ms"] / rows["sparse"]["step_ms"]
         dense = f"; dense baseline MFU {rows['dense']['mfu']:.3f} at {rows['dense']['step_ms']:.1f} ms/step" if "dense" in rows else ""

@@ -5,6 +5,8 @@
 # head-transposed views (ZOO_VIEW_BOUNDARY=1); the profile records each copy's shape and parent
 # ops (copy_origins). Then the default at twice the micro-batch (the LM step is host-bound at 16k
 # x 4: call 1's host time per phase exceeds the GPU's). Carry: .whl.
+# (At 9b353cb the dense boundary was the default and ZOO_VIEW_BOUNDARY=1 chose the views; since, the
+# views are the default again and ZOO_DENSE_BOUNDARY=1 opts in: train_h200.json rows say which ran.)
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 DS_BUILD_OPS=0 PYTHONFAULTHANDLER=1
 L=/tmp/logs; mkdir -p $L; T0=$(date +%s); left() { echo $(($1 - $(date +%s) + T0)); }
