@@ -92,7 +92,7 @@ def kernel_origins(prof, calls: int, top: int = 25) -> list[dict]:
 
 
 def copy_origins(prof, calls: int, top: int = 12) -> list[dict]:
-    """GPU time per call of ``aten::copy_`` by (shapes, chain of parent ops), from a profile with
+    """GPU time per call of ``aten::copy_`` by (first input's shape, chain of parent ops), from a profile with
     ``record_shapes=True``: which tensor is copied and whether a compiled graph (``## Call
     CompiledFxGraph``) or the autograd wrapper around it (a gradient re-strided to the layout the
     graph traced) launched it."""
@@ -105,8 +105,8 @@ def copy_origins(prof, calls: int, top: int = 12) -> list[dict]:
             while node is not None and len(chain) < 3 and not getattr(node, "is_user_annotation", False):
                 chain.append(node.name[:48])
                 node = node.cpu_parent
-            shapes = "x".join(str(tuple(s)) for s in (getattr(e, "input_shapes", None) or [])[:1])
-            _tally(cost, (shapes, " < ".join(chain)), t)
+            shapes = getattr(e, "input_shapes", None) or []
+            _tally(cost, (str(tuple(shapes[0])) if shapes else "", " < ".join(chain)), t)
     return [dict(shape=shape, chain=chain, ms_per_call=ms, calls=n) for (shape, chain), ms, n in _ranked(cost, calls, top)]
 
 

@@ -166,10 +166,11 @@ class _DenseGrad(torch.autograd.Function):
     """Identity whose backward hands on a dense gradient.
 
     A compiled block stops at the attention core (``SparseSelfAttention._core``), so q, k, v and
-    the core's output cross between compiled graphs, and AOT autograd re-strides every incoming
-    gradient to the layout its graph traced. Head-transposed views on either side cost four such
-    copies per layer, as slow strided kernels outside any fusion: 4.5 ms of a 16k-token LM step
-    on the H200 (benchmarks/train_h200.json, session 13). Dense tensors on both sides move that
+    the core's output cross between compiled graphs, and AOT autograd makes every incoming
+    gradient contiguous (torch 2.11; newer versions re-stride it to the layout their graph
+    traced). Head-transposed views on either side cost four such copies per layer, as slow
+    strided kernels outside any fusion: 4.6 ms of a 16k-token LM step on the H200
+    (``copies`` in benchmarks/train_h200.json, session 13). Dense tensors on both sides move that
     copy into the compiled graphs, where it fuses with a neighbour or runs as one Triton kernel.
     Opt-in (``ZOO_DENSE_BOUNDARY=1`` at construction): in the pixel step it cut the copies from 48
     to 6 and the backward's GPU time by 5 ms, but no wall-clock A/B has finished yet."""
