@@ -216,3 +216,46 @@ def test_compiled_block_hands_dense_tensors_to_the_core(monkeypatch, rotary):
     assert seen == [(False,) * 3, (True,) * 3]
     for a, b in zip(*results):
         torch.testing.assert_close(a, b)
+
+
+def test_graph_mask_says_which_layers_run_inside_a_compiled_graph(monkeypatch):
+    """Dense attention (SDPA) and fused static patterns can run in a compiled block's graph; routed,
+    component and class-head patterns, the short masked-dense path and CPU tensors cannot."""
+    import zoo.attention.attention as A
+    from torch.nn.attention.flex_attention import BlockMask
+
+    x = torch.randn(1, 512, 32)
+    win = SparseSelfAttention(32, 2, build("sliding_window", causal=True, left=64))
+    assert win.graph_mask(x) is None  # CPU: FlexAttention has no backward here
+    monkeypatch.setattr(A, "flex_complete", lambda t: True)  # as on a GPU
+    bm = win.graph_mask(x)
+    assert isinstance(bm, BlockMask) and bm is win.graph_mask(x)  # built once, cached
+    assert SparseSelfAttention(32, 2, build("dense", causal=True)).graph_mask(x) is True
+    assert win.graph_mask(x[:, :64]) is None  # 64 x 64 pairs: the masked dense path
+    for name, kw in (("lsh", {}), ("strided", dict(stride=64)), ("dilated_window", dict(left=64, dilation=2))):
+        assert SparseSelfAttention(32, 2, build(name, causal=True, **kw)).graph_mask(x) is None, name
+    assert SparseSelfAttention(32, 2, build("sliding_window", left=64), backend="reference").graph_mask(x) is None
+
+
+def test_graph_attention_equals_the_dispatcher(monkeypatch):
+    """ZOO_GRAPH_ATTENTION=1: compiled blocks run FlexAttention with the cached BlockMask in their own
+    graph; forward equals the dispatcher's fused call (CPU, no_grad: its FlexAttention has no backward)."""
+    from torch._dynamo.utils import counters
+
+    import zoo.attention.attention as A
+    from zoo.registry import create_model
+
+    monkeypatch.setattr(A, "flex_complete", lambda t: True)
+    outs, breaks = [], []
+    for on in ("0", "1"):
+        monkeypatch.setenv("ZOO_GRAPH_ATTENTION", on)
+        torch.manual_seed(0)
+        counters.clear()
+        m = create_model("lm_tiny_longformer", compile=True, attn_backend="flex").train()
+        assert m.backbone.graph_attention == (on == "1")
+        ids = torch.randint(0, 256, (2, 128), generator=torch.Generator().manual_seed(1))
+        with torch.no_grad():
+            outs.append(m(input_ids=ids)["logits"])
+        breaks.append(sum(counters["graph_break"].values()))
+    torch.testing.assert_close(outs[0], outs[1], atol=2e-5, rtol=1e-4)
+    assert breaks[0] > 0 and breaks[1] == 0  # the dispatcher breaks each block's graph; in-graph, none

@@ -8,6 +8,7 @@ import os
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.attention.flex_attention import BlockMask, flex_attention
 
 from . import patterns as P
 from .kernels.block_mask import flex_complete
@@ -215,13 +216,34 @@ class SparseSelfAttention(nn.Module):
             raise ValueError(f"a KV cache needs a causal pattern; {self.pattern.describe()} is bidirectional")
         return KVCache(self.pattern.lookback())
 
+    def graph_mask(self, x: Tensor) -> BlockMask | bool | None:
+        """What lets a compiled block run this layer's attention inside its own graph instead of
+        stopping at the dispatcher (``graph_mask`` of ``forward``): True for plain dense attention
+        (SDPA), the cached BlockMask of a fused static pattern; None where the dispatcher must run
+        (routing, residue classes, component pieces, no CUDA, the short masked-dense path).
+        x (B, N, C): self-attention without padding, global tokens or a cache."""
+        n = x.shape[1]
+        if self.router is not None or not flex_complete(x) or self.backend not in ("auto", "flex"):
+            return None
+        if self.backend == "auto" and auto_backend(self.pattern, n, n, True) != "flex":
+            return None
+        if self.pattern.name == "dense":
+            return True
+        if not P.runs_fused(self.pattern, (n, n, self.num_heads, 0)):
+            return None
+        from .kernels.flex import fused_block_mask
+        return fused_block_mask(self.pattern, n, self.num_heads, x.device)
+
     def forward(self, x: Tensor, key_padding_mask: Tensor | None = None, global_mask: Tensor | None = None,
-                cache: KVCache | None = None) -> Tensor:
+                cache: KVCache | None = None, graph_mask: BlockMask | bool | None = None) -> Tensor:
+        """x (B, N, C) -> (B, N, C). ``graph_mask`` (from ``self.graph_mask``; Transformer passes it
+        to compiled blocks with ZOO_GRAPH_ATTENTION=1) runs the attention in the caller's graph:
+        no graph break, so no gradient crosses between graphs and no dispatcher runs per call."""
         B, N, C = x.shape
         qkv = [t.transpose(1, 2) for t in self.qkv.split_heads(x, self.num_heads)]  # (B, H, N, D) each
         dense_boundary = self.dense_boundary and torch.compiler.is_compiling()
-        if dense_boundary:  # see _DenseGrad: copies fused here instead of slow ones at the graph break
-            qkv = [t.contiguous() for t in qkv]
+        if dense_boundary or graph_mask is not None:  # _DenseGrad; in one graph the copy fuses with
+            qkv = [t.contiguous() for t in qkv]  # the projection's epilogue (flex's lowering wants 4-D buffers)
         if self.shared_qk:
             q, v = qkv  # (B, H, N, D)
             k = F.normalize(q, dim=-1)
@@ -232,7 +254,12 @@ class SparseSelfAttention(nn.Module):
             if key_padding_mask is not None or global_mask is not None:
                 raise ValueError("key_padding_mask/global_mask are not supported while decoding with a cache")
             k, v, k_start = cache.append(k, v)
-        out = self._core(q, k, v, key_padding_mask, global_mask, k_start)  # (B, H, N, D)
+        if graph_mask is True:  # what the dispatcher runs for dense attention, inside the graph
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=self.pattern.causal)  # (B, H, N, D)
+        elif graph_mask is not None:  # the fused path's one FlexAttention call, inside the graph
+            out = flex_attention(q, k, v, block_mask=graph_mask, scale=self.head_dim ** -0.5)  # (B, H, N, D)
+        else:
+            out = self._core(q, k, v, key_padding_mask, global_mask, k_start)  # (B, H, N, D)
         if dense_boundary:
             out = _DenseGrad.apply(out)
         return self.proj_drop(self.proj(out.transpose(1, 2).reshape(B, N, C)))

@@ -7,6 +7,7 @@ them as its F and G functions.
 from __future__ import annotations
 
 from torch import Tensor, nn
+from torch.nn.attention.flex_attention import BlockMask
 
 from ..attention import KVCache, SparseSelfAttention
 from ..attention.patterns import Pattern
@@ -35,17 +36,18 @@ class Block(nn.Module):
         return self.attn.pattern
 
     def attn_branch(self, x: Tensor, key_padding_mask: Tensor | None = None, global_mask: Tensor | None = None,
-                    cache: KVCache | None = None) -> Tensor:
+                    cache: KVCache | None = None, graph_mask: BlockMask | bool | None = None) -> Tensor:
         if self.rotary:
             self.attn.qkv.offset = cache.length if cache is not None else 0
         if not self.attn.pattern.accepts_global_mask:
             global_mask = None  # only Longformer-style patterns take per-example globals
-        return self.attn(self.norm1(x), key_padding_mask=key_padding_mask, global_mask=global_mask, cache=cache)
+        return self.attn(self.norm1(x), key_padding_mask=key_padding_mask, global_mask=global_mask, cache=cache,
+                         graph_mask=graph_mask)
 
     def mlp_branch(self, x: Tensor) -> Tensor:
         return self.mlp(self.norm2(x))
 
     def forward(self, x: Tensor, key_padding_mask: Tensor | None = None, global_mask: Tensor | None = None,
-                cache: KVCache | None = None) -> Tensor:  # x (B, N, C)
-        x = x + self.attn_branch(x, key_padding_mask, global_mask, cache)
+                cache: KVCache | None = None, graph_mask: BlockMask | bool | None = None) -> Tensor:  # x (B, N, C)
+        x = x + self.attn_branch(x, key_padding_mask, global_mask, cache, graph_mask)
         return x + self.mlp_branch(x)

@@ -4,10 +4,13 @@ Options from the configuration: per-layer patterns (schedule.py), activation che
 (Chen et al. 2016, "Training Deep Nets with Sublinear Memory Cost") and reversible residuals
 (reversible.py), and ``compile``: each block's norms, projections, MLP and residual adds fused by
 torch.compile for training, with the attention core left out of the graph (it compiles its own
-kernels and caches per pattern and shape). Decoding passes one KV cache per layer.
+kernels and caches per pattern and shape); ``ZOO_GRAPH_ATTENTION=1`` keeps dense and fused static
+attention inside each block's graph (``SparseSelfAttention.graph_mask``), untimed so far. Decoding
+passes one KV cache per layer.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +66,8 @@ class Transformer(nn.Module):
         self.norm = norm_layer(cfg.dim)
         self.reversible = cfg.reversible
         self.grad_checkpointing = cfg.grad_checkpointing
+        # opt-in until timed on a GPU: fused static attention inside each compiled block's graph
+        self.graph_attention = cfg.compile and os.environ.get("ZOO_GRAPH_ATTENTION") == "1"
         if cfg.compile:  # one graph per block (a pattern or shape of its own recompiles)
             if cfg.reversible:
                 raise ValueError("compile=True does not apply to reversible=True stacks; leave one off")
@@ -89,6 +94,8 @@ class Transformer(nn.Module):
                 x = run(x, cache=caches[i], **kw)
             elif self.grad_checkpointing and x.requires_grad:
                 x = checkpoint(run, x, key_padding_mask, global_mask, use_reentrant=False)
+            elif self.graph_attention and run is blk and key_padding_mask is None and global_mask is None:
+                x = run(x, graph_mask=blk.attn.graph_mask(x))
             else:
                 x = run(x, **kw)
         return self.norm(x)

@@ -232,6 +232,12 @@ def _fused_mask_mod(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, dev
     return mask_mod
 
 
+def fused_block_mask(pattern, n: int, n_heads: int, device, block: int = 128):
+    """The cached BlockMask of a fused static pattern over n tokens of self-attention without
+    padding: what a compiled block hands FlexAttention inside its own graph (``graph_mask``)."""
+    return _fused_structure(pattern, n, n, n_heads, 0, block, str(device), False)
+
+
 def fused_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: float,
                          key_padding_mask: Tensor | None = None, k_start: int = 0, block: int = 128,
                          kernel_options: dict | None = None) -> tuple[Tensor, Tensor | None]:
