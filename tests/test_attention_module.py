@@ -219,8 +219,8 @@ def test_compiled_block_hands_dense_tensors_to_the_core(monkeypatch, rotary):
 
 
 def test_graph_mask_says_which_layers_run_inside_a_compiled_graph(monkeypatch):
-    """Dense attention (SDPA) and fused static patterns can run in a compiled block's graph; routed,
-    component and class-head patterns, the short masked-dense path and CPU tensors cannot."""
+    """Dense attention (SDPA), fused static patterns and one residue-class piece can run in a compiled
+    block's graph; routed and several-piece patterns, the short masked-dense path and CPU tensors cannot."""
     import zoo.attention.attention as A
     from torch.nn.attention.flex_attention import BlockMask
 
@@ -232,8 +232,10 @@ def test_graph_mask_says_which_layers_run_inside_a_compiled_graph(monkeypatch):
     assert isinstance(bm, BlockMask) and bm is win.graph_mask(x)  # built once, cached
     assert SparseSelfAttention(32, 2, build("dense", causal=True)).graph_mask(x) is True
     assert win.graph_mask(x[:, :64]) is None  # 64 x 64 pairs: the masked dense path
-    for name, kw in (("lsh", {}), ("strided", dict(stride=64)), ("dilated_window", dict(left=64, dilation=2))):
+    for name, kw in (("lsh", {}), ("strided", dict(stride=64))):  # routed; two pieces
         assert SparseSelfAttention(32, 2, build(name, causal=True, **kw)).graph_mask(x) is None, name
+    r, bm = SparseSelfAttention(32, 2, build("dilated_window", causal=True, left=64, dilation=2)).graph_mask(x)
+    assert r == 2 and isinstance(bm, BlockMask)  # one residue-class piece: 2 class heads of 256 tokens
     assert SparseSelfAttention(32, 2, build("sliding_window", left=64), backend="reference").graph_mask(x) is None
 
 
@@ -259,3 +261,51 @@ def test_graph_attention_equals_the_dispatcher(monkeypatch):
         breaks.append(sum(counters["graph_break"].values()))
     torch.testing.assert_close(outs[0], outs[1], atol=2e-5, rtol=1e-4)
     assert breaks[0] > 0 and breaks[1] == 0  # the dispatcher breaks each block's graph; in-graph, none
+
+
+@pytest.mark.parametrize("name,kw", [("dilated_window", dict(left=24, dilation=4)), ("sliding_window", dict(left=40))])
+def test_compiled_block_with_graph_mask_equals_the_dispatcher(monkeypatch, name, kw):
+    """A compiled block given ``graph_mask`` (class heads on the "batch" view, or the fused BlockMask)
+    computes what the dispatcher does (CPU forward: FlexAttention has no backward here)."""
+    import zoo.attention.attention as A
+    from zoo.layers.block import Block
+
+    monkeypatch.setattr(A, "flex_complete", lambda t: True)
+    torch.manual_seed(0)
+    blk = Block(32, 2, build(name, causal=True, **kw), backend="flex", max_len=512).train()
+    blk.compile(dynamic=False)
+    x = torch.randn(2, 512, 32)
+    gm = blk.attn.graph_mask(x)
+    assert gm is not None and (isinstance(gm, tuple) == (name == "dilated_window"))
+    with torch.no_grad():
+        torch.testing.assert_close(blk(x, graph_mask=gm), blk(x), atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("name,kw", [("dilated_window", dict(left=64, dilation=8)), ("sliding_window", dict(left=100)),
+                                     ("dense", {})])
+def test_graph_attention_forward_and_gradients_on_cuda(name, kw):
+    """On the GPU the in-graph path trains: a compiled block given ``graph_mask`` matches the
+    dispatcher's output and gradients (bf16 tolerance), with no graph break."""
+    from torch._dynamo.utils import counters
+
+    from zoo.layers.block import Block
+    torch.manual_seed(0)
+    blk = Block(128, 2, build(name, causal=True, **kw), max_len=2048).cuda().to(torch.bfloat16).train()
+    blk.compile(dynamic=False)
+    x = torch.randn(2, 2048, 128, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+    gm = blk.attn.graph_mask(x)
+    assert gm is not None
+    results = []
+    for mask in (gm, None):
+        counters.clear()
+        y = blk(x, graph_mask=mask) if mask is not None else blk(x)
+        y.float().square().mean().backward()
+        results.append([y.float()] + [t.grad.float().clone() for t in [x, *blk.parameters()]])
+        if mask is not None:
+            assert sum(counters["graph_break"].values()) == 0
+        x.grad = None
+        blk.zero_grad()
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, atol=3e-2, rtol=3e-2)

@@ -12,11 +12,13 @@ from torch.nn.attention.flex_attention import BlockMask, flex_attention
 
 from . import patterns as P
 from .kernels.block_mask import flex_complete
+from .kernels.classes import from_classes, to_classes
 from .kernels.dense import dense_attention
 from .kernels.reference import reference_attention
 from .projection import QKVProjection
 
 BACKENDS = ("auto", "reference", "flex", "dense")
+GraphMask = BlockMask | tuple[int, BlockMask] | bool | None  # SparseSelfAttention.graph_mask
 DECODE_QUERIES = 16
 SMALL_DENSE = 256 * 256  # query x key pairs under which "auto" runs the exact masked dense path
 
@@ -216,12 +218,13 @@ class SparseSelfAttention(nn.Module):
             raise ValueError(f"a KV cache needs a causal pattern; {self.pattern.describe()} is bidirectional")
         return KVCache(self.pattern.lookback())
 
-    def graph_mask(self, x: Tensor) -> BlockMask | bool | None:
+    def graph_mask(self, x: Tensor) -> GraphMask:
         """What lets a compiled block run this layer's attention inside its own graph instead of
         stopping at the dispatcher (``graph_mask`` of ``forward``): True for plain dense attention
-        (SDPA), the cached BlockMask of a fused static pattern; None where the dispatcher must run
-        (routing, residue classes, component pieces, no CUDA, the short masked-dense path).
-        x (B, N, C): self-attention without padding, global tokens or a cache."""
+        (SDPA), the cached BlockMask of a fused static pattern, (r, BlockMask) for one residue-class
+        piece (r class heads); None where the dispatcher must run (routing, several pieces, no
+        CUDA, the short masked-dense path). x (B, N, C): self-attention without padding, global
+        tokens or a cache."""
         n = x.shape[1]
         if self.router is not None or not flex_complete(x) or self.backend not in ("auto", "flex"):
             return None
@@ -229,13 +232,13 @@ class SparseSelfAttention(nn.Module):
             return None
         if self.pattern.name == "dense":
             return True
+        from .kernels.flex import class_block_mask, fused_block_mask
         if not P.runs_fused(self.pattern, (n, n, self.num_heads, 0)):
-            return None
-        from .kernels.flex import fused_block_mask
+            return class_block_mask(self.pattern, n, self.num_heads, x.device)
         return fused_block_mask(self.pattern, n, self.num_heads, x.device)
 
     def forward(self, x: Tensor, key_padding_mask: Tensor | None = None, global_mask: Tensor | None = None,
-                cache: KVCache | None = None, graph_mask: BlockMask | bool | None = None) -> Tensor:
+                cache: KVCache | None = None, graph_mask: GraphMask = None) -> Tensor:
         """x (B, N, C) -> (B, N, C). ``graph_mask`` (from ``self.graph_mask``; Transformer passes it
         to compiled blocks with ZOO_GRAPH_ATTENTION=1) runs the attention in the caller's graph:
         no graph break, so no gradient crosses between graphs and no dispatcher runs per call."""
@@ -256,6 +259,10 @@ class SparseSelfAttention(nn.Module):
             k, v, k_start = cache.append(k, v)
         if graph_mask is True:  # what the dispatcher runs for dense attention, inside the graph
             out = F.scaled_dot_product_attention(q, k, v, is_causal=self.pattern.causal)  # (B, H, N, D)
+        elif isinstance(graph_mask, tuple):  # one residue-class piece as r class heads, inside the graph
+            r, bm = graph_mask
+            qc, kc, vc = (to_classes(t, r) for t in (q, k, v))  # (B*H, r, N/r, D) views
+            out = from_classes(flex_attention(qc, kc, vc, block_mask=bm, scale=self.head_dim ** -0.5), B, "batch", r)
         elif graph_mask is not None:  # the fused path's one FlexAttention call, inside the graph
             out = flex_attention(q, k, v, block_mask=graph_mask, scale=self.head_dim ** -0.5)  # (B, H, N, D)
         else:

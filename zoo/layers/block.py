@@ -7,9 +7,9 @@ them as its F and G functions.
 from __future__ import annotations
 
 from torch import Tensor, nn
-from torch.nn.attention.flex_attention import BlockMask
 
 from ..attention import KVCache, SparseSelfAttention
+from ..attention.attention import GraphMask
 from ..attention.patterns import Pattern
 from .mlp import Mlp
 from .rotary import RotaryEmbedding, RotaryLinear
@@ -36,7 +36,7 @@ class Block(nn.Module):
         return self.attn.pattern
 
     def attn_branch(self, x: Tensor, key_padding_mask: Tensor | None = None, global_mask: Tensor | None = None,
-                    cache: KVCache | None = None, graph_mask: BlockMask | bool | None = None) -> Tensor:
+                    cache: KVCache | None = None, graph_mask: GraphMask = None) -> Tensor:
         if self.rotary:
             self.attn.qkv.offset = cache.length if cache is not None else 0
         if not self.attn.pattern.accepts_global_mask:
@@ -48,6 +48,6 @@ class Block(nn.Module):
         return self.mlp(self.norm2(x))
 
     def forward(self, x: Tensor, key_padding_mask: Tensor | None = None, global_mask: Tensor | None = None,
-                cache: KVCache | None = None, graph_mask: BlockMask | bool | None = None) -> Tensor:  # x (B, N, C)
+                cache: KVCache | None = None, graph_mask: GraphMask = None) -> Tensor:  # x (B, N, C)
         x = x + self.attn_branch(x, key_padding_mask, global_mask, cache, graph_mask)
         return x + self.mlp_branch(x)

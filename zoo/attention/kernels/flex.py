@@ -26,7 +26,8 @@ from torch import Tensor
 from ..layout import Component
 from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, flex_complete, flex_params, from_kv_blocks,
                          listed_blocks, ordered, raise_recompile_limits)
-from .classes import class_layout, class_mask_mod, class_split, from_classes, local_component, to_classes
+from .classes import (class_layout, class_mask_mod, class_split, from_classes, local_component, runs_as_classes,
+                      to_classes)
 from .gather import Gathered, combine, gather, head_index, put_heads, scatter_rows, take_heads
 
 
@@ -174,16 +175,32 @@ def _class_piece(comp: Component, q: Tensor, k: Tensor, v: Tensor, r: int, kpm, 
     parts = take_heads(comp, heads, q, k, v)
     layout = class_layout(r, *parts)
     qc, kc, vc = (to_classes(x, r, layout) for x in parts)  # (B*Hc, r, n/r, D) or (B, r*Hc, n/r, D)
-    m, hc = n // r, heads.shape[0]
-    repeat = hc if layout == "heads" else 1  # per-class block lists, one copy per head of a class
-    bm = _block_mask(comp, ("flex-class-mask", n, block, str(q.device), layout, repeat), kpm, lambda: (
-        _structure(local_component(comp, n, r), m, m, m, m, block, block, q.device, use_full=kpm is None,
-                   head_repeat=repeat),
-        class_mask_mod(comp, r, heads, kpm, layout)))
+    bm = _class_block_mask(comp, n, r, heads, kpm, layout, block, q.device)
     out, lse = _run(qc, kc, vc, bm, scale, kernel_options)
     subset = comp.heads is not None
     return (put_heads(from_classes(out, B, layout, r), heads, subset, H, 0.0),
             put_heads(from_classes(lse.float(), B, layout, r), heads, subset, H, float("-inf")))
+
+
+def _class_block_mask(comp: Component, n: int, r: int, heads: Tensor, kpm, layout: str, block: int, device):
+    """The BlockMask of a per-class component on its class view (cached when static)."""
+    m = n // r
+    repeat = heads.shape[0] if layout == "heads" else 1  # per-class block lists, one copy per head of a class
+    return _block_mask(comp, ("flex-class-mask", n, block, str(device), layout, repeat), kpm, lambda: (
+        _structure(local_component(comp, n, r), m, m, m, m, block, block, device, use_full=kpm is None,
+                   head_repeat=repeat),
+        class_mask_mod(comp, r, heads, kpm, layout)))
+
+
+def class_block_mask(pattern, n: int, n_heads: int, device, block: int = 128):
+    """(r, BlockMask) of a static pattern that runs as one residue-class piece over n tokens, for
+    the "batch" class view (B*H, r, n/r, D) of dense q, k, v: what a compiled block hands
+    FlexAttention inside its own graph (``graph_mask``); None for any other pattern."""
+    if not runs_as_classes(pattern, n, n, n_heads):
+        return None
+    comp = pattern.components(n, n, n_heads, 0)[0]  # cached per shape
+    r = class_split(comp, n, n, 0)
+    return r, _class_block_mask(comp, n, r, head_index(comp, n_heads, device), None, "batch", block, device)
 
 
 # ---------------------------------------------------------------------------------------------
