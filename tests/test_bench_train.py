@@ -371,3 +371,18 @@ def test_rows_name_the_ab_switches_they_ran_with(monkeypatch):
     monkeypatch.setenv("ZOO_FUSED_QKV", "1")
     monkeypatch.setenv("ZOO_NO_CLASS_HEADS", "1")
     assert bt.base_row(args)["env"] == "ZOO_FUSED_QKV=1 ZOO_NO_CLASS_HEADS=1"
+
+
+@pytest.mark.timeout(300)
+def test_host_overhead_tool_times_both_settings(tmp_path, monkeypatch):
+    """tools/bench_host_overhead.py: one round of each setting, written with its command."""
+    import zoo.attention.attention as A
+    monkeypatch.setattr(A, "flex_complete", A.flex_complete)  # the tool patches it; undo after
+    monkeypatch.setenv("ZOO_GRAPH_ATTENTION", "0")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    import bench_host_overhead
+    out = tmp_path / "h.json"
+    assert bench_host_overhead.main(["--seq-len", "256", "--depth", "2", "--reps", "1", "--rounds", "1",
+                                 "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert all(len(v) == 1 and v[0] > 0 for v in doc["ms"].values()) and "--seq-len 256" in doc["command"]
