@@ -237,6 +237,8 @@ def test_graph_mask_says_which_layers_run_inside_a_compiled_graph(monkeypatch):
     r, bm = SparseSelfAttention(32, 2, build("dilated_window", causal=True, left=64, dilation=2)).graph_mask(x)
     assert r == 2 and isinstance(bm, BlockMask)  # one residue-class piece: 2 class heads of 256 tokens
     assert SparseSelfAttention(32, 2, build("sliding_window", left=64), backend="reference").graph_mask(x) is None
+    with pytest.raises(ValueError, match="graph_mask"):
+        win(x, key_padding_mask=torch.ones(1, 512, dtype=torch.bool), graph_mask=bm)
 
 
 def test_graph_attention_equals_the_dispatcher(monkeypatch):

@@ -243,8 +243,10 @@ class SparseSelfAttention(nn.Module):
         to compiled blocks with ZOO_GRAPH_ATTENTION=1) runs the attention in the caller's graph:
         no graph break, so no gradient crosses between graphs and no dispatcher runs per call."""
         B, N, C = x.shape
+        if graph_mask is not None and (cache is not None or key_padding_mask is not None or global_mask is not None):
+            raise ValueError("graph_mask serves self-attention without cache, key_padding_mask or global_mask")
         qkv = [t.transpose(1, 2) for t in self.qkv.split_heads(x, self.num_heads)]  # (B, H, N, D) each
-        dense_boundary = self.dense_boundary and torch.compiler.is_compiling()
+        dense_boundary = self.dense_boundary and graph_mask is None and torch.compiler.is_compiling()
         if dense_boundary or graph_mask is not None:  # _DenseGrad; in one graph the copy fuses with
             qkv = [t.contiguous() for t in qkv]  # the projection's epilogue (flex's lowering wants 4-D buffers)
         if self.shared_qk:
