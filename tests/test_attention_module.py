@@ -194,12 +194,14 @@ def test_compiled_block_hands_dense_tensors_to_the_core(monkeypatch, rotary):
     from zoo.layers.block import Block
     from zoo.layers.rotary import RotaryEmbedding
 
-    seen = []
+    seen, grads = [], []
     core = SparseSelfAttention._core.__wrapped__  # the undecorated core (compiler.disable)
 
     def spy(self, q, k, v, *rest):
         seen.append((q.is_contiguous(), k.is_contiguous(), v.is_contiguous()))
-        return core(self, q, k, v, *rest)
+        out = core(self, q, k, v, *rest)
+        out.register_hook(lambda g: grads.append(g.is_contiguous()))  # the gradient coming back
+        return out
 
     monkeypatch.setattr(SparseSelfAttention, "_core", torch.compiler.disable(spy))
     results = []
@@ -213,7 +215,7 @@ def test_compiled_block_hands_dense_tensors_to_the_core(monkeypatch, rotary):
         y = blk(x)
         y.square().sum().backward()
         results.append([y, x.grad] + [p.grad for p in blk.parameters()])
-    assert seen == [(False,) * 3, (True,) * 3]
+    assert seen == [(False,) * 3, (True,) * 3] and grads == [False, True]
     for a, b in zip(*results):
         torch.testing.assert_close(a, b)
 
@@ -228,6 +230,9 @@ def test_graph_mask_says_which_layers_run_inside_a_compiled_graph(monkeypatch):
     win = SparseSelfAttention(32, 2, build("sliding_window", causal=True, left=64))
     assert win.graph_mask(x) is None  # CPU: FlexAttention has no backward here
     monkeypatch.setattr(A, "flex_complete", lambda t: True)  # as on a GPU
+    monkeypatch.setenv("ZOO_FLEX_EAGER", "1")
+    assert win.graph_mask(x) is None  # the unfused debugging path stays in the dispatcher
+    monkeypatch.delenv("ZOO_FLEX_EAGER")
     bm = win.graph_mask(x)
     assert isinstance(bm, BlockMask) and bm is win.graph_mask(x)  # built once, cached
     assert SparseSelfAttention(32, 2, build("dense", causal=True)).graph_mask(x) is True
@@ -311,3 +316,28 @@ def test_graph_attention_forward_and_gradients_on_cuda(name, kw):
         blk.zero_grad()
     for a, b in zip(*results):
         torch.testing.assert_close(a, b, atol=3e-2, rtol=3e-2)
+
+
+def test_graph_attention_with_checkpointing_trains_like_the_dispatcher(monkeypatch):
+    """Activation checkpointing passes ``graph_mask`` on to the block: dense attention as SDPA in the
+    block (FlexAttention has no backward on CPU) trains like the reference backend."""
+    import zoo.attention.attention as A
+    from zoo.registry import create_model
+
+    monkeypatch.setattr(A, "flex_complete", lambda t: True)
+    received = []  # the graph_mask each attention layer's forward got
+    real = A.SparseSelfAttention.forward
+    monkeypatch.setattr(A.SparseSelfAttention, "forward",
+                        lambda self, x, **kw: received.append(kw.get("graph_mask")) or real(self, x, **kw))
+    ids = torch.randint(0, 256, (2, 128), generator=torch.Generator().manual_seed(1))
+    grads = []
+    for backend, graph in (("flex", True), ("reference", False)):
+        torch.manual_seed(0)
+        m = create_model("lm_tiny_dense", attn_backend=backend, grad_checkpointing=True).train()
+        m.backbone.graph_attention = graph  # as ZOO_GRAPH_ATTENTION=1 with compiled blocks sets it
+        m(input_ids=ids, labels=ids)["loss"].backward()
+        grads.append([p.grad for p in m.parameters()])
+    depth = len(m.backbone.blocks)  # the flex run's blocks got SDPA's True (forward, then the recompute)
+    assert received == [True] * 2 * depth + [None] * 2 * depth
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)

@@ -3,7 +3,9 @@ attention dispatcher behind each block's graph break vs attention inside the blo
 (``ZOO_GRAPH_ATTENTION=1``). The GPU step of lm_base_longformer at 16k x 4 is host-bound
 (benchmarks/train_h200.json, session 13: forward host 16-26 ms for 12 layers), so per-layer host
 time is what this isolates. FlexAttention runs forward only on CPU, so this times no_grad forwards
-of a train-mode model with flex treated as complete (as on a GPU).
+of a train-mode model with flex treated as complete (as on a GPU). At 2 heads lm_base's two layers
+with per-head dilations get dilation 2 on both heads and run as class heads (in the graph too); at
+its 16 heads they run fused: the layers' paths differ, their count does not.
 
     python tools/bench_host_overhead.py --out benchmarks/host_overhead_cpu.json
 """

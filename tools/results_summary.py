@@ -88,13 +88,17 @@ def summary() -> tuple[dict, dict]:
         if same_shape:  # a step of another shape is no baseline
             res["step_speedup_sparse_vs_dense"] = res["step_speedup_sparse_vs_dense"] or {}
             res["step_speedup_sparse_vs_dense"][model] = rows["dense"]["step_ms"] / rows["sparse"]["step_ms"]
-        dense = f"; dense baseline MFU {rows['dense']['mfu']:.3f} at {rows['dense']['step_ms']:.1f} ms/step" if "dense" in rows else ""
+        dense = ""
+        if "dense" in rows:
+            d = rows["dense"]
+            dense = (f"; dense baseline MFU {d['mfu']:.3f} at {d['step_ms']:.1f} ms/step (code {str(d.get('git_commit'))[:7]}"
+                     + (")" if same_shape else f", micro-batch {d['micro_batch']}: no speedup from another step shape)"))
         compiled = "sparse" in rows and rows["sparse"].get("overrides", {}).get("compile")
         how = ", blocks compiled (compile=True)" if compiled else ""
         how += "".join(f", DeepSpeed {s}" for s in rows.get("sparse", {}).get("ds_set", []))
         why[key] = ("sparse run timed out (see train_h200.json's note)" if "sparse" not in rows else
                     f"{rows['sparse']['seq_len']:,} tokens, micro-batch {rows['sparse']['micro_batch']}{how}, "
-                    f"{rows['sparse']['step_ms']:.1f} ms/step") + dense
+                    f"{rows['sparse']['step_ms']:.1f} ms/step (code {str(rows['sparse'].get('git_commit'))[:7]})") + dense
     why["step_speedup_sparse_vs_dense"] = "dense step time over sparse step time, one GPU, ZeRO-2 (train_h200.json)"
     res["scaling_efficiency_2gpu"] = scaling(train) or None
     why["scaling_efficiency_2gpu"] = ("pixel_base_strided.imagenet64, 12,288 tokens, micro-batch 1 per GPU, against the 1-GPU row "

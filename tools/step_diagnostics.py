@@ -29,7 +29,9 @@ def profile_steps(engine, inputs, steps: int) -> dict[str, Any]:
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_cuda() else [])
     sync()
     t0 = time.perf_counter()
-    with profile(activities=acts, with_stack=True, record_shapes=True) as prof:  # kernel/copy_origins
+    # stacks and shapes (kernel_origins, copy_origins) add host time per op: the profiled wall time
+    # and idle gaps are not the step's (session 13 on: with shapes), host_vs_gpu is
+    with profile(activities=acts, with_stack=True, record_shapes=True) as prof:
         for _ in range(steps):
             for name, call in _phases(engine, inputs):
                 with record_function(phase_mark(name)):  # gpu_idle splits idle time by these marks

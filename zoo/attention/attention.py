@@ -228,6 +228,8 @@ class SparseSelfAttention(nn.Module):
         n = x.shape[1]
         if self.router is not None or not flex_complete(x) or self.backend not in ("auto", "flex"):
             return None
+        if os.environ.get("ZOO_FLEX_EAGER") == "1":  # the unfused debugging path runs in the dispatcher
+            return None
         if self.backend == "auto" and auto_backend(self.pattern, n, n, True) != "flex":
             return None
         if self.pattern.name == "dense":
@@ -247,8 +249,8 @@ class SparseSelfAttention(nn.Module):
             raise ValueError("graph_mask serves self-attention without cache, key_padding_mask or global_mask")
         qkv = [t.transpose(1, 2) for t in self.qkv.split_heads(x, self.num_heads)]  # (B, H, N, D) each
         dense_boundary = self.dense_boundary and graph_mask is None and torch.compiler.is_compiling()
-        if dense_boundary or graph_mask is not None:  # _DenseGrad; in one graph the copy fuses with
-            qkv = [t.contiguous() for t in qkv]  # the projection's epilogue (flex's lowering wants 4-D buffers)
+        if dense_boundary or (graph_mask is not None and graph_mask is not True):  # _DenseGrad; in one graph
+            qkv = [t.contiguous() for t in qkv]  # the copy fuses with the projection (flex's lowering wants 4-D buffers)
         if self.shared_qk:
             q, v = qkv  # (B, H, N, D)
             k = F.normalize(q, dim=-1)

@@ -91,12 +91,12 @@ class Transformer(nn.Module):
         for i, blk in enumerate(self.blocks):
             # compiled blocks serve training; evaluation and decoding (a new shape every step) run eagerly
             run = blk if self.training and caches is None else blk._call_impl
+            in_graph = self.graph_attention and run is blk and key_padding_mask is None and global_mask is None
+            graph = {"graph_mask": blk.attn.graph_mask(x)} if in_graph else {}
             if caches is not None:
                 x = run(x, cache=caches[i], **kw)
             elif self.grad_checkpointing and x.requires_grad:
-                x = checkpoint(run, x, key_padding_mask, global_mask, use_reentrant=False)
-            elif self.graph_attention and run is blk and key_padding_mask is None and global_mask is None:
-                x = run(x, graph_mask=blk.attn.graph_mask(x))
+                x = checkpoint(run, x, key_padding_mask, global_mask, use_reentrant=False, **graph)
             else:
-                x = run(x, **kw)
+                x = run(x, **kw, **graph)
         return self.norm(x)

@@ -192,6 +192,7 @@ def _class_block_mask(comp: Component, n: int, r: int, heads: Tensor, kpm, layou
         class_mask_mod(comp, r, heads, kpm, layout)))
 
 
+@lru_cache(maxsize=256)
 def class_block_mask(pattern, n: int, n_heads: int, device, block: int = 128):
     """(r, BlockMask) of a static pattern that runs as one residue-class piece over n tokens, for
     the "batch" class view (B*H, r, n/r, D) of dense q, k, v: what a compiled block hands
