@@ -19,7 +19,7 @@ see ``attn_pairs_note``). ``dense_equiv_*`` counts every pair (causal: N(N+1)/2 
 
 ``--max-len-search`` finds the longest trainable length instead (tools/max_len_search.py: one
 fresh process per length, doubling then bisecting). Where the time goes (``first_step``,
-``--profile-steps``): tools/step_diagnostics.py.
+``--profile-steps``): tools/step_diagnostics.py. Row files and the table: tools/bench_rows.py.
 """
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ if str(ROOT) not in sys.path:  # `python tools/bench_train.py` puts tools/ first
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from bench_rows import append_rows, is_oom, print_table  # noqa: E402
 from step_diagnostics import first_step_breakdown, host_vs_gpu, profile_steps, sync  # noqa: E402
 from zoo.eval.report import git_commit  # noqa: E402
 from zoo.models.flops import flops_facts, param_counts  # noqa: E402
@@ -311,69 +312,6 @@ def base_row(args: argparse.Namespace) -> dict[str, Any]:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": shlex.join([sys.executable, *sys.argv]) if args.command is None else args.command,
     }
-
-
-OOM_MARKERS = ("out of memory", "cublas_status_alloc_failed", "cudaerrormemoryallocation")
-
-
-def is_oom(e: BaseException | str) -> bool:
-    oom = getattr(torch.cuda, "OutOfMemoryError", ())
-    return isinstance(e, oom) or any(m in str(e).lower() for m in OOM_MARKERS)
-
-
-def append_rows(path: str | Path, rows: list[dict[str, Any]]) -> None:
-    """Add rows to a JSON list file, keeping the rows already there (a JSON-lines file too)."""
-    path = Path(path)
-    old: list[Any] = []
-    if path.is_file() and path.stat().st_size:
-        text = path.read_text()
-        try:
-            data = json.loads(text)
-            old = data if isinstance(data, list) else data.get("rows", [data]) if isinstance(data, dict) else [data]
-        except json.JSONDecodeError:
-            try:
-                old = [json.loads(line) for line in text.splitlines() if line.strip()]
-            except json.JSONDecodeError:
-                keep = path.with_name(path.name + f".unreadable-{int(time.time())}")
-                path.rename(keep)
-                print(f"bench_train: {path} is not JSON; moved it to {keep}", file=sys.stderr)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(old + rows, indent=1, default=str) + "\n")
-    os.replace(tmp, path)
-
-
-COLUMNS = [("model", "model", "{}"), ("attention", "attn", "{}"), ("seq_len", "N", "{}"), ("micro_batch", "mb", "{}"),
-           ("world_size", "gpus", "{}"), ("zero", "zero", "{}"), ("grad_ckpt", "ckpt", "{}"), ("dtype", "dtype", "{}"),
-           ("step_ms", "step_ms", "{:.1f}"), ("tokens_per_s", "tok/s", "{:,.0f}"),
-           ("model_tflops_per_gpu", "TFLOP/s", "{:.1f}"), ("dense_equiv_tflops_per_gpu", "dense-eq", "{:.1f}"),
-           ("mfu", "mfu", "{:.3f}"), ("mem_peak_gib", "GiB", "{:.1f}"), ("max_seq_len", "max_len", "{}"),
-           ("error", "error", "{}")]
-
-
-def print_table(rows: list[dict[str, Any]], file=sys.stdout) -> None:
-    cols = [c for c in COLUMNS if any(r.get(c[0]) is not None for r in rows)]
-
-    def cell(r, key, fmt):
-        v = r.get(key)
-        if v is None:
-            return "-"
-        try:
-            s = fmt.format(v)
-        except (ValueError, TypeError):
-            s = str(v)
-        return s if key != "error" else s[:60]
-    table = [[h for _, h, _ in cols]] + [[cell(r, k, f) for k, _, f in cols] for r in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(cols))]
-    for j, line in enumerate(table):
-        print("  ".join(x.ljust(w) for x, w in zip(line, widths)), file=file)
-        if j == 0:
-            print("  ".join("-" * w for w in widths), file=file)
-    file.flush()
-
-
-# ---------------------------------------------------------------------------------------------
-# the longest trainable sequence
 
 
 # ---------------------------------------------------------------------------------------------

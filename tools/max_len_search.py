@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 import bench_train
+from bench_rows import is_oom
 
 
 def _trial(args: argparse.Namespace, seq_len: int, timeout: float) -> dict[str, Any]:
@@ -44,10 +45,10 @@ def _trial(args: argparse.Namespace, seq_len: int, timeout: float) -> dict[str, 
         rows = json.loads(out.read_text()) if out.is_file() else []
     if not rows:  # killed (SIGKILL: most likely the host ran out of memory) or crashed outside Python
         tail = (p.stderr or p.stdout or "")[-600:]
-        status = "oom" if bench_train.is_oom(tail) else "killed" if p.returncode in (-9, 137) else "crash"
+        status = "oom" if is_oom(tail) else "killed" if p.returncode in (-9, 137) else "crash"
         return {"seq_len": seq_len, "status": status, "returncode": p.returncode, "wall_s": wall, "error": tail}
     r = rows[-1]
-    status = "ok" if not r.get("error") else ("oom" if r.get("oom") or bench_train.is_oom(r["error"]) else "error")
+    status = "ok" if not r.get("error") else ("oom" if r.get("oom") or is_oom(r["error"]) else "error")
     t = {"seq_len": r.get("seq_len", seq_len), "status": status, "wall_s": wall, "step_ms": r.get("step_ms"),
          "mem_peak_gib": r.get("mem_peak_gib")}
     if r.get("seq_len_note"):
