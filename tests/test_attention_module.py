@@ -187,6 +187,14 @@ def test_projection_parts_are_dense_and_match_the_fused_matmul(monkeypatch):
         torch.testing.assert_close(a, b)
 
 
+@pytest.fixture
+def gpu_decisions(monkeypatch):
+    """graph_mask and the dispatcher decide as on a GPU (FlexAttention complete); CPU tests then
+    run forwards only, as FlexAttention has no backward here."""
+    import zoo.attention.attention as A
+    monkeypatch.setattr(A, "flex_complete", lambda t: True)
+
+
 @pytest.mark.parametrize("rotary", [False, True])
 def test_compiled_block_hands_dense_tensors_to_the_core(monkeypatch, rotary):
     """Under torch.compile q, k, v reach the core dense and its output's gradient leaves dense
@@ -246,15 +254,13 @@ def test_graph_mask_says_which_layers_run_inside_a_compiled_graph(monkeypatch):
         win(x, key_padding_mask=torch.ones(1, 512, dtype=torch.bool), graph_mask=bm)
 
 
-def test_graph_attention_equals_the_dispatcher(monkeypatch):
+def test_graph_attention_equals_the_dispatcher(monkeypatch, gpu_decisions):
     """ZOO_GRAPH_ATTENTION=1: compiled blocks run FlexAttention with the cached BlockMask in their own
     graph; forward equals the dispatcher's fused call (CPU, no_grad: its FlexAttention has no backward)."""
     from torch._dynamo.utils import counters
 
-    import zoo.attention.attention as A
     from zoo.registry import create_model
 
-    monkeypatch.setattr(A, "flex_complete", lambda t: True)
     outs, breaks = [], []
     for on in ("0", "1"):
         monkeypatch.setenv("ZOO_GRAPH_ATTENTION", on)
@@ -271,13 +277,11 @@ def test_graph_attention_equals_the_dispatcher(monkeypatch):
 
 
 @pytest.mark.parametrize("name,kw", [("dilated_window", dict(left=24, dilation=4)), ("sliding_window", dict(left=40))])
-def test_compiled_block_with_graph_mask_equals_the_dispatcher(monkeypatch, name, kw):
+def test_compiled_block_with_graph_mask_equals_the_dispatcher(gpu_decisions, name, kw):
     """A compiled block given ``graph_mask`` (class heads on the "batch" view, or the fused BlockMask)
     computes what the dispatcher does (CPU forward: FlexAttention has no backward here)."""
-    import zoo.attention.attention as A
     from zoo.layers.block import Block
 
-    monkeypatch.setattr(A, "flex_complete", lambda t: True)
     torch.manual_seed(0)
     blk = Block(32, 2, build(name, causal=True, **kw), backend="flex", max_len=512).train()
     blk.compile(dynamic=False)
@@ -307,7 +311,7 @@ def test_graph_attention_forward_and_gradients_on_cuda(name, kw):
     results = []
     for mask in (gm, None):
         counters.clear()
-        y = blk(x, graph_mask=mask) if mask is not None else blk(x)
+        y = blk(x, graph_mask=mask)
         y.float().square().mean().backward()
         results.append([y.float()] + [t.grad.float().clone() for t in [x, *blk.parameters()]])
         if mask is not None:
@@ -318,13 +322,12 @@ def test_graph_attention_forward_and_gradients_on_cuda(name, kw):
         torch.testing.assert_close(a, b, atol=3e-2, rtol=3e-2)
 
 
-def test_graph_attention_with_checkpointing_trains_like_the_dispatcher(monkeypatch):
+def test_graph_attention_with_checkpointing_trains_like_the_dispatcher(monkeypatch, gpu_decisions):
     """Activation checkpointing passes ``graph_mask`` on to the block: dense attention as SDPA in the
     block (FlexAttention has no backward on CPU) trains like the reference backend."""
     import zoo.attention.attention as A
     from zoo.registry import create_model
 
-    monkeypatch.setattr(A, "flex_complete", lambda t: True)
     received = []  # the graph_mask each attention layer's forward got
     real = A.SparseSelfAttention.forward
     monkeypatch.setattr(A.SparseSelfAttention, "forward",

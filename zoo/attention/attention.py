@@ -249,8 +249,9 @@ class SparseSelfAttention(nn.Module):
             raise ValueError("graph_mask serves self-attention without cache, key_padding_mask or global_mask")
         qkv = [t.transpose(1, 2) for t in self.qkv.split_heads(x, self.num_heads)]  # (B, H, N, D) each
         dense_boundary = self.dense_boundary and graph_mask is None and torch.compiler.is_compiling()
-        if dense_boundary or (graph_mask is not None and graph_mask is not True):  # _DenseGrad; in one graph
-            qkv = [t.contiguous() for t in qkv]  # the copy fuses with the projection (flex's lowering wants 4-D buffers)
+        flex_in_graph = graph_mask is not None and graph_mask is not True
+        if dense_boundary or flex_in_graph:  # _DenseGrad; in one graph the copy fuses with the projection
+            qkv = [t.contiguous() for t in qkv]  # (and flex's lowering wants 4-D buffers)
         if self.shared_qk:
             q, v = qkv  # (B, H, N, D)
             k = F.normalize(q, dim=-1)
@@ -267,7 +268,7 @@ class SparseSelfAttention(nn.Module):
             r, bm = graph_mask
             qc, kc, vc = (to_classes(t, r) for t in (q, k, v))  # (B*H, r, N/r, D) views
             out = from_classes(flex_attention(qc, kc, vc, block_mask=bm, scale=self.head_dim ** -0.5), B, "batch", r)
-        elif graph_mask is not None:  # the fused path's one FlexAttention call, inside the graph
+        elif flex_in_graph:  # the fused path's one FlexAttention call, inside the graph
             out = flex_attention(q, k, v, block_mask=graph_mask, scale=self.head_dim ** -0.5)  # (B, H, N, D)
         else:
             out = self._core(q, k, v, key_padding_mask, global_mask, k_start)  # (B, H, N, D)

@@ -6,8 +6,7 @@ Options from the configuration: per-layer patterns (schedule.py), activation che
 torch.compile for training, with the attention core left out of the graph (it compiles its own
 kernels and caches per pattern and shape); ``ZOO_GRAPH_ATTENTION=1`` keeps dense, fused static and
 single residue-class attention inside each block's graph (``SparseSelfAttention.graph_mask``),
-untimed so far. Decoding
-passes one KV cache per layer.
+untimed so far. Decoding passes one KV cache per layer.
 """
 from __future__ import annotations
 
@@ -67,7 +66,7 @@ class Transformer(nn.Module):
         self.norm = norm_layer(cfg.dim)
         self.reversible = cfg.reversible
         self.grad_checkpointing = cfg.grad_checkpointing
-        # opt-in until timed on a GPU: fused static attention inside each compiled block's graph
+        # opt-in until timed on a GPU: attention inside each compiled block's graph (graph_mask)
         self.graph_attention = cfg.compile and os.environ.get("ZOO_GRAPH_ATTENTION") == "1"
         if cfg.compile:  # one graph per block (a pattern or shape of its own recompiles)
             if cfg.reversible:

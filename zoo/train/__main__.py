@@ -12,7 +12,7 @@ import sys
 from .cli import main
 
 code = main()
-if "LOCAL_RANK" in os.environ or "--local_rank" in " ".join(sys.argv):
+if "LOCAL_RANK" in os.environ or any(a.startswith("--local_rank") for a in sys.argv):
     gc.collect()  # finalizes the data loaders' iterators: their worker processes shut down cleanly
     sys.stdout.flush()
     sys.stderr.flush()
