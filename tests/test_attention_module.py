@@ -276,7 +276,8 @@ def test_graph_attention_equals_the_dispatcher(monkeypatch, gpu_decisions):
     assert breaks[0] > 0 and breaks[1] == 0  # the dispatcher breaks each block's graph; in-graph, none
 
 
-@pytest.mark.parametrize("name,kw", [("dilated_window", dict(left=24, dilation=4)), ("sliding_window", dict(left=40))])
+@pytest.mark.parametrize("name,kw", [("dilated_window", dict(left=24, dilation=4)), ("sliding_window", dict(left=40)),
+                                     ("dilated_window", dict(left=24, dilation=16))])  # 16 classes of 32 tokens
 def test_compiled_block_with_graph_mask_equals_the_dispatcher(gpu_decisions, name, kw):
     """A compiled block given ``graph_mask`` (class heads on the "batch" view, or the fused BlockMask)
     computes what the dispatcher does (CPU forward: FlexAttention has no backward here)."""
@@ -295,31 +296,38 @@ def test_compiled_block_with_graph_mask_equals_the_dispatcher(gpu_decisions, nam
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("name,kw", [("dilated_window", dict(left=64, dilation=8)), ("sliding_window", dict(left=100)),
-                                     ("dense", {})])
+                                     ("dense", {}), ("dilated_window", dict(left=64, dilation=32))])
 def test_graph_attention_forward_and_gradients_on_cuda(name, kw):
     """On the GPU the in-graph path trains: a compiled block given ``graph_mask`` matches the
-    dispatcher's output and gradients (bf16 tolerance), with no graph break."""
+    dispatcher's and the reference backend's output and gradients (bf16 tolerance), with no graph
+    break; dilation 32 gives class pieces of 64 tokens (64-token blocks and tiles, flex.class_block)."""
     from torch._dynamo.utils import counters
 
     from zoo.layers.block import Block
-    torch.manual_seed(0)
-    blk = Block(128, 2, build(name, causal=True, **kw), max_len=2048).cuda().to(torch.bfloat16).train()
+
+    def block(backend):
+        torch.manual_seed(0)
+        return Block(128, 2, build(name, causal=True, **kw), backend=backend, max_len=2048).cuda().to(torch.bfloat16)
+    blk, ref = block("auto").train(), block("reference").train()
     blk.compile(dynamic=False)
     x = torch.randn(2, 2048, 128, device="cuda", dtype=torch.bfloat16, requires_grad=True)
     gm = blk.attn.graph_mask(x)
     assert gm is not None
+    if kw.get("dilation") == 32:
+        assert gm[1].BLOCK_SIZE == (64, 64)
     results = []
-    for mask in (gm, None):
+    for module, mask in ((blk, gm), (blk, None), (ref, None)):
         counters.clear()
-        y = blk(x, graph_mask=mask)
+        y = module(x, graph_mask=mask)
         y.float().square().mean().backward()
-        results.append([y.float()] + [t.grad.float().clone() for t in [x, *blk.parameters()]])
+        results.append([y.float()] + [t.grad.float().clone() for t in [x, *module.parameters()]])
         if mask is not None:
             assert sum(counters["graph_break"].values()) == 0
         x.grad = None
-        blk.zero_grad()
-    for a, b in zip(*results):
-        torch.testing.assert_close(a, b, atol=3e-2, rtol=3e-2)
+        module.zero_grad()
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            torch.testing.assert_close(a, b, atol=3e-2, rtol=3e-2)
 
 
 def test_graph_attention_with_checkpointing_trains_like_the_dispatcher(monkeypatch, gpu_decisions):

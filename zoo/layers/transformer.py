@@ -66,8 +66,8 @@ class Transformer(nn.Module):
         self.norm = norm_layer(cfg.dim)
         self.reversible = cfg.reversible
         self.grad_checkpointing = cfg.grad_checkpointing
-        # opt-in until timed on a GPU: attention inside each compiled block's graph (graph_mask)
-        self.graph_attention = cfg.compile and os.environ.get("ZOO_GRAPH_ATTENTION") == "1"
+        # attention inside each compiled block's graph (graph_mask); ZOO_GRAPH_ATTENTION=0 for A/B timing
+        self.graph_attention = cfg.compile and os.environ.get("ZOO_GRAPH_ATTENTION") != "0"
         if cfg.compile:  # one graph per block (a pattern or shape of its own recompiles)
             if cfg.reversible:
                 raise ValueError("compile=True does not apply to reversible=True stacks; leave one off")
