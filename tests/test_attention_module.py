@@ -300,7 +300,7 @@ def test_compiled_block_with_graph_mask_equals_the_dispatcher(gpu_decisions, nam
 def test_graph_attention_forward_and_gradients_on_cuda(name, kw):
     """On the GPU the in-graph path trains: a compiled block given ``graph_mask`` matches the
     dispatcher's and the reference backend's output and gradients (bf16 tolerance), with no graph
-    break; dilation 32 gives class pieces of 64 tokens (64-token blocks and tiles, flex.class_block)."""
+    break; dilation 32 gives the pixel model's short class pieces (64 tokens each)."""
     from torch._dynamo.utils import counters
 
     from zoo.layers.block import Block
@@ -313,8 +313,6 @@ def test_graph_attention_forward_and_gradients_on_cuda(name, kw):
     x = torch.randn(2, 2048, 128, device="cuda", dtype=torch.bfloat16, requires_grad=True)
     gm = blk.attn.graph_mask(x)
     assert gm is not None
-    if kw.get("dilation") == 32:
-        assert gm[1].BLOCK_SIZE == (64, 64)
     results = []
     for module, mask in ((blk, gm), (blk, None), (ref, None)):
         counters.clear()

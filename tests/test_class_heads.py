@@ -183,18 +183,3 @@ def test_only_patterns_that_can_be_class_heads_build_components_to_decide(monkey
     monkeypatch.setattr(type(p), "_components", boom)
     assert P.runs_fused(p, (4096, 4096, 2, 0))
     assert not P.runs_fused(PATTERNS["dilated_window_r2"], (4096, 4096, 2, 0))
-
-
-def test_short_class_pieces_take_64_token_blocks_and_tiles(monkeypatch):
-    """Class pieces of at most 64 tokens (the pixel model's 192 classes of 64) run on 64-token
-    blocks, with GPU kernel tiles no larger (a 128 tile of a 64-token causal piece is 1/8 useful)."""
-    assert (flex.class_block(64, 128), flex.class_block(65, 128), flex.class_block(27, 32)) == (64, 128, 32)
-    comp, = PATTERNS["dilated_window"].components(39, 39, 2)  # r = 3: 13 rows per class
-    bm = flex._class_block_mask(comp, 39, 3, torch.arange(2), None, "batch", 128, "cpu")
-    assert bm.BLOCK_SIZE == (64, 64)
-    assert flex.tiles_for(bm, "cpu") == {}  # CPU FlexAttention takes no Triton tiles
-    assert flex.tiles_for(bm, "cuda") == dict(BLOCK_M=64, BLOCK_N=64, BLOCK_M1=64, BLOCK_N1=64, BLOCK_M2=64,
-                                              BLOCK_N2=64)
-    monkeypatch.setenv("ZOO_CLASS_TILE", "128")  # the A/B switch, read per call
-    assert flex.class_block(64, 128) == 128
-    assert flex._class_block_mask(comp, 39, 3, torch.arange(2), None, "batch", 128, "cpu").BLOCK_SIZE == (128, 128)

@@ -86,31 +86,10 @@ def _mask_mod(comp: Component, g: Gathered, key_padding_mask: Tensor | None):
     return mask_mod
 
 
-CLASS_TILE = 64  # sparse block and kernel tile of residue-class pieces of at most this many tokens
-
-
-def class_block(m: int, block: int) -> int:
-    """The BlockMask block of class pieces of m tokens: CLASS_TILE when they fit one (the pixel
-    model's dilated layers: 192 classes of 64 tokens, a 128-tile's causal triangle 1/8 useful, a
-    64-tile's 1/2), else ``block``. ``ZOO_CLASS_TILE=128`` (read per call) keeps ``block`` for A/B."""
-    small = int(os.environ.get("ZOO_CLASS_TILE", CLASS_TILE))
-    return small if m <= small < block else block
-
-
-def tiles_for(block_mask, device) -> dict:
-    """Kernel tiles no larger than the BlockMask's blocks (FlexAttention's default tiles on the GPU
-    are 128, and each must divide the block; torch 2.11 does not shrink them itself)."""
-    bq, bk = block_mask.BLOCK_SIZE
-    if torch.device(device).type != "cuda" or min(bq, bk) >= 128:
-        return {}
-    return dict(BLOCK_M=bq, BLOCK_N=bk, BLOCK_M1=min(bq, bk), BLOCK_N1=bk, BLOCK_M2=bq, BLOCK_N2=min(bq, bk))
-
-
 def _run(q: Tensor, k: Tensor, v: Tensor, block_mask, scale: float, kernel_options=None,
          need_lse=True):
     fn = _compiled()
     kw = {"block_mask": block_mask, "scale": scale}
-    kernel_options = {**tiles_for(block_mask, q.device), **(kernel_options or {})}
     if kernel_options:
         kw["kernel_options"] = kernel_options
     if not need_lse:  # FlexAttention on CPU returns no lse; a single piece needs none
@@ -206,7 +185,6 @@ def _class_piece(comp: Component, q: Tensor, k: Tensor, v: Tensor, r: int, kpm, 
 def _class_block_mask(comp: Component, n: int, r: int, heads: Tensor, kpm, layout: str, block: int, device):
     """The BlockMask of a per-class component on its class view (cached when static)."""
     m = n // r
-    block = class_block(m, block)
     repeat = heads.shape[0] if layout == "heads" else 1  # per-class block lists, one copy per head of a class
     return _block_mask(comp, ("flex-class-mask", n, block, str(device), layout, repeat), kpm, lambda: (
         _structure(local_component(comp, n, r), m, m, m, m, block, block, device, use_full=kpm is None,
