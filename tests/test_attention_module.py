@@ -255,7 +255,7 @@ def test_graph_mask_says_which_layers_run_inside_a_compiled_graph(monkeypatch):
 
 
 def test_graph_attention_equals_the_dispatcher(monkeypatch, gpu_decisions):
-    """ZOO_GRAPH_ATTENTION=1: compiled blocks run FlexAttention with the cached BlockMask in their own
+    """Graph attention (the default; ZOO_GRAPH_ATTENTION=0 is off): compiled blocks run FlexAttention with the cached BlockMask in their own
     graph; forward equals the dispatcher's fused call (CPU, no_grad: its FlexAttention has no backward)."""
     from torch._dynamo.utils import counters
 
@@ -343,7 +343,7 @@ def test_graph_attention_with_checkpointing_trains_like_the_dispatcher(monkeypat
     for backend, graph in (("flex", True), ("reference", False)):
         torch.manual_seed(0)
         m = create_model("lm_tiny_dense", attn_backend=backend, grad_checkpointing=True).train()
-        m.backbone.graph_attention = graph  # as ZOO_GRAPH_ATTENTION=1 with compiled blocks sets it
+        m.backbone.graph_attention = graph  # as compiled blocks set it by default
         m(input_ids=ids, labels=ids)["loss"].backward()
         grads.append([p.grad for p in m.parameters()])
     depth = len(m.backbone.blocks)  # the flex run's blocks got SDPA's True (forward, then the recompute)

@@ -1,6 +1,6 @@
 """Host cost of a compiled model's forward where compute is negligible (CPU, tiny widths): the
 attention dispatcher behind each block's graph break vs attention inside the block's graph
-(``ZOO_GRAPH_ATTENTION=1``). The GPU step of lm_base_longformer at 16k x 4 is host-bound
+(the default; ``ZOO_GRAPH_ATTENTION=0`` is the former). The GPU step of lm_base_longformer at 16k x 4 is host-bound
 (benchmarks/train_h200.json, session 13: forward host 16-26 ms for 12 layers), so per-layer host
 time is what this isolates. FlexAttention runs forward only on CPU, so this times no_grad forwards
 of a train-mode model with flex treated as complete (as on a GPU). At 2 heads lm_base's two layers

@@ -4,9 +4,10 @@ Options from the configuration: per-layer patterns (schedule.py), activation che
 (Chen et al. 2016, "Training Deep Nets with Sublinear Memory Cost") and reversible residuals
 (reversible.py), and ``compile``: each block's norms, projections, MLP and residual adds fused by
 torch.compile for training, with the attention core left out of the graph (it compiles its own
-kernels and caches per pattern and shape); ``ZOO_GRAPH_ATTENTION=1`` keeps dense, fused static and
-single residue-class attention inside each block's graph (``SparseSelfAttention.graph_mask``),
-untimed so far. Decoding passes one KV cache per layer.
+kernels and caches per pattern and shape), except dense, fused static and single residue-class
+attention, which run inside each block's graph (``SparseSelfAttention.graph_mask``; H200, session
+14: 4-6% off a training step; ``ZOO_GRAPH_ATTENTION=0`` for A/B). Decoding passes one KV cache per
+layer.
 """
 from __future__ import annotations
 
