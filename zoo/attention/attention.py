@@ -12,7 +12,7 @@ from torch.nn.attention.flex_attention import BlockMask, flex_attention
 
 from . import patterns as P
 from .kernels.block_mask import flex_complete
-from .kernels.classes import from_classes, to_classes
+from .kernels.classes import class_tiles, from_classes, to_classes
 from .kernels.dense import dense_attention
 from .kernels.reference import reference_attention
 from .projection import QKVProjection
@@ -268,7 +268,9 @@ class SparseSelfAttention(nn.Module):
         elif isinstance(graph_mask, tuple):  # one residue-class piece as r class heads, inside the graph
             r, bm = graph_mask
             qc, kc, vc = (to_classes(t, r) for t in (q, k, v))  # (B*H, r, N/r, D) views
-            out = from_classes(flex_attention(qc, kc, vc, block_mask=bm, scale=self.head_dim ** -0.5), B, "batch", r)
+            out = flex_attention(qc, kc, vc, block_mask=bm, scale=self.head_dim ** -0.5,
+                                 kernel_options=class_tiles(N // r, x.device) or None)
+            out = from_classes(out, B, "batch", r)  # (B, H, N, D)
         elif flex_in_graph:  # the fused path's one FlexAttention call, inside the graph
             out = flex_attention(q, k, v, block_mask=graph_mask, scale=self.head_dim ** -0.5)  # (B, H, N, D)
         else:

@@ -26,8 +26,8 @@ from torch import Tensor
 from ..layout import Component
 from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, flex_complete, flex_params, from_kv_blocks,
                          listed_blocks, ordered, raise_recompile_limits)
-from .classes import (class_layout, class_mask_mod, class_split, from_classes, local_component, runs_as_classes,
-                      to_classes)
+from .classes import (class_layout, class_mask_mod, class_split, class_tiles, from_classes, local_component,
+                      runs_as_classes, to_classes)
 from .gather import Gathered, combine, gather, head_index, put_heads, scatter_rows, take_heads
 
 
@@ -176,7 +176,7 @@ def _class_piece(comp: Component, q: Tensor, k: Tensor, v: Tensor, r: int, kpm, 
     layout = class_layout(r, *parts)
     qc, kc, vc = (to_classes(x, r, layout) for x in parts)  # (B*Hc, r, n/r, D) or (B, r*Hc, n/r, D)
     bm = _class_block_mask(comp, n, r, heads, kpm, layout, block, q.device)
-    out, lse = _run(qc, kc, vc, bm, scale, kernel_options)
+    out, lse = _run(qc, kc, vc, bm, scale, {**class_tiles(n // r, q.device), **(kernel_options or {})})
     subset = comp.heads is not None
     return (put_heads(from_classes(out, B, layout, r), heads, subset, H, 0.0),
             put_heads(from_classes(lse.float(), B, layout, r), heads, subset, H, float("-inf")))
