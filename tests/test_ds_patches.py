@@ -1,0 +1,59 @@
+"""zoo/train/ds_patches.py: DeepSpeed's ZeRO step without its host-device syncs computes what
+DeepSpeed's own functions compute (values only: whether a sync happens shows on the GPU, in the
+profile's ``sync_points``)."""
+import math
+import os
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+os.environ.setdefault("DS_ACCELERATOR", "cpu")
+deepspeed = pytest.importorskip("deepspeed")
+from deepspeed.runtime import utils as ds_utils  # noqa: E402
+from deepspeed.runtime.zero import stage_1_and_2 as z  # noqa: E402
+
+from zoo.train import ds_patches  # noqa: E402
+
+
+def _originals():
+    ds_patches.apply()
+    return ds_utils.mask_nan_or_inf_with_val_inplace, ds_patches._original["unscale_and_clip_grads"]
+
+
+def test_apply_installs_both_replacements_once():
+    assert deepspeed.__version__.startswith(ds_patches.CHECKED)
+    assert ds_patches.apply() and ds_patches.apply()  # idempotent
+    assert z.mask_nan_or_inf_with_val_inplace is ds_patches.mask_nan_or_inf
+    assert z.DeepSpeedZeroOptimizer.unscale_and_clip_grads is ds_patches.unscale_and_clip_grads
+    assert ds_patches._original["unscale_and_clip_grads"] is not ds_patches.unscale_and_clip_grads
+
+
+def test_a_b_switch_keeps_deepspeeds_step(monkeypatch):
+    monkeypatch.setattr(ds_patches, "_original", {})
+    monkeypatch.setenv("ZOO_DS_STEP_SYNCS", "1")
+    assert ds_patches.apply() is False
+
+
+def test_mask_matches_deepspeed():
+    original, _ = _originals()
+    x = torch.tensor([1.5, float("nan"), float("inf"), -float("inf"), 0.0, -2.0])
+    a, b = x.clone(), x.clone()
+    original(a, device="cpu")
+    ds_patches.mask_nan_or_inf(b, device="cpu")
+    assert torch.equal(a, b) and b.tolist() == [1.5, -1.0, -1.0, -1.0, 0.0, -2.0]
+
+
+@pytest.mark.parametrize("norm", [0.3, 1.0, 7.5, -1.0, math.inf, math.nan])
+@pytest.mark.parametrize("clip,scale", [(1.0, 1.0), (0.5, 4.0), (0.0, 2.0), (0.0, 1.0)])
+def test_unscale_and_clip_matches_deepspeed(norm, clip, scale):
+    """Clipped, unclipped, the -1 sentinel and non-finite norms (scaled to zero), with and
+    without a loss scale, on a flat gradient and on a list of sub-partitions."""
+    _, original = _originals()
+    me = SimpleNamespace(clip_grad=clip, loss_scale=scale, device="cpu")
+    g = torch.randn(2, 5, generator=torch.Generator().manual_seed(0))
+    a, b = [g[0].clone(), [g[1].clone()]], [g[0].clone(), [g[1].clone()]]
+    original(me, a, torch.tensor(norm))
+    ds_patches.unscale_and_clip_grads(me, b, torch.tensor(norm))
+    torch.testing.assert_close(a[0], b[0], rtol=1e-6, atol=0)
+    torch.testing.assert_close(a[1][0], b[1][0], rtol=1e-6, atol=0)
