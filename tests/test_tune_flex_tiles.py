@@ -1,0 +1,34 @@
+"""tools/tune_flex_tiles.py: the cases are the models' own layers at their training shapes, and
+every tile variant is one FlexAttention accepts on 128-token blocks (the timing needs a GPU)."""
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import tune_flex_tiles as T  # noqa: E402
+
+
+def test_cases_are_the_models_layers_at_training_shape():
+    cases = T.layer_cases(2)
+    assert [(c[0], type(c[1]).__name__, c[2:]) for c in cases] == [
+        ("pixel_base_strided.imagenet64", "SlidingWindow", (32, 8, 12288, 64)),
+        ("pixel_base_strided.imagenet64", "DilatedWindow", (32, 8, 12288, 64)),
+        ("lm_base_longformer.enwik8", "SlidingWindow", (16, 8, 16384, 64)),
+        ("lm_base_longformer.enwik8", "DilatedWindow", (16, 8, 16384, 64))]  # its first and last layers' kinds
+
+
+def test_variants_fit_128_token_blocks():
+    for name, opts in T.VARIANTS.items():
+        opts = opts or {}
+        for key in ("BLOCK_M", "BLOCK_N", "BLOCK_M1", "BLOCK_N1", "BLOCK_M2", "BLOCK_N2"):
+            assert 128 % opts.get(key, 128) == 0, (name, key)
+        assert opts.get("BLOCK_N1", 128) % opts.get("BLOCK_M1", 64) == 0, name  # the backward's static asserts
+        assert opts.get("BLOCK_M2", 128) % opts.get("BLOCK_N2", 64) == 0, name
+
+
+def test_refuses_without_a_gpu(capsys):
+    if torch.cuda.is_available():
+        return
+    assert T.main(["--out", "/dev/null"]) == 2
+    assert "needs a CUDA GPU" in capsys.readouterr().err

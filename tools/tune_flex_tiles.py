@@ -1,0 +1,133 @@
+"""FlexAttention kernel tiles for the attention calls our models make, timed fwd+bwd on one GPU.
+
+FlexAttention picks its Triton tiles from a per-GPU default; session 14's H200 profile of the
+pixel model at 12,288 x 32 spent 53 of its 71 attention ms in the backward (3.2x the forward for
+the sliding layers, 5x for the 64-token class pieces, against a ~2.5x FLOP ratio). This takes each
+distinct layer pattern of the named models at their training shape, runs exactly what a compiled
+block runs in its graph (``SparseSelfAttention.graph_mask``: the fused BlockMask, or r class heads on
+the "batch" view), and times every tile variant against the default, checking outputs and
+gradients equal to the default's (bf16). Variants that do not compile are recorded, not fatal.
+
+    PYTHONPATH=$PWD python3 tools/tune_flex_tiles.py --out $OUT/tiles.json
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+# (name, kernel_options): unprefixed BLOCK_M/N are the forward's tiles, BLOCK_M1..N2 the backward's;
+# fwd_/bwd_ prefixes keep warps and stages to one pass. Every tile divides the 128-token blocks.
+VARIANTS = {
+    "default": None,
+    "bwd_64x64_w4": dict(BLOCK_M1=64, BLOCK_N1=64, BLOCK_M2=64, BLOCK_N2=64, bwd_num_warps=4, bwd_num_stages=3),
+    "bwd_32x128_w4": dict(BLOCK_M1=32, BLOCK_N1=128, BLOCK_M2=128, BLOCK_N2=32, bwd_num_warps=4, bwd_num_stages=3),
+    "bwd_64x128_w8": dict(BLOCK_M1=64, BLOCK_N1=128, BLOCK_M2=128, BLOCK_N2=64, bwd_num_warps=8, bwd_num_stages=3),
+    "bwd_64x128_w4_s2": dict(BLOCK_M1=64, BLOCK_N1=128, BLOCK_M2=128, BLOCK_N2=64, bwd_num_warps=4, bwd_num_stages=2),
+    "fwd_128x64_w4": dict(BLOCK_M=128, BLOCK_N=64, fwd_num_warps=4, fwd_num_stages=3),
+    "all_64": dict(BLOCK_M=64, BLOCK_N=64, BLOCK_M1=64, BLOCK_N1=64, BLOCK_M2=64, BLOCK_N2=64),
+}
+MODELS = {"pixel_base_strided.imagenet64": (12288, 32), "lm_base_longformer.enwik8": (16384, 16)}
+
+
+def layer_cases(per_model: int):
+    """(model, pattern, B, H, N, D) for ``per_model`` of each model's distinct layer patterns, spread
+    from its first to its last (the LM: its first sliding window and its last, dilated, layers)."""
+    from zoo.registry import create_model
+    out = []
+    for name, (n, b) in MODELS.items():
+        with torch.device("meta"):
+            m = create_model(name)
+        distinct = list({repr(p): p for p in m.patterns}.values())
+        k = min(per_model, len(distinct))
+        picks = sorted({round(i * (len(distinct) - 1) / max(k - 1, 1)) for i in range(k)})
+        out += [(name, distinct[i], b, m.config.num_heads, n, m.config.dim // m.config.num_heads) for i in picks]
+    return out
+
+
+def run_case(p, B, H, N, D, opts, reps):
+    """(ms fwd+bwd, out, grads) of the in-graph call with these kernel options."""
+    from torch.nn.attention.flex_attention import flex_attention
+
+    from zoo.attention import SparseSelfAttention
+    from zoo.attention.kernels.classes import from_classes, to_classes
+    attn = SparseSelfAttention(H * D, H, p)
+    gm = attn.graph_mask(torch.empty(1, N, H * D, device="cuda"))
+    if gm is None or gm is True:
+        raise ValueError(f"{p!r} does not run in the graph at {N} tokens")
+    fn = torch.compile(flex_attention, dynamic=False)
+    g = torch.Generator(device="cuda").manual_seed(0)
+    q, k, v = (torch.randn(B, H, N, D, device="cuda", dtype=torch.bfloat16, generator=g).requires_grad_() for _ in range(3))
+    kw = {"scale": D ** -0.5, **({"kernel_options": opts} if opts else {})}
+
+    def step():
+        if isinstance(gm, tuple):
+            r, bm = gm
+            out = from_classes(fn(*(to_classes(t, r) for t in (q, k, v)), block_mask=bm, **kw), B, "batch", r)
+        else:
+            out = fn(q, k, v, block_mask=gm, **kw)
+        grads = torch.autograd.grad(out.float().square().mean(), (q, k, v))
+        return out, grads
+    out, grads = step()  # compiles
+    torch.cuda.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(reps):
+        step()
+    end.record()
+    torch.cuda.synchronize()
+    return start.elapsed_time(end) / reps, out.detach().float(), [x.float() for x in grads]
+
+
+def _rel(a, b):
+    return ((a - b).abs().max() / b.abs().max().clamp(min=1e-6)).item()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="benchmarks/flex_tiles_h200.json")
+    ap.add_argument("--per-model", type=int, default=2, help="distinct layer patterns per model")
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--deadline", type=float, default=0, help="seconds; write what is done by then and stop")
+    args = ap.parse_args(argv)
+    if not torch.cuda.is_available():
+        print("tune_flex_tiles: needs a CUDA GPU", file=sys.stderr)
+        return 2
+    from zoo.attention.kernels.block_mask import raise_recompile_limits
+    raise_recompile_limits()
+    t0, rows = time.time(), []
+    for model, p, B, H, N, D in layer_cases(args.per_model):
+        ref = None
+        for name in args.variants.split(","):
+            if args.deadline and time.time() - t0 > args.deadline:
+                break
+            row = dict(model=model, pattern=repr(p), B=B, H=H, N=N, D=D, variant=name, kernel_options=VARIANTS[name])
+            try:
+                ms, out, grads = run_case(p, B, H, N, D, VARIANTS[name], args.reps)
+                row["fwdbwd_ms"] = round(ms, 3)
+                if ref is None:
+                    ref = (out, grads)
+                row["max_rel_err"] = max([_rel(out, ref[0])] + [_rel(a, b) for a, b in zip(grads, ref[1])])
+                row["ok"] = row["max_rel_err"] < 2e-2
+            except Exception as e:  # one variant that does not compile must not hide the others
+                row["error"] = f"{type(e).__name__}: {e}"[:300]
+            rows.append(row)
+            print(f"{model[:14]:14s} {repr(p)[:44]:44s} {name:18s} {row.get('fwdbwd_ms', '-'):>9} "
+                  f"{row.get('max_rel_err', row.get('error', ''))!s:.60}", flush=True)
+    doc = dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               gpu=torch.cuda.get_device_name(), torch=torch.__version__, command=" ".join(sys.argv), rows=rows)
+    with open(args.out, "w") as f:
+        json.dump(doc, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
