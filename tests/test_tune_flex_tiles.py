@@ -32,3 +32,9 @@ def test_refuses_without_a_gpu(capsys):
         return
     assert T.main(["--out", "/dev/null"]) == 2
     assert "needs a CUDA GPU" in capsys.readouterr().err
+
+
+def test_anchor_cases_are_issue_3s_static_patterns_at_its_shape():
+    names = {c[0]: c[2:] for c in T.anchor_cases()}
+    assert set(names) == {"anchors:sliding_window", "anchors:dilated_window", "anchors:longformer", "anchors:bigbird"}
+    assert set(names.values()) == {(4, 16, 16384, 64)}

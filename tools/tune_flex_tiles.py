@@ -8,7 +8,10 @@ block runs in its graph (``SparseSelfAttention.graph_mask``: the fused BlockMask
 the "batch" view), and times every tile variant against the default, checking outputs and
 gradients equal to the default's (bf16). Variants that do not compile are recorded, not fatal.
 
-    PYTHONPATH=$PWD python3 tools/tune_flex_tiles.py --out $OUT/tiles.json
+    PYTHONPATH=$PWD python3 tools/tune_flex_tiles.py --out $OUT/tiles.json [--cases anchors]
+
+``--cases anchors`` takes issue #3's benchmark patterns instead (sliding window 512 at 176 useful
+TFLOP/s fwd+bwd at 16k, the goal is 200).
 """
 from __future__ import annotations
 
@@ -50,6 +53,18 @@ def layer_cases(per_model: int):
         picks = sorted({round(i * (len(distinct) - 1) / max(k - 1, 1)) for i in range(k)})
         out += [(name, distinct[i], b, m.config.num_heads, n, m.config.dim // m.config.num_heads) for i in picks]
     return out
+
+
+def anchor_cases(n: int = 16384):
+    """(name, pattern, B, H, N, D) of issue #3's static patterns (bench_attention.cases(), the shapes
+    of shared/ANCHORS.md: B x N = 65,536 tokens, H = 16, D = 64) that run inside a compiled graph."""
+    from bench_attention import D as AD, H as AH, cases
+    from zoo.attention.patterns import runs_fused
+    keep = []
+    for name, p in cases().items():
+        if not p.data_dependent and (runs_fused(p, (n, n, AH, 0)) or name == "dilated_window"):
+            keep.append((f"anchors:{name}", p, 65536 // n, AH, n, AD))
+    return keep
 
 
 def run_case(p, B, H, N, D, opts, reps):
@@ -94,6 +109,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="benchmarks/flex_tiles_h200.json")
     ap.add_argument("--per-model", type=int, default=2, help="distinct layer patterns per model")
+    ap.add_argument("--cases", choices=("models", "anchors", "both"), default="models",
+                    help="the models' layers at training shape, issue #3's benchmark patterns, or both")
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--deadline", type=float, default=0, help="seconds; write what is done by then and stop")
@@ -104,7 +121,9 @@ def main(argv=None) -> int:
     from zoo.attention.kernels.block_mask import raise_recompile_limits
     raise_recompile_limits()
     t0, rows = time.time(), []
-    for model, p, B, H, N, D in layer_cases(args.per_model):
+    todo = (layer_cases(args.per_model) if args.cases != "anchors" else []) + \
+        (anchor_cases() if args.cases != "models" else [])
+    for model, p, B, H, N, D in todo:
         ref = None
         for name in args.variants.split(","):
             if args.deadline and time.time() - t0 > args.deadline:
