@@ -193,11 +193,16 @@ def test_short_class_pieces_take_smaller_tiles_on_request(monkeypatch):
     monkeypatch.setenv("ZOO_CLASS_TILES", "64")
     assert C.class_tiles(64, cuda) == dict(BLOCK_M=64, BLOCK_N=64, BLOCK_M1=64, BLOCK_N1=64, BLOCK_M2=64, BLOCK_N2=64)
     assert C.class_tiles(65, cuda) == {} and C.class_tiles(64, "cpu") == {}
+    assert C.class_tiles(64, cuda, block=64) == {}  # not smaller than the BlockMask's blocks
+    monkeypatch.setenv("ZOO_CLASS_TILES", "48")
+    with pytest.raises(ValueError, match=r"ZOO_CLASS_TILES must be one of \(16, 32, 64\)"):
+        C.class_tiles(40, cuda)
+    monkeypatch.setenv("ZOO_CLASS_TILES", "64")
     seen, real = [], flex._run
-    monkeypatch.setattr(flex, "class_tiles", lambda m, device: {"BLOCK_M": m})
+    monkeypatch.setattr(flex, "class_tiles", lambda m, device, block: {"BLOCK_M": m, "block": block})
     monkeypatch.setattr(flex, "_run", lambda q, k, v, bm, scale, opts=None, *a: (
         seen.append((bm.BLOCK_SIZE, opts)) or real(q, k, v, bm, scale, None, *a)))
     comp, = PATTERNS["dilated_window"].components(39, 39, 2)  # r = 3: 13 rows per class
     with torch.no_grad():
         flex._class_piece(comp, *_qkv(39), 3, None, 0.25, 128, None)
-    assert seen == [((128, 128), {"BLOCK_M": 13})]
+    assert seen == [((128, 128), {"BLOCK_M": 13, "block": 128})]

@@ -21,18 +21,24 @@ def _originals():
     return ds_utils.mask_nan_or_inf_with_val_inplace, ds_patches._original["unscale_and_clip_grads"]
 
 
+pytestmark = pytest.mark.skipif(deepspeed.__version__.split("+")[0] not in ds_patches.CHECKED,
+                                reason="the patch applies to the DeepSpeed version it was checked against")
+
+
 def test_apply_installs_both_replacements_once():
-    assert deepspeed.__version__.startswith(ds_patches.CHECKED)
     assert ds_patches.apply() and ds_patches.apply()  # idempotent
     assert z.mask_nan_or_inf_with_val_inplace is ds_patches.mask_nan_or_inf
     assert z.DeepSpeedZeroOptimizer.unscale_and_clip_grads is ds_patches.unscale_and_clip_grads
     assert ds_patches._original["unscale_and_clip_grads"] is not ds_patches.unscale_and_clip_grads
 
 
-def test_a_b_switch_keeps_deepspeeds_step(monkeypatch):
+def test_a_b_switch_and_other_versions_keep_deepspeeds_step(monkeypatch):
     monkeypatch.setattr(ds_patches, "_original", {})
     monkeypatch.setenv("ZOO_DS_STEP_SYNCS", "1")
     assert ds_patches.apply() is False
+    monkeypatch.delenv("ZOO_DS_STEP_SYNCS")
+    monkeypatch.setattr(deepspeed, "__version__", "0.19.7")
+    assert ds_patches.apply() is False and ds_patches._original == {}
 
 
 def test_mask_matches_deepspeed():
@@ -46,14 +52,15 @@ def test_mask_matches_deepspeed():
 
 @pytest.mark.parametrize("norm", [0.3, 1.0, 7.5, -1.0, math.inf, math.nan])
 @pytest.mark.parametrize("clip,scale", [(1.0, 1.0), (0.5, 4.0), (0.0, 2.0), (0.0, 1.0)])
-def test_unscale_and_clip_matches_deepspeed(norm, clip, scale):
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_unscale_and_clip_matches_deepspeed(norm, clip, scale, dtype):
     """Clipped, unclipped, the -1 sentinel and non-finite norms (scaled to zero), with and
     without a loss scale, on a flat gradient and on a list of sub-partitions."""
     _, original = _originals()
     me = SimpleNamespace(clip_grad=clip, loss_scale=scale, device="cpu")
     g = torch.randn(2, 5, generator=torch.Generator().manual_seed(0))
     a, b = [g[0].clone(), [g[1].clone()]], [g[0].clone(), [g[1].clone()]]
-    original(me, a, torch.tensor(norm))
-    ds_patches.unscale_and_clip_grads(me, b, torch.tensor(norm))
+    original(me, a, torch.tensor(norm, dtype=dtype))
+    ds_patches.unscale_and_clip_grads(me, b, torch.tensor(norm, dtype=dtype))
     torch.testing.assert_close(a[0], b[0], rtol=1e-6, atol=0)
     torch.testing.assert_close(a[1][0], b[1][0], rtol=1e-6, atol=0)

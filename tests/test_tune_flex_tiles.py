@@ -38,3 +38,11 @@ def test_anchor_cases_are_issue_3s_static_patterns_at_its_shape():
     names = {c[0]: c[2:] for c in T.anchor_cases()}
     assert set(names) == {"anchors:sliding_window", "anchors:dilated_window", "anchors:longformer", "anchors:bigbird"}
     assert set(names.values()) == {(4, 16, 16384, 64)}
+
+
+def test_variant_names_are_checked_before_any_work():
+    import pytest
+    with pytest.raises(SystemExit):
+        T.main(["--variants", "default,no_such_tiles"])
+    with pytest.raises(SystemExit):
+        T.main(["--variants", "all_64"])  # no reference

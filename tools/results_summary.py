@@ -29,6 +29,13 @@ def _train_rows(train: dict, model: str) -> dict[str, dict]:
     return out
 
 
+def _code(row: dict) -> str:
+    """The commit a row ran, and the switches it ran with where they made it the default path
+    (``env_at_run``: a switch that was set then and is the default, or the only path, now)."""
+    env = f" with {row['env_at_run']}" if row.get("env_at_run") else ""
+    return f"{str(row.get('git_commit'))[:7]}{env}"
+
+
 def scaling(train: dict, world: int = 2) -> dict[str, float]:
     """ZeRO stage -> N-GPU tokens/s over N times the 1-GPU tokens/s (same model, attention, length, code)."""
     out = {}
@@ -91,14 +98,14 @@ def summary() -> tuple[dict, dict]:
         dense = ""
         if "dense" in rows:
             d = rows["dense"]
-            dense = (f"; dense baseline MFU {d['mfu']:.3f} at {d['step_ms']:.1f} ms/step (code {str(d.get('git_commit'))[:7]}"
+            dense = (f"; dense baseline MFU {d['mfu']:.3f} at {d['step_ms']:.1f} ms/step (code {_code(d)}"
                      + (")" if same_shape else f", micro-batch {d['micro_batch']}: no speedup from another step shape)"))
         compiled = "sparse" in rows and rows["sparse"].get("overrides", {}).get("compile")
         how = ", blocks compiled (compile=True)" if compiled else ""
         how += "".join(f", DeepSpeed {s}" for s in rows.get("sparse", {}).get("ds_set", []))
         why[key] = ("sparse run timed out (see train_h200.json's note)" if "sparse" not in rows else
                     f"{rows['sparse']['seq_len']:,} tokens, micro-batch {rows['sparse']['micro_batch']}{how}, "
-                    f"{rows['sparse']['step_ms']:.1f} ms/step (code {str(rows['sparse'].get('git_commit'))[:7]})") + dense
+                    f"{rows['sparse']['step_ms']:.1f} ms/step (code {_code(rows['sparse'])})") + dense
     why["step_speedup_sparse_vs_dense"] = "dense step time over sparse step time, one GPU, ZeRO-2 (train_h200.json)"
     res["scaling_efficiency_2gpu"] = scaling(train) or None
     why["scaling_efficiency_2gpu"] = ("pixel_base_strided.imagenet64, 12,288 tokens, micro-batch 1 per GPU, against the 1-GPU row "

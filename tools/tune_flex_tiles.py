@@ -7,6 +7,9 @@ distinct layer pattern of the named models at their training shape, runs exactly
 block runs in its graph (``SparseSelfAttention.graph_mask``: the fused BlockMask, or r class heads on
 the "batch" view), and times every tile variant against the default, checking outputs and
 gradients equal to the default's (bf16). Variants that do not compile are recorded, not fatal.
+Every case runs the default first, then each variant in turn over all cases (a deadline cuts
+variants, not cases); the JSON is rewritten after every row. The timed step also computes the loss
+and the class view's reshuffle, the same for every variant.
 
     PYTHONPATH=$PWD python3 tools/tune_flex_tiles.py --out $OUT/tiles.json [--cases anchors]
 
@@ -115,36 +118,42 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--deadline", type=float, default=0, help="seconds; write what is done by then and stop")
     args = ap.parse_args(argv)
+    names = [v for v in args.variants.split(",") if v]
+    unknown = sorted(set(names) - set(VARIANTS))
+    if unknown or "default" not in names:
+        ap.error(f"--variants takes names from {sorted(VARIANTS)} and must include default (the reference); "
+                 f"unknown: {unknown}")
+    names = ["default"] + [v for v in names if v != "default"]
     if not torch.cuda.is_available():
         print("tune_flex_tiles: needs a CUDA GPU", file=sys.stderr)
         return 2
     from zoo.attention.kernels.block_mask import raise_recompile_limits
     raise_recompile_limits()
-    t0, rows = time.time(), []
+    t0, rows, refs = time.time(), [], {}
     todo = (layer_cases(args.per_model) if args.cases != "anchors" else []) + \
         (anchor_cases() if args.cases != "models" else [])
-    for model, p, B, H, N, D in todo:
-        ref = None
-        for name in args.variants.split(","):
+    doc = dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               gpu=torch.cuda.get_device_name(), torch=torch.__version__, command=" ".join(sys.argv), rows=rows)
+    for name in names:  # every case's default first, so a deadline cuts variants, not cases
+        for i, (model, p, B, H, N, D) in enumerate(todo):
             if args.deadline and time.time() - t0 > args.deadline:
                 break
             row = dict(model=model, pattern=repr(p), B=B, H=H, N=N, D=D, variant=name, kernel_options=VARIANTS[name])
             try:
                 ms, out, grads = run_case(p, B, H, N, D, VARIANTS[name], args.reps)
                 row["fwdbwd_ms"] = round(ms, 3)
-                if ref is None:
-                    ref = (out, grads)
-                row["max_rel_err"] = max([_rel(out, ref[0])] + [_rel(a, b) for a, b in zip(grads, ref[1])])
-                row["ok"] = row["max_rel_err"] < 2e-2
+                if name == "default":
+                    refs[i] = (out, grads)
+                if i in refs:  # outputs and gradients against the default tiles'
+                    row["max_rel_err"] = max([_rel(out, refs[i][0])] + [_rel(a, b) for a, b in zip(grads, refs[i][1])])
+                    row["ok"] = row["max_rel_err"] < 2e-2
             except Exception as e:  # one variant that does not compile must not hide the others
                 row["error"] = f"{type(e).__name__}: {e}"[:300]
             rows.append(row)
+            with open(args.out, "w") as f:  # after every row: a timeout keeps what was measured
+                json.dump(doc, f, indent=1)
             print(f"{model[:14]:14s} {repr(p)[:44]:44s} {name:18s} {row.get('fwdbwd_ms', '-'):>9} "
                   f"{row.get('max_rel_err', row.get('error', ''))!s:.60}", flush=True)
-    doc = dict(date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-               gpu=torch.cuda.get_device_name(), torch=torch.__version__, command=" ".join(sys.argv), rows=rows)
-    with open(args.out, "w") as f:
-        json.dump(doc, f, indent=1)
     return 0
 
 

@@ -2,9 +2,9 @@
 # without its host-device syncs (zoo/train/ds_patches.py, on by default since session 14) against
 # DeepSpeed's own step (ZOO_DS_STEP_SYNCS=1). Session 14's profiles: six syncs per step
 # (runtime/utils.py:887, 888, 233); after them the host issues the rest of the step while the GPU
-# idles: 11.2 ms of pixel x32's 303.6 ms step, 16.2 ms of the LM x16's 228.8 ms. If the idle goes,
-# pixel would reach ~292 ms (MFU ~0.40). Profiled: sync_points should be empty, gpu_idle.by_phase.step
-# near zero. Set ZOO_CLASS_TILES=64 in the command if call 1 showed it wins. Compiled ZeRO-2 bf16.
+# idles: 21.8 ms of pixel x32's 303.6 ms step (11.2 of 303.8 with plain gradient hooks; LM x16 with
+# them 16.2 of 227.1). The pixel step's GPU work is 285.6 ms (MFU 0.41 if nothing else waited).
+# Profiled: sync_points should be empty, gpu_idle.by_phase.step near zero. Set ZOO_CLASS_TILES=64 in the command if call 1 showed it wins. Compiled ZeRO-2 bf16.
 # Carry: .whl.
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 DS_BUILD_OPS=0 PYTHONFAULTHANDLER=1

@@ -269,7 +269,7 @@ class SparseSelfAttention(nn.Module):
             r, bm = graph_mask
             qc, kc, vc = (to_classes(t, r) for t in (q, k, v))  # (B*H, r, N/r, D) views
             out = flex_attention(qc, kc, vc, block_mask=bm, scale=self.head_dim ** -0.5,
-                                 kernel_options=class_tiles(N // r, x.device) or None)
+                                 kernel_options=class_tiles(N // r, x.device, bm.BLOCK_SIZE[0]) or None)
             out = from_classes(out, B, "batch", r)  # (B, H, N, D)
         elif flex_in_graph:  # the fused path's one FlexAttention call, inside the graph
             out = flex_attention(q, k, v, block_mask=graph_mask, scale=self.head_dim ** -0.5)  # (B, H, N, D)

@@ -6,7 +6,7 @@ Options from the configuration: per-layer patterns (schedule.py), activation che
 torch.compile for training, with the attention core left out of the graph (it compiles its own
 kernels and caches per pattern and shape), except dense, fused static and single residue-class
 attention, which run inside each block's graph (``SparseSelfAttention.graph_mask``; H200, session
-14: 4-6% off a training step; ``ZOO_GRAPH_ATTENTION=0`` for A/B). Decoding passes one KV cache per
+14: 5.6-6.0% off a training step; ``ZOO_GRAPH_ATTENTION=0`` for A/B). Decoding passes one KV cache per
 layer.
 """
 from __future__ import annotations

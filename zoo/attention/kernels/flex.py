@@ -176,7 +176,7 @@ def _class_piece(comp: Component, q: Tensor, k: Tensor, v: Tensor, r: int, kpm, 
     layout = class_layout(r, *parts)
     qc, kc, vc = (to_classes(x, r, layout) for x in parts)  # (B*Hc, r, n/r, D) or (B, r*Hc, n/r, D)
     bm = _class_block_mask(comp, n, r, heads, kpm, layout, block, q.device)
-    out, lse = _run(qc, kc, vc, bm, scale, {**class_tiles(n // r, q.device), **(kernel_options or {})})
+    out, lse = _run(qc, kc, vc, bm, scale, {**class_tiles(n // r, q.device, block), **(kernel_options or {})})
     subset = comp.heads is not None
     return (put_heads(from_classes(out, B, layout, r), heads, subset, H, 0.0),
             put_heads(from_classes(lse.float(), B, layout, r), heads, subset, H, float("-inf")))
