@@ -1,6 +1,6 @@
 """zoo/train/ds_patches.py: DeepSpeed's ZeRO step without its host-device syncs computes what
-DeepSpeed's own functions compute (values only: whether a sync happens shows on the GPU, in the
-profile's ``sync_points``)."""
+DeepSpeed's own functions compute, function by function and over a clipped ZeRO-2 bf16 run
+(values only: whether a sync happens shows on the GPU, in the profile's ``sync_points``)."""
 import math
 import os
 from types import SimpleNamespace
@@ -64,3 +64,47 @@ def test_unscale_and_clip_matches_deepspeed(norm, clip, scale, dtype):
     ds_patches.unscale_and_clip_grads(me, b, torch.tensor(norm, dtype=dtype))
     torch.testing.assert_close(a[0], b[0], rtol=1e-6, atol=0)
     torch.testing.assert_close(a[1][0], b[1][0], rtol=1e-6, atol=0)
+
+
+ZERO2_STEPS = """
+import torch, deepspeed
+from zoo.registry import create_model
+from zoo.train import ds_patches
+print("patched", ds_patches.apply())
+torch.manual_seed(0)
+m = create_model("lm_tiny_longformer")
+cfg = {"train_micro_batch_size_per_gpu": 2, "gradient_accumulation_steps": 1, "gradient_clipping": 0.05,
+       "zero_optimization": {"stage": 2}, "bf16": {"enabled": True, "check_grad_overflow": False},
+       "zero_allow_untested_optimizer": True}
+eng, *_ = deepspeed.initialize(model=m, optimizer=torch.optim.AdamW(m.parameters(), lr=1e-2), config=cfg)
+batch = m.dummy_inputs(batch_size=2)
+for _ in range(3):
+    out = eng(**batch)
+    eng.backward(out["loss"])
+    eng.step()
+    print("loss", float(out["loss"]), "norm", float(eng.get_global_grad_norm()))
+print("weights", sum(float(p.double().sum()) for p in m.parameters()))
+"""
+
+
+def test_a_zero2_bf16_run_with_clipping_is_bit_identical_to_deepspeeds_own():
+    """Three clipped ZeRO-2 bf16 steps (norms far above the clip) with and without the patch:
+    the same losses, norms and weights to the last bit."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from test_train_deepspeed import _port
+    root = Path(__file__).resolve().parents[1]
+    outs = []
+    for keep in ("1", "0"):
+        env = {**os.environ, "DS_ACCELERATOR": "cpu", "RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0",
+               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_port()), "ZOO_DS_STEP_SYNCS": keep,
+               "PYTHONPATH": str(root)}
+        run = subprocess.run([sys.executable, "-c", ZERO2_STEPS], env=env, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-3000:]
+        outs.append([line for line in run.stdout.splitlines() if line.startswith(("patched", "loss", "weights"))])
+    assert outs[0][0] == "patched False" and outs[1][0] == "patched True"
+    norms = [float(line.split()[-1]) for line in outs[1] if line.startswith("loss")]
+    assert len(norms) == 3 and min(norms) > 0.05  # every step clipped
+    assert outs[0][1:] == outs[1][1:]
