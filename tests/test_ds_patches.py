@@ -90,18 +90,10 @@ print("weights", sum(float(p.double().sum()) for p in m.parameters()))
 def test_a_zero2_bf16_run_with_clipping_is_bit_identical_to_deepspeeds_own():
     """Three clipped ZeRO-2 bf16 steps (norms far above the clip) with and without the patch:
     the same losses, norms and weights to the last bit."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from test_train_deepspeed import _port
-    root = Path(__file__).resolve().parents[1]
+    from test_train_deepspeed import run_one_rank
     outs = []
     for keep in ("1", "0"):
-        env = {**os.environ, "DS_ACCELERATOR": "cpu", "RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0",
-               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_port()), "ZOO_DS_STEP_SYNCS": keep,
-               "PYTHONPATH": str(root)}
-        run = subprocess.run([sys.executable, "-c", ZERO2_STEPS], env=env, capture_output=True, text=True, timeout=300)
+        run = run_one_rank(ZERO2_STEPS, ZOO_DS_STEP_SYNCS=keep)
         assert run.returncode == 0, run.stderr[-3000:]
         outs.append([line for line in run.stdout.splitlines() if line.startswith(("patched", "loss", "weights"))])
     assert outs[0][0] == "patched False" and outs[1][0] == "patched True"

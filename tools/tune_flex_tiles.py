@@ -75,7 +75,7 @@ def run_case(p, B, H, N, D, opts, reps):
     from torch.nn.attention.flex_attention import flex_attention
 
     from zoo.attention import SparseSelfAttention
-    from zoo.attention.kernels.classes import from_classes, to_classes
+    from zoo.attention.attention import graph_attention
     attn = SparseSelfAttention(H * D, H, p)
     gm = attn.graph_mask(torch.empty(1, N, H * D, device="cuda"))
     if gm is None or gm is True:
@@ -83,14 +83,9 @@ def run_case(p, B, H, N, D, opts, reps):
     fn = torch.compile(flex_attention, dynamic=False)
     g = torch.Generator(device="cuda").manual_seed(0)
     q, k, v = (torch.randn(B, H, N, D, device="cuda", dtype=torch.bfloat16, generator=g).requires_grad_() for _ in range(3))
-    kw = {"scale": D ** -0.5, **({"kernel_options": opts} if opts else {})}
 
     def step():
-        if isinstance(gm, tuple):
-            r, bm = gm
-            out = from_classes(fn(*(to_classes(t, r) for t in (q, k, v)), block_mask=bm, **kw), B, "batch", r)
-        else:
-            out = fn(q, k, v, block_mask=gm, **kw)
+        out = graph_attention(q, k, v, gm, scale=D ** -0.5, causal=p.causal, kernel_options=opts, attend=fn)
         grads = torch.autograd.grad(out.float().square().mean(), (q, k, v))
         return out, grads
     out, grads = step()  # compiles

@@ -165,6 +165,26 @@ class KVCache:
         return self.k, self.v, self.k_start
 
 
+def graph_attention(q: Tensor, k: Tensor, v: Tensor, graph_mask: GraphMask, *, scale: float, causal: bool,
+                    kernel_options: dict | None = None, attend=flex_attention) -> Tensor:
+    """What a compiled block runs in its own graph for ``graph_mask`` (SparseSelfAttention.graph_mask):
+    SDPA for True (as the dispatcher runs dense attention), r class heads on the "batch" view for
+    (r, BlockMask) (with ``class_tiles`` unless ``kernel_options`` says otherwise), one FlexAttention
+    call for a BlockMask. q, k, v (B, H, N, D) contiguous -> (B, H, N, D). ``attend`` is FlexAttention
+    itself inside a graph; a compiled one outside any (tools/tune_flex_tiles.py)."""
+    if graph_mask is True:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+    if isinstance(graph_mask, tuple):
+        r, bm = graph_mask
+        B, _, N, _ = q.shape
+        if kernel_options is None:
+            kernel_options = class_tiles(N // r, q.device, bm.BLOCK_SIZE[0])
+        qc, kc, vc = (to_classes(t, r) for t in (q, k, v))  # (B*H, r, N/r, D) views
+        return from_classes(attend(qc, kc, vc, block_mask=bm, scale=scale, kernel_options=kernel_options or None),
+                            B, "batch", r)
+    return attend(q, k, v, block_mask=graph_mask, scale=scale, kernel_options=kernel_options)
+
+
 class _DenseGrad(torch.autograd.Function):
     """Identity whose backward hands on a dense gradient.
 
@@ -175,8 +195,9 @@ class _DenseGrad(torch.autograd.Function):
     strided kernels outside any fusion: 4.6 ms of a 16k-token LM step on the H200
     (``copies`` in benchmarks/train_h200.json, session 13). Dense tensors on both sides move that
     copy into the compiled graphs, where it fuses with a neighbour or runs as one Triton kernel.
-    Opt-in (``ZOO_DENSE_BOUNDARY=1`` at construction): in the pixel step it cut the copies from 48
-    to 6 and the backward's GPU time by 5 ms, but no wall-clock A/B has finished yet."""
+    Opt-in (``ZOO_DENSE_BOUNDARY=1`` at construction): in the pixel step at 12,288 x 8 it cut the
+    copies from 48 to 6 and the step from 91.3 to 88.9 ms, but attention inside the block's graph
+    (the default, no break left) took it to 85.8 ms (session 14); it serves the layers that break."""
 
     @staticmethod
     def forward(ctx, x: Tensor) -> Tensor:
@@ -263,16 +284,8 @@ class SparseSelfAttention(nn.Module):
             if key_padding_mask is not None or global_mask is not None:
                 raise ValueError("key_padding_mask/global_mask are not supported while decoding with a cache")
             k, v, k_start = cache.append(k, v)
-        if graph_mask is True:  # what the dispatcher runs for dense attention, inside the graph
-            out = F.scaled_dot_product_attention(q, k, v, is_causal=self.pattern.causal)  # (B, H, N, D)
-        elif isinstance(graph_mask, tuple):  # one residue-class piece as r class heads, inside the graph
-            r, bm = graph_mask
-            qc, kc, vc = (to_classes(t, r) for t in (q, k, v))  # (B*H, r, N/r, D) views
-            out = flex_attention(qc, kc, vc, block_mask=bm, scale=self.head_dim ** -0.5,
-                                 kernel_options=class_tiles(N // r, x.device, bm.BLOCK_SIZE[0]) or None)
-            out = from_classes(out, B, "batch", r)  # (B, H, N, D)
-        elif flex_in_graph:  # the fused path's one FlexAttention call, inside the graph
-            out = flex_attention(q, k, v, block_mask=graph_mask, scale=self.head_dim ** -0.5)  # (B, H, N, D)
+        if graph_mask is not None:
+            out = graph_attention(q, k, v, graph_mask, scale=self.head_dim ** -0.5, causal=self.pattern.causal)
         else:
             out = self._core(q, k, v, key_padding_mask, global_mask, k_start)  # (B, H, N, D)
         if dense_boundary:
