@@ -298,16 +298,16 @@ def test_compiled_block_with_graph_mask_equals_the_dispatcher(gpu_decisions, nam
 @pytest.mark.parametrize("name,kw,tiles", [("dilated_window", dict(left=64, dilation=8), ""),
                                            ("sliding_window", dict(left=100), ""), ("dense", {}, ""),
                                            ("dilated_window", dict(left=64, dilation=32), ""),
-                                           ("dilated_window", dict(left=64, dilation=32), "64")])
+                                           ("dilated_window", dict(left=64, dilation=32), "0")])
 def test_graph_attention_forward_and_gradients_on_cuda(monkeypatch, name, kw, tiles):
     """On the GPU the in-graph path trains: a compiled block given ``graph_mask`` matches the
     dispatcher's and the reference backend's output and gradients (bf16 tolerance), with no graph
-    break; dilation 32 gives the pixel model's short class pieces (64 tokens each), also on 64 x 64
-    kernel tiles (ZOO_CLASS_TILES=64)."""
+    break; dilation 32 gives the pixel model's short class pieces (64 tokens each), also on torch's
+    own kernel tiles (ZOO_FLEX_TILES=0) rather than kernels/tiles.py's."""
     from torch._dynamo.utils import counters
 
     if tiles:
-        monkeypatch.setenv("ZOO_CLASS_TILES", tiles)
+        monkeypatch.setenv("ZOO_FLEX_TILES", tiles)
     from zoo.layers.block import Block
 
     def block(backend):

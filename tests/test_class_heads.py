@@ -184,25 +184,3 @@ def test_only_patterns_that_can_be_class_heads_build_components_to_decide(monkey
     assert P.runs_fused(p, (4096, 4096, 2, 0))
     assert not P.runs_fused(PATTERNS["dilated_window_r2"], (4096, 4096, 2, 0))
 
-
-def test_short_class_pieces_take_smaller_tiles_on_request(monkeypatch):
-    """ZOO_CLASS_TILES=64: class pieces of at most 64 tokens get 64 x 64 kernel tiles on the GPU;
-    the BlockMask keeps 128-token blocks (torch 2.11's backward rejects smaller blocks in bf16)."""
-    cuda = torch.device("cuda")  # deciding needs no GPU
-    assert C.class_tiles(64, cuda) == {}  # opt-in
-    monkeypatch.setenv("ZOO_CLASS_TILES", "64")
-    assert C.class_tiles(64, cuda) == dict(BLOCK_M=64, BLOCK_N=64, BLOCK_M1=64, BLOCK_N1=64, BLOCK_M2=64, BLOCK_N2=64)
-    assert C.class_tiles(65, cuda) == {} and C.class_tiles(64, "cpu") == {}
-    assert C.class_tiles(64, cuda, block=64) == {}  # not smaller than the BlockMask's blocks
-    monkeypatch.setenv("ZOO_CLASS_TILES", "48")
-    with pytest.raises(ValueError, match=r"ZOO_CLASS_TILES must be one of \(16, 32, 64\)"):
-        C.class_tiles(40, cuda)
-    monkeypatch.setenv("ZOO_CLASS_TILES", "64")
-    seen, real = [], flex._run
-    monkeypatch.setattr(flex, "class_tiles", lambda m, device, block: {"BLOCK_M": m, "block": block})
-    monkeypatch.setattr(flex, "_run", lambda q, k, v, bm, scale, opts=None, *a: (
-        seen.append((bm.BLOCK_SIZE, opts)) or real(q, k, v, bm, scale, None, *a)))
-    comp, = PATTERNS["dilated_window"].components(39, 39, 2)  # r = 3: 13 rows per class
-    with torch.no_grad():
-        flex._class_piece(comp, *_qkv(39), 3, None, 0.25, 128, None)
-    assert seen == [((128, 128), {"BLOCK_M": 13, "block": 128})]

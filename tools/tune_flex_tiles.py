@@ -6,7 +6,8 @@ the sliding layers, 5x for the 64-token class pieces, against a ~2.5x FLOP ratio
 distinct layer pattern of the named models at their training shape, runs exactly what a compiled
 block runs in its graph (``SparseSelfAttention.graph_mask``: the fused BlockMask, or r class heads on
 the "batch" view), and times every tile variant against the default, checking outputs and
-gradients equal to the default's (bf16). Variants that do not compile are recorded, not fatal.
+gradients equal to the default's (bf16). The default is what the models run (kernels/tiles.py,
+chosen by session 15's sweep); ``torch`` is FlexAttention's own choice. Variants that do not compile are recorded, not fatal.
 Every case runs the default first, then each variant in turn over all cases (a deadline cuts
 variants, not cases); the JSON is rewritten after every row. The timed step also computes the loss
 and the class view's reshuffle, the same for every variant.
@@ -32,7 +33,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 # (name, kernel_options): unprefixed BLOCK_M/N are the forward's tiles, BLOCK_M1..N2 the backward's;
 # fwd_/bwd_ prefixes keep warps and stages to one pass. Every tile divides the 128-token blocks.
 VARIANTS = {
-    "default": None,
+    "default": None,  # what the models run: kernels/tiles.py's choice
+    "torch": {},  # torch's own tiles
     "bwd_64x64_w4": dict(BLOCK_M1=64, BLOCK_N1=64, BLOCK_M2=64, BLOCK_N2=64, bwd_num_warps=4, bwd_num_stages=3),
     "bwd_32x128_w4": dict(BLOCK_M1=32, BLOCK_N1=128, BLOCK_M2=128, BLOCK_N2=32, bwd_num_warps=4, bwd_num_stages=3),
     "bwd_64x128_w8": dict(BLOCK_M1=64, BLOCK_N1=128, BLOCK_M2=128, BLOCK_N2=64, bwd_num_warps=8, bwd_num_stages=3),

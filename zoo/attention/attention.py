@@ -12,7 +12,8 @@ from torch.nn.attention.flex_attention import BlockMask, flex_attention
 
 from . import patterns as P
 from .kernels.block_mask import flex_complete
-from .kernels.classes import class_tiles, from_classes, to_classes
+from .kernels.classes import from_classes, to_classes
+from .kernels.tiles import flex_tiles
 from .kernels.dense import dense_attention
 from .kernels.reference import reference_attention
 from .projection import QKVProjection
@@ -169,20 +170,18 @@ def graph_attention(q: Tensor, k: Tensor, v: Tensor, graph_mask: GraphMask, *, s
                     kernel_options: dict | None = None, attend=flex_attention) -> Tensor:
     """What a compiled block runs in its own graph for ``graph_mask`` (SparseSelfAttention.graph_mask):
     SDPA for True (as the dispatcher runs dense attention), r class heads on the "batch" view for
-    (r, BlockMask) (with ``class_tiles`` unless ``kernel_options`` says otherwise), one FlexAttention
-    call for a BlockMask. q, k, v (B, H, N, D) contiguous -> (B, H, N, D). ``attend`` is FlexAttention
+    (r, BlockMask), one FlexAttention call for a BlockMask, with kernels/tiles.py's tiles unless
+    ``kernel_options`` says otherwise ({}: torch's own). q, k, v (B, H, N, D) contiguous -> (B, H, N, D). ``attend`` is FlexAttention
     itself inside a graph; a compiled one outside any (tools/tune_flex_tiles.py)."""
     if graph_mask is True:
         return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
     if isinstance(graph_mask, tuple):
         r, bm = graph_mask
-        B, _, N, _ = q.shape
-        if kernel_options is None:
-            kernel_options = class_tiles(N // r, q.device, bm.BLOCK_SIZE[0])
+        opts = flex_tiles(q, bm.BLOCK_SIZE, kernel_options) or None
         qc, kc, vc = (to_classes(t, r) for t in (q, k, v))  # (B*H, r, N/r, D) views
-        return from_classes(attend(qc, kc, vc, block_mask=bm, scale=scale, kernel_options=kernel_options or None),
-                            B, "batch", r)
-    return attend(q, k, v, block_mask=graph_mask, scale=scale, kernel_options=kernel_options)
+        return from_classes(attend(qc, kc, vc, block_mask=bm, scale=scale, kernel_options=opts), q.shape[0], "batch", r)
+    opts = flex_tiles(q, graph_mask.BLOCK_SIZE, kernel_options) or None
+    return attend(q, k, v, block_mask=graph_mask, scale=scale, kernel_options=opts)
 
 
 class _DenseGrad(torch.autograd.Function):

@@ -58,29 +58,6 @@ def local_component(comp: Component, n: int, r: int) -> Component:
     return _memo(comp, ("class-local", n, r), comp.ranges[0], make)
 
 
-CLASS_TILE_SIZES = (16, 32, 64)
-
-
-def class_tiles(m: int, device, block: int = 128) -> dict:
-    """FlexAttention kernel tiles for class pieces of m tokens, opt-in (``ZOO_CLASS_TILES=64``; read
-    per call by the dispatcher, when it compiles by a compiled block) until timed on a GPU: the
-    pixel model's dilated layers are 192 classes of 64 causal
-    tokens, which fill 1/8 of a 128 x 128 tile and 1/2 of a 64 x 64 one (session 14, H200: ~4.6 ms
-    of FlexAttention per such layer at 12,288 x 32). The BlockMask keeps its 128-token blocks, which
-    the smaller tiles divide: torch 2.11 checks its default backward tiles against the BlockMask's
-    block before applying these, so 64-token blocks left no bf16 backward config (NoValidChoicesError,
-    pytorch/pytorch#176025). GPU only, tiles smaller than (and dividing) ``block``; {} otherwise."""
-    raw = os.environ.get("ZOO_CLASS_TILES", "")
-    if not raw:
-        return {}
-    if raw not in {str(s) for s in CLASS_TILE_SIZES}:
-        raise ValueError(f"ZOO_CLASS_TILES must be one of {CLASS_TILE_SIZES} (or unset), got {raw!r}")
-    t = int(raw)
-    if m > t or t >= block or block % t or torch.device(device).type != "cuda":
-        return {}
-    return dict(BLOCK_M=t, BLOCK_N=t, BLOCK_M1=t, BLOCK_N1=t, BLOCK_M2=t, BLOCK_N2=t)
-
-
 def class_layout(r: int, *xs: Tensor) -> str:
     """The view every one of xs (B, H, n, D) takes without a copy: "batch" when B and H merge,
     else "heads" when r and H do (a dense (B, N, H, D) layout); "batch" (copying) when neither."""

@@ -26,9 +26,10 @@ from torch import Tensor
 from ..layout import Component
 from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, flex_complete, flex_params, from_kv_blocks,
                          listed_blocks, ordered, raise_recompile_limits)
-from .classes import (class_layout, class_mask_mod, class_split, class_tiles, from_classes, local_component,
+from .classes import (class_layout, class_mask_mod, class_split, from_classes, local_component,
                       runs_as_classes, to_classes)
 from .gather import Gathered, combine, gather, head_index, put_heads, scatter_rows, take_heads
+from .tiles import flex_tiles
 
 
 @lru_cache(maxsize=None)
@@ -90,6 +91,7 @@ def _run(q: Tensor, k: Tensor, v: Tensor, block_mask, scale: float, kernel_optio
          need_lse=True):
     fn = _compiled()
     kw = {"block_mask": block_mask, "scale": scale}
+    kernel_options = flex_tiles(q, block_mask.BLOCK_SIZE, kernel_options)
     if kernel_options:
         kw["kernel_options"] = kernel_options
     if not need_lse:  # FlexAttention on CPU returns no lse; a single piece needs none
@@ -176,7 +178,7 @@ def _class_piece(comp: Component, q: Tensor, k: Tensor, v: Tensor, r: int, kpm, 
     layout = class_layout(r, *parts)
     qc, kc, vc = (to_classes(x, r, layout) for x in parts)  # (B*Hc, r, n/r, D) or (B, r*Hc, n/r, D)
     bm = _class_block_mask(comp, n, r, heads, kpm, layout, block, q.device)
-    out, lse = _run(qc, kc, vc, bm, scale, {**class_tiles(n // r, q.device, block), **(kernel_options or {})})
+    out, lse = _run(qc, kc, vc, bm, scale, kernel_options)
     subset = comp.heads is not None
     return (put_heads(from_classes(out, B, layout, r), heads, subset, H, 0.0),
             put_heads(from_classes(lse.float(), B, layout, r), heads, subset, H, float("-inf")))

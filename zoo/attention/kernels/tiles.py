@@ -1,0 +1,31 @@
+"""FlexAttention kernel tiles chosen by measurement, not torch's defaults.
+
+On the H200 with torch 2.11, the backward of every in-graph attention call of the two flagship
+models ran faster with 64 x 64 backward tiles and 4 warps than with torch's default (64 x 128 tiles,
+8 warps), with bit-identical gradients (the MMA accumulates in the same order): pixel_base_strided's
+dilated layer 8.47 -> 6.92 ms, its sliding layer 9.56 -> 8.95, lm_base_longformer's sliding 5.34 ->
+5.06, dilated 9.67 -> 9.14 ms fwd+bwd (benchmarks/flex_tiles_h200.json, session 15). They are applied
+only where measured: CUDA, 16-bit inputs, head dim 64, BlockMask blocks the tiles divide.
+``ZOO_FLEX_TILES=0`` (read per call) leaves torch's own, for A/B timing.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import Tensor
+
+BWD_TILES = dict(BLOCK_M1=64, BLOCK_N1=64, BLOCK_M2=64, BLOCK_N2=64, bwd_num_warps=4, bwd_num_stages=3)
+
+
+def flex_tiles(q: Tensor, block_size, kernel_options: dict | None = None) -> dict:
+    """kernel_options for a FlexAttention call on q (B, H, N, D) with a BlockMask of ``block_size``
+    (an int or BlockMask.BLOCK_SIZE): the caller's when given ({} means torch's defaults), else BWD_TILES
+    where they were measured to win, else {}."""
+    if kernel_options is not None:
+        return kernel_options
+    blocks = (block_size,) if isinstance(block_size, int) else tuple(block_size)
+    if (os.environ.get("ZOO_FLEX_TILES") == "0" or q.device.type != "cuda"
+            or q.dtype not in (torch.bfloat16, torch.float16) or q.shape[-1] != 64 or any(b % 64 for b in blocks)):
+        return {}
+    return dict(BWD_TILES)
