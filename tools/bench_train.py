@@ -50,7 +50,6 @@ from zoo.eval.report import git_commit  # noqa: E402
 from zoo.models.flops import flops_facts, param_counts  # noqa: E402
 from zoo.train.data import model_inputs  # noqa: E402
 from zoo.train.distributed import on_cuda  # noqa: E402
-from zoo.train import ds_patches  # noqa: E402
 from zoo.train.engine import engine_dtype, offloads_optimizer, quiet_deepspeed, read_deepspeed_json  # noqa: E402
 
 DEFAULT_PEAK_TFLOPS = 790.0  # measured bf16 dense matmul ceiling of one H200
@@ -160,7 +159,6 @@ def bench(args: argparse.Namespace, row: dict[str, Any]) -> None:
     from zoo.train.engine import param_groups
 
     quiet_deepspeed()
-    ds_patches.apply()
     name = resolve_name(args.model)  # name and length errors before any process group exists
     knob, overrides, seq_len, note = length_plan(name, args.seq_len)
     row.update(model=name, seq_len=seq_len, length_knob=knob)

@@ -31,7 +31,8 @@ def _train_rows(train: dict, model: str) -> dict[str, dict]:
 
 def _code(row: dict) -> str:
     """The commit a row ran, and the switches it ran with where they made it the default path
-    (``env_at_run``: a switch that was set then and is the default, or the only path, now)."""
+    (``env_at_run``: a switch that was set then and is the default, or the only path, now; or a
+    patch of the code then, removed since, that timed equal without it)."""
     env = f" with {row['env_at_run']}" if row.get("env_at_run") else ""
     return f"{str(row.get('git_commit'))[:7]}{env}"
 

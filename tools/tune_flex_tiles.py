@@ -105,9 +105,32 @@ def _rel(a, b):
     return ((a - b).abs().max() / b.abs().max().clamp(min=1e-6)).item()
 
 
+def markdown(doc: dict) -> str:
+    """benchmarks/flex_tiles_h200.md from its JSON: per run, each case's fwd+bwd ms per variant and
+    the ratio to torch's own tiles (tools/update_readme.py keeps it in step)."""
+    parts = ["# FlexAttention tile sweep", "", doc["note"], ""]
+    for i, run in enumerate(doc["runs"], 1):
+        rows = [r for r in run["rows"] if "fwdbwd_ms" in r]
+        variants = list(dict.fromkeys(r["variant"] for r in rows))
+        cases = list(dict.fromkeys((r["model"], r["pattern"]) for r in rows))
+        ms = {(r["model"], r["pattern"], r["variant"]): r["fwdbwd_ms"] for r in rows}
+        parts += [f"## Run {i}: {run['date']}, {run['gpu']}, torch {run['torch']}", "", f"Command: `{run['command']}`", "",
+                  run["note"], "", "fwd+bwd ms (x torch's own tiles):", "",
+                  "| case | B x H x N x D | " + " | ".join(variants) + " |", "|---|---|" + "---|" * len(variants)]
+        for model, pattern in cases:
+            shape = next(f"{r['B']} x {r['H']} x {r['N']} x {r['D']}" for r in rows if (r["model"], r["pattern"]) == (model, pattern))
+            ref = ms.get((model, pattern, "torch"))
+            cells = [f"{v:.2f}" + (f" ({v / ref:.2f})" if ref else "") if (v := ms.get((model, pattern, n))) else "-"
+                     for n in variants]
+            parts.append(f"| {model.split('.')[0]}: {pattern.split('(')[0]} | {shape} | " + " | ".join(cells) + " |")
+        errors = [f"{r['variant']} on {r['model']}: {r['error']}" for r in run["rows"] if "error" in r]
+        parts += [""] + [f"- failed: {e}" for e in errors] + ([""] if errors else [])
+    return "\n".join(parts)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default="benchmarks/flex_tiles_h200.json")
+    ap.add_argument("--out", required=True, help="this run's JSON (benchmarks/flex_tiles_h200.json holds every run, merged)")
     ap.add_argument("--per-model", type=int, default=2, help="distinct layer patterns per model")
     ap.add_argument("--cases", choices=("models", "anchors", "both"), default="models",
                     help="the models' layers at training shape, issue #3's benchmark patterns, or both")

@@ -1,5 +1,5 @@
 """Regenerate the README's generated blocks (model table, pattern table, GPU results),
-benchmarks/attention_h200.{md,png} and benchmarks/anchor_vs_lsh.md from the registry and the
+benchmarks/attention_h200.{md,png}, benchmarks/anchor_vs_lsh.md and benchmarks/flex_tiles_h200.md from the registry and the
 committed benchmark files:
 ``python tools/update_readme.py [--check]``.
 
@@ -149,12 +149,15 @@ def main(argv=None) -> int:
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args(argv)
     import anchor_vs_lsh
+    import tune_flex_tiles
     from zoo.bench import attention_plot, attention_runs_markdown
     att = json.loads((ROOT / "benchmarks/attention_h200.json").read_text())
     pages = {ROOT / "README.md": render((ROOT / "README.md").read_text()),
              ROOT / "benchmarks/attention_h200.md": attention_runs_markdown(att),
              ROOT / "benchmarks/anchor_vs_lsh.md":  # its GPU section reads attention_h200.json
-                 anchor_vs_lsh.markdown(json.loads((ROOT / "benchmarks/anchor_vs_lsh.json").read_text()))}
+                 anchor_vs_lsh.markdown(json.loads((ROOT / "benchmarks/anchor_vs_lsh.json").read_text())),
+             ROOT / "benchmarks/flex_tiles_h200.md":
+                 tune_flex_tiles.markdown(json.loads((ROOT / "benchmarks/flex_tiles_h200.json").read_text()))}
     stale = [p for p, text in pages.items() if not p.is_file() or p.read_text() != text]
     if args.check:
         for p in stale:

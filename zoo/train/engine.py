@@ -20,7 +20,6 @@ from typing import Any
 import torch
 
 from . import checkpoint as ckpt
-from . import ds_patches
 from .distributed import init_distributed, replica_agreement
 from .data import (ResumableStream, batch_size_of, batch_tokens, kind_of, make_loader, model_inputs,
                    segment_length)
@@ -180,7 +179,6 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
     from .logging import RunLogger
 
     quiet_deepspeed()
-    ds_patches.apply()
     rank, world, _ = init_distributed(local_rank)
     run = run_dir(recipe, out)
     ds_cfg = deepspeed_config(recipe, world)

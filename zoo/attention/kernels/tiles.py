@@ -4,8 +4,9 @@ On the H200 with torch 2.11, the backward of every in-graph attention call of th
 models ran faster with 64 x 64 backward tiles and 4 warps than with torch's default (64 x 128 tiles,
 8 warps), with bit-identical gradients (the MMA accumulates in the same order): pixel_base_strided's
 dilated layer 8.47 -> 6.92 ms, its sliding layer 9.56 -> 8.95, lm_base_longformer's sliding 5.34 ->
-5.06, dilated 9.67 -> 9.14 ms fwd+bwd (benchmarks/flex_tiles_h200.json, session 15). They are applied
-only where measured: CUDA, 16-bit inputs, head dim 64, BlockMask blocks the tiles divide.
+5.06, dilated 9.67 -> 9.14 ms fwd+bwd (benchmarks/flex_tiles_h200.json, session 15); the pixel training
+step at 12,288 x 32 308.4 -> 298.3 ms (train_h200.json). They are applied only where measured: CUDA,
+16-bit inputs, head dim 64, BlockMask blocks the tiles divide.
 ``ZOO_FLEX_TILES=0`` (read per call) leaves torch's own, for A/B timing.
 """
 from __future__ import annotations
