@@ -29,18 +29,20 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from zoo.attention.kernels.tiles import BWD_TILES  # noqa: E402
 
 # (name, kernel_options): unprefixed BLOCK_M/N are the forward's tiles, BLOCK_M1..N2 the backward's;
 # fwd_/bwd_ prefixes keep warps and stages to one pass. Every tile divides the 128-token blocks.
 VARIANTS = {
     "default": None,  # what the models run: kernels/tiles.py's choice
     "torch": {},  # torch's own tiles
-    "bwd_64x64_w4": dict(BLOCK_M1=64, BLOCK_N1=64, BLOCK_M2=64, BLOCK_N2=64, bwd_num_warps=4, bwd_num_stages=3),
+    "bwd_64x64_w4": dict(BWD_TILES),  # the default since session 15
     "bwd_32x128_w4": dict(BLOCK_M1=32, BLOCK_N1=128, BLOCK_M2=128, BLOCK_N2=32, bwd_num_warps=4, bwd_num_stages=3),
     "bwd_64x128_w8": dict(BLOCK_M1=64, BLOCK_N1=128, BLOCK_M2=128, BLOCK_N2=64, bwd_num_warps=8, bwd_num_stages=3),
     "bwd_64x128_w4_s2": dict(BLOCK_M1=64, BLOCK_N1=128, BLOCK_M2=128, BLOCK_N2=64, bwd_num_warps=4, bwd_num_stages=2),
     "fwd_128x64_w4": dict(BLOCK_M=128, BLOCK_N=64, fwd_num_warps=4, fwd_num_stages=3),
     "all_64": dict(BLOCK_M=64, BLOCK_N=64, BLOCK_M1=64, BLOCK_N1=64, BLOCK_M2=64, BLOCK_N2=64),
+    "ours_fwd_128x64_w4": dict(BWD_TILES, BLOCK_M=128, BLOCK_N=64, fwd_num_warps=4, fwd_num_stages=3),
 }
 MODELS = {"pixel_base_strided.imagenet64": (12288, 32), "lm_base_longformer.enwik8": (16384, 16)}
 
