@@ -247,8 +247,12 @@ def test_graph_mask_says_which_layers_run_inside_a_compiled_graph(monkeypatch):
     assert win.graph_mask(x[:, :64]) is None  # 64 x 64 pairs: the masked dense path
     for name, kw in (("lsh", {}), ("strided", dict(stride=64))):  # routed; two pieces
         assert SparseSelfAttention(32, 2, build(name, causal=True, **kw)).graph_mask(x) is None, name
-    r, bm = SparseSelfAttention(32, 2, build("dilated_window", causal=True, left=64, dilation=2)).graph_mask(x)
-    assert r == 2 and isinstance(bm, BlockMask)  # one residue-class piece: 2 class heads of 256 tokens
+    r, bm, layout = SparseSelfAttention(32, 2, build("dilated_window", causal=True, left=64, dilation=2)).graph_mask(x)
+    assert (r, layout) == (2, "batch") and isinstance(bm, BlockMask)  # one residue-class piece: 2 class heads of 256 tokens
+    monkeypatch.setenv("ZOO_GRAPH_VIEWS", "1")  # read at construction: the projection's views reach the class view
+    assert SparseSelfAttention(32, 2, build("dilated_window", causal=True, left=64, dilation=2)).graph_mask(x)[2] == "heads"
+    monkeypatch.setenv("ZOO_FUSED_QKV", "1")  # views of one matmul: neither class view is free, "batch" copies once
+    assert SparseSelfAttention(32, 2, build("dilated_window", causal=True, left=64, dilation=2)).graph_mask(x)[2] == "batch"
     assert SparseSelfAttention(32, 2, build("sliding_window", left=64), backend="reference").graph_mask(x) is None
     with pytest.raises(ValueError, match="graph_mask"):
         win(x, key_padding_mask=torch.ones(1, 512, dtype=torch.bool), graph_mask=bm)
@@ -293,21 +297,49 @@ def test_compiled_block_with_graph_mask_equals_the_dispatcher(gpu_decisions, nam
         torch.testing.assert_close(blk(x, graph_mask=gm), blk(x), atol=2e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("name,kw", [("dilated_window", dict(left=24, dilation=4)), ("sliding_window", dict(left=40))])
+def test_graph_views_hand_flex_the_projection_uncopied(monkeypatch, gpu_decisions, name, kw):
+    """ZOO_GRAPH_VIEWS=1: in-graph FlexAttention gets the projection's (B, N, H, D) tensors as views,
+    class pieces on the "heads" view that is free for them, and computes what the dispatcher does
+    (eager: CPU inductor's FlexAttention template needs 4-D buffers; the GPU test compiles it)."""
+    import zoo.attention.attention as A
+
+    contiguous, real = [], A.graph_attention
+    monkeypatch.setattr(A, "graph_attention", lambda q, *a, **k: contiguous.append(q.is_contiguous()) or real(q, *a, **k))
+    outs = []
+    for views in ("0", "1"):
+        monkeypatch.setenv("ZOO_GRAPH_VIEWS", views)
+        torch.manual_seed(0)
+        attn = SparseSelfAttention(32, 2, build(name, causal=True, **kw), backend="flex")
+        x = torch.randn(2, 512, 32, generator=torch.Generator().manual_seed(1))
+        gm = attn.graph_mask(x)
+        if name == "dilated_window":
+            assert gm[2] == ("heads" if views == "1" else "batch")
+        with torch.no_grad():
+            outs.append(attn(x, graph_mask=gm))
+            torch.testing.assert_close(outs[-1], attn(x), atol=2e-5, rtol=1e-4)
+    torch.testing.assert_close(outs[0], outs[1], atol=2e-5, rtol=1e-4)
+    assert contiguous == [True, False]  # with views: the projection's tensors, uncopied
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@pytest.mark.parametrize("name,kw,tiles", [("dilated_window", dict(left=64, dilation=8), ""),
-                                           ("sliding_window", dict(left=100), ""), ("dense", {}, ""),
-                                           ("dilated_window", dict(left=64, dilation=32), ""),
-                                           ("dilated_window", dict(left=64, dilation=32), "0")])
-def test_graph_attention_forward_and_gradients_on_cuda(monkeypatch, name, kw, tiles):
+@pytest.mark.parametrize("name,kw,env", [("dilated_window", dict(left=64, dilation=8), {}),
+                                         ("sliding_window", dict(left=100), {}), ("dense", {}, {}),
+                                         ("dilated_window", dict(left=64, dilation=32), {}),
+                                         ("dilated_window", dict(left=64, dilation=32), {"ZOO_FLEX_TILES": "0"}),
+                                         ("dilated_window", dict(left=64, dilation=32), {"ZOO_GRAPH_VIEWS": "1"}),
+                                         ("sliding_window", dict(left=100), {"ZOO_GRAPH_VIEWS": "1"})])
+def test_graph_attention_forward_and_gradients_on_cuda(monkeypatch, name, kw, env):
     """On the GPU the in-graph path trains: a compiled block given ``graph_mask`` matches the
     dispatcher's and the reference backend's output and gradients (bf16 tolerance), with no graph
     break; dilation 32 gives the pixel model's short class pieces (64 tokens each), also on torch's
-    own kernel tiles (ZOO_FLEX_TILES=0) rather than kernels/tiles.py's."""
+    own kernel tiles (ZOO_FLEX_TILES=0) rather than kernels/tiles.py's, and with the projection's
+    views handed to FlexAttention uncopied (ZOO_GRAPH_VIEWS=1)."""
     from torch._dynamo.utils import counters
 
-    if tiles:
-        monkeypatch.setenv("ZOO_FLEX_TILES", tiles)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
     from zoo.layers.block import Block
 
     def block(backend):

@@ -19,7 +19,7 @@ from .kernels.reference import reference_attention
 from .projection import QKVProjection
 
 BACKENDS = ("auto", "reference", "flex", "dense")
-GraphMask = BlockMask | tuple[int, BlockMask] | bool | None  # SparseSelfAttention.graph_mask
+GraphMask = BlockMask | tuple[int, BlockMask, str] | bool | None  # SparseSelfAttention.graph_mask
 DECODE_QUERIES = 16
 SMALL_DENSE = 256 * 256  # query x key pairs under which "auto" runs the exact masked dense path
 
@@ -169,17 +169,18 @@ class KVCache:
 def graph_attention(q: Tensor, k: Tensor, v: Tensor, graph_mask: GraphMask, *, scale: float, causal: bool,
                     kernel_options: dict | None = None, attend=flex_attention) -> Tensor:
     """What a compiled block runs in its own graph for ``graph_mask`` (SparseSelfAttention.graph_mask):
-    SDPA for True (as the dispatcher runs dense attention), r class heads on the "batch" view for
-    (r, BlockMask), one FlexAttention call for a BlockMask, with kernels/tiles.py's tiles unless
+    SDPA for True (as the dispatcher runs dense attention), r class heads on the layout's class view
+    for (r, BlockMask, layout), one FlexAttention call for a BlockMask, with kernels/tiles.py's tiles unless
     ``kernel_options`` says otherwise ({}: torch's own). q, k, v (B, H, N, D) contiguous -> (B, H, N, D). ``attend`` is FlexAttention
-    itself inside a graph; a compiled one outside any (tools/tune_flex_tiles.py)."""
+    itself inside a graph; a compiled one outside any (tools/tune_flex_tiles.py). q, k, v (B, H, N, D)
+    may be views (``ZOO_GRAPH_VIEWS=1``), FlexAttention takes any strides with a dense last dim."""
     if graph_mask is True:
         return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
     if isinstance(graph_mask, tuple):
-        r, bm = graph_mask
+        r, bm, layout = graph_mask
         opts = flex_tiles(q, bm.BLOCK_SIZE, kernel_options) or None
-        qc, kc, vc = (to_classes(t, r) for t in (q, k, v))  # (B*H, r, N/r, D) views
-        return from_classes(attend(qc, kc, vc, block_mask=bm, scale=scale, kernel_options=opts), q.shape[0], "batch", r)
+        qc, kc, vc = (to_classes(t, r, layout) for t in (q, k, v))  # (B*H, r, N/r, D) or (B, r*H, N/r, D)
+        return from_classes(attend(qc, kc, vc, block_mask=bm, scale=scale, kernel_options=opts), q.shape[0], layout, r)
     opts = flex_tiles(q, graph_mask.BLOCK_SIZE, kernel_options) or None
     return attend(q, k, v, block_mask=graph_mask, scale=scale, kernel_options=opts)
 
@@ -230,6 +231,9 @@ class SparseSelfAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         # opt-in (_DenseGrad): only where a graph break remains; H200 pixel x8 91.3 -> 88.9 ms, in-graph 85.8
         self.dense_boundary = os.environ.get("ZOO_DENSE_BOUNDARY") == "1"
+        # opt-in until timed on a GPU: in-graph FlexAttention on the projection's views, not contiguous
+        # copies (CPU inductor's FlexAttention template needs 4-D buffers, so CPU keeps the copies)
+        self.graph_views = os.environ.get("ZOO_GRAPH_VIEWS") == "1"
         self.proj_drop = nn.Dropout(proj_drop)
         from .routing import make_router
         self.router = make_router(pattern, num_heads, self.head_dim)
@@ -256,8 +260,9 @@ class SparseSelfAttention(nn.Module):
         if self.pattern.name == "dense":
             return True
         from .kernels.flex import class_block_mask, fused_block_mask
-        if not P.runs_fused(self.pattern, (n, n, self.num_heads, 0)):
-            return class_block_mask(self.pattern, n, self.num_heads, x.device)
+        if not P.runs_fused(self.pattern, (n, n, self.num_heads, 0)):  # the class view q, k, v reach it in
+            layout = "heads" if self.graph_views and not self.qkv.fused else "batch"  # (graph_mask is GPU-only)
+            return class_block_mask(self.pattern, n, self.num_heads, x.device, layout=layout)
         return fused_block_mask(self.pattern, n, self.num_heads, x.device)
 
     def forward(self, x: Tensor, key_padding_mask: Tensor | None = None, global_mask: Tensor | None = None,
@@ -271,8 +276,9 @@ class SparseSelfAttention(nn.Module):
         qkv = [t.transpose(1, 2) for t in self.qkv.split_heads(x, self.num_heads)]  # (B, H, N, D) each
         dense_boundary = self.dense_boundary and graph_mask is None and torch.compiler.is_compiling()
         flex_in_graph = graph_mask is not None and graph_mask is not True
-        if dense_boundary or flex_in_graph:  # _DenseGrad; in one graph the copy fuses with the projection
-            qkv = [t.contiguous() for t in qkv]  # (and flex's lowering wants 4-D buffers)
+        views = self.graph_views and flex_complete(x)  # as on a GPU
+        if dense_boundary or (flex_in_graph and not views):  # _DenseGrad; in-graph flex: the "batch" class
+            qkv = [t.contiguous() for t in qkv]  # view is then free (ZOO_GRAPH_VIEWS=1: no copy, "heads" view)
         if self.shared_qk:
             q, v = qkv  # (B, H, N, D)
             k = F.normalize(q, dim=-1)

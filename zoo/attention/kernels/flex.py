@@ -195,15 +195,16 @@ def _class_block_mask(comp: Component, n: int, r: int, heads: Tensor, kpm, layou
 
 
 @lru_cache(maxsize=256)
-def class_block_mask(pattern, n: int, n_heads: int, device, block: int = 128):
-    """(r, BlockMask) of a static pattern that runs as one residue-class piece over n tokens, for
-    the "batch" class view (B*H, r, n/r, D) of dense q, k, v: what a compiled block hands
-    FlexAttention inside its own graph (``graph_mask``); None for any other pattern."""
+def class_block_mask(pattern, n: int, n_heads: int, device, block: int = 128, layout: str = "batch"):
+    """(r, BlockMask, layout) of a static pattern that runs as one residue-class piece over n tokens,
+    for that class view of q, k, v ("batch": free for contiguous (B, H, n, D); "heads": free for the
+    projection's (B, n, H, D) transposed): what a compiled block hands FlexAttention inside its own
+    graph (``graph_mask``); None for any other pattern."""
     if not runs_as_classes(pattern, n, n, n_heads):
         return None
     comp = pattern.components(n, n, n_heads, 0)[0]  # cached per shape
     r = class_split(comp, n, n, 0)
-    return r, _class_block_mask(comp, n, r, head_index(comp, n_heads, device), None, "batch", block, device)
+    return r, _class_block_mask(comp, n, r, head_index(comp, n_heads, device), None, layout, block, device), layout
 
 
 # ---------------------------------------------------------------------------------------------
