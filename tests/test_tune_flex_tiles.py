@@ -20,7 +20,7 @@ def test_cases_are_the_models_layers_at_training_shape():
 
 def test_variants_fit_128_token_blocks():
     for name, opts in T.VARIANTS.items():
-        opts = opts or {}
+        opts = {k.removeprefix("bwd_") if k.startswith("bwd_BLOCK") else k: v for k, v in (opts or {}).items()}
         for key in ("BLOCK_M", "BLOCK_N", "BLOCK_M1", "BLOCK_N1", "BLOCK_M2", "BLOCK_N2"):
             assert 128 % opts.get(key, 128) == 0, (name, key)
         assert opts.get("BLOCK_N1", 128) % opts.get("BLOCK_M1", 64) == 0, name  # the backward's static asserts

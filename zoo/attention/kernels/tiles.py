@@ -16,7 +16,9 @@ import os
 import torch
 from torch import Tensor
 
-BWD_TILES = dict(BLOCK_M1=64, BLOCK_N1=64, BLOCK_M2=64, BLOCK_N2=64, bwd_num_warps=4, bwd_num_stages=3)
+# bwd_-prefixed (timed unprefixed; the backward strips the prefix, so it reads them alike): the forward
+# and the decoding kernel then drop these keys instead of receiving them
+BWD_TILES = dict(bwd_BLOCK_M1=64, bwd_BLOCK_N1=64, bwd_BLOCK_M2=64, bwd_BLOCK_N2=64, bwd_num_warps=4, bwd_num_stages=3)
 
 
 def flex_tiles(q: Tensor, block_size, kernel_options: dict | None = None) -> dict:
