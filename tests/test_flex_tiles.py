@@ -10,15 +10,22 @@ from zoo.attention.kernels import flex
 from zoo.attention.kernels.tiles import BWD_TILES, flex_tiles
 
 
-def _q(device="cuda", dtype=torch.bfloat16, d=64):
+def _q(device="cuda:0", dtype=torch.bfloat16, d=64):
     return SimpleNamespace(device=torch.device(device), dtype=dtype, shape=(2, 4, 4096, d))  # deciding needs no GPU
 
 
 def test_measured_backward_tiles_only_where_measured(monkeypatch):
+    from zoo.attention.kernels import tiles
+    arch = {0: (9, 0), 1: (8, 0)}  # GPU 0 an H200's sm90, GPU 1 another architecture
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i=0: arch[i])
+    monkeypatch.setattr(torch.version, "hip", None)
     assert flex_tiles(_q(), 128) == BWD_TILES and flex_tiles(_q(), (128, 64)) == BWD_TILES
-    assert flex_tiles(_q(dtype=torch.float16), 128) == BWD_TILES
-    for q, block in ((_q("cpu"), 128), (_q(dtype=torch.float32), 128), (_q(d=128), 128), (_q(), 32), (_q(), (128, 96))):
-        assert flex_tiles(q, block) == {}
+    for q, block in ((_q("cpu"), 128), (_q(dtype=torch.float32), 128), (_q(dtype=torch.float16), 128),
+                     (_q(d=128), 128), (_q(), 32), (_q(), (128, 96)), (_q("cuda:1"), 128)):
+        assert flex_tiles(q, block) == {}, (q, block)
+    monkeypatch.setattr(torch.version, "hip", "6.2")  # ROCm also says "cuda"
+    assert not tiles._measured_gpu(0)
+    monkeypatch.setattr(torch.version, "hip", None)
     assert flex_tiles(_q(), 128, {}) == {} and flex_tiles(_q(), 128, {"BLOCK_M": 32}) == {"BLOCK_M": 32}  # the caller's win
     monkeypatch.setenv("ZOO_FLEX_TILES", "0")
     assert flex_tiles(_q(), 128) == {}
@@ -29,27 +36,28 @@ def _tiles_by_block(q, block_size, kernel_options=None):
 
 
 def test_dispatcher_pieces_receive_the_tiles(monkeypatch):
-    """Both kinds of piece: residue classes as heads (dilated_window, r = 3) and a gathered one."""
-    seen, real = [], flex._compiled
+    """Both kinds of piece: residue classes as heads (dilation 3 at 39 tokens: 3 classes of 13) and a
+    gathered one (a sliding window)."""
+    from torch.nn.attention.flex_attention import flex_attention as eager  # CPU: lse needs the eager path
+    seen, class_pieces = [], []
 
     def spy(*a, **kw):
-        seen.append(kw.get("kernel_options"))
-        kw.pop("kernel_options", None)
-        return real()(*a, **kw)
+        seen.append(kw.pop("kernel_options", None))
+        return eager(*a, **kw)
     monkeypatch.setattr(flex, "flex_tiles", _tiles_by_block)
     monkeypatch.setattr(flex, "_compiled", lambda: spy)
     monkeypatch.setattr(flex, "flex_complete", lambda q: True)  # the multi-piece path, as on the GPU
+    real_piece = flex._class_piece
+    monkeypatch.setattr(flex, "_class_piece", lambda *a: class_pieces.append(a[4]) or real_piece(*a))
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(1, 2, 39, 16, generator=g) for _ in range(3))
-    for name in ("dilated_window", "sliding_window"):
-        comps = build(name, causal=True).components(39, 39, 2)
+    for name, kw in (("dilated_window", dict(left=6, dilation=3)), ("sliding_window", dict(left=6))):
+        comps = build(name, causal=True, **kw).components(39, 39, 2)
         seen.clear()
-        try:
-            with torch.no_grad():
-                flex.flex_attention(q, k, v, comps, scale=0.25)
-        except Exception:  # CPU FlexAttention gives no lse; the options were handed over before that
-            pass
+        with torch.no_grad():
+            flex.flex_attention(q, k, v, comps, scale=0.25)
         assert seen and all(o == {"block": (128, 128)} for o in seen), (name, seen)
+    assert class_pieces == [3]  # the dilated window ran as 3 class heads
 
 
 def test_in_graph_call_receives_the_tiles(monkeypatch):
@@ -69,3 +77,15 @@ def test_in_graph_call_receives_the_tiles(monkeypatch):
         graph_attention(q, q, q, gm, scale=0.25, causal=True, attend=attend)
         graph_attention(q, q, q, gm, scale=0.25, causal=True, kernel_options={}, attend=attend)
         assert seen[-2:] == [{"block": (128, 128)}, None], (name, seen)
+
+
+def test_deciding_the_architecture_leaves_no_graph_break(monkeypatch):
+    """A compiled block's graph calls flex_tiles while it traces: the architecture check is a constant."""
+    from torch._dynamo.utils import counters
+
+    from zoo.attention.kernels import tiles
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i=0: (9, 0))
+    counters.clear()
+    f = torch.compile(lambda x: x + float(tiles._measured_gpu(0)), backend="eager", fullgraph=True)
+    assert f(torch.zeros(2)).tolist() == [1.0, 1.0]
+    assert sum(counters["graph_break"].values()) == 0

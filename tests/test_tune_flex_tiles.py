@@ -40,9 +40,9 @@ def test_anchor_cases_are_issue_3s_static_patterns_at_its_shape():
     assert set(names.values()) == {(4, 16, 16384, 64)}
 
 
-def test_variant_names_are_checked_before_any_work():
+def test_variant_names_are_checked_before_any_work(capsys):
     import pytest
-    with pytest.raises(SystemExit):
-        T.main(["--variants", "default,no_such_tiles"])
-    with pytest.raises(SystemExit):
-        T.main(["--variants", "all_64"])  # no reference
+    for variants in ("default,no_such_tiles", "all_64"):  # an unknown name; no reference
+        with pytest.raises(SystemExit):
+            T.main(["--out", "/dev/null", "--variants", variants])
+        assert "--variants takes names from" in capsys.readouterr().err

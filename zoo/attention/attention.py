@@ -171,9 +171,10 @@ def graph_attention(q: Tensor, k: Tensor, v: Tensor, graph_mask: GraphMask, *, s
     """What a compiled block runs in its own graph for ``graph_mask`` (SparseSelfAttention.graph_mask):
     SDPA for True (as the dispatcher runs dense attention), r class heads on the layout's class view
     for (r, BlockMask, layout), one FlexAttention call for a BlockMask, with kernels/tiles.py's tiles unless
-    ``kernel_options`` says otherwise ({}: torch's own). q, k, v (B, H, N, D) contiguous -> (B, H, N, D). ``attend`` is FlexAttention
-    itself inside a graph; a compiled one outside any (tools/tune_flex_tiles.py). q, k, v (B, H, N, D)
-    may be views (``ZOO_GRAPH_VIEWS=1``), FlexAttention takes any strides with a dense last dim."""
+    ``kernel_options`` says otherwise ({}: torch's own). q, k, v (B, H, N, D) -> (B, H, N, D), contiguous
+    by default, views of the projection with ``ZOO_GRAPH_VIEWS=1`` (FlexAttention takes any strides with
+    a dense last dim). ``attend`` is FlexAttention itself inside a graph; a compiled one outside any
+    (tools/tune_flex_tiles.py)."""
     if graph_mask is True:
         return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
     if isinstance(graph_mask, tuple):
@@ -246,8 +247,8 @@ class SparseSelfAttention(nn.Module):
     def graph_mask(self, x: Tensor) -> GraphMask:
         """What lets a compiled block run this layer's attention inside its own graph instead of
         stopping at the dispatcher (``graph_mask`` of ``forward``): True for plain dense attention
-        (SDPA), the cached BlockMask of a fused static pattern, (r, BlockMask) for one residue-class
-        piece (r class heads); None where the dispatcher must run (routing, several pieces, no
+        (SDPA), the cached BlockMask of a fused static pattern, (r, BlockMask, layout) for one
+        residue-class piece (r class heads on the "batch" or "heads" class view); None where the dispatcher must run (routing, several pieces, no
         CUDA, the short masked-dense path). x (B, N, C): self-attention without padding, global
         tokens or a cache."""
         n = x.shape[1]

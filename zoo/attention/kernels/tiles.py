@@ -3,11 +3,11 @@
 On the H200 with torch 2.11, the backward of every in-graph attention call of the two flagship
 models ran faster with 64 x 64 backward tiles and 4 warps than with torch's default (64 x 128 tiles,
 8 warps), with bit-identical gradients (the MMA accumulates in the same order): pixel_base_strided's
-dilated layer 8.47 -> 6.92 ms, its sliding layer 9.56 -> 8.95, lm_base_longformer's sliding 5.34 ->
+dilated layer 8.465 -> 6.92 ms, its sliding layer 9.56 -> 8.95, lm_base_longformer's sliding 5.34 ->
 5.06, dilated 9.67 -> 9.14 ms fwd+bwd (benchmarks/flex_tiles_h200.json, session 15); the pixel training
-step at 12,288 x 32 308.4 -> 298.3 ms (train_h200.json). They are applied only where measured: CUDA,
-16-bit inputs, head dim 64, BlockMask blocks the tiles divide.
-``ZOO_FLEX_TILES=0`` (read per call) leaves torch's own, for A/B timing.
+step at 12,288 x 32 308.4 -> 298.3 ms (train_h200.json). They are applied only where measured: an
+NVIDIA sm90 GPU (H100/H200; torch's defaults differ per architecture), bf16 inputs, head dim 64,
+BlockMask blocks the tiles divide. ``ZOO_FLEX_TILES=0`` (read per call) leaves torch's own, for A/B timing.
 """
 from __future__ import annotations
 
@@ -19,6 +19,13 @@ from torch import Tensor
 # bwd_-prefixed (timed unprefixed; the backward strips the prefix, so it reads them alike): the forward
 # and the decoding kernel then drop these keys instead of receiving them
 BWD_TILES = dict(bwd_BLOCK_M1=64, bwd_BLOCK_N1=64, bwd_BLOCK_M2=64, bwd_BLOCK_N2=64, bwd_num_warps=4, bwd_num_stages=3)
+MEASURED_ARCH = (9, 0)
+
+
+@torch.compiler.assume_constant_result  # a constant to a compiled block's graph, never a break
+def _measured_gpu(index: int) -> bool:
+    """Whether CUDA device ``index`` is the architecture the tiles were timed on (not ROCm)."""
+    return torch.version.hip is None and torch.cuda.get_device_capability(index) == MEASURED_ARCH
 
 
 def flex_tiles(q: Tensor, block_size, kernel_options: dict | None = None) -> dict:
@@ -28,7 +35,7 @@ def flex_tiles(q: Tensor, block_size, kernel_options: dict | None = None) -> dic
     if kernel_options is not None:
         return kernel_options
     blocks = (block_size,) if isinstance(block_size, int) else tuple(block_size)
-    if (os.environ.get("ZOO_FLEX_TILES") == "0" or q.device.type != "cuda"
-            or q.dtype not in (torch.bfloat16, torch.float16) or q.shape[-1] != 64 or any(b % 64 for b in blocks)):
+    if (os.environ.get("ZOO_FLEX_TILES") == "0" or q.device.type != "cuda" or q.dtype != torch.bfloat16
+            or q.shape[-1] != 64 or any(b % 64 for b in blocks) or not _measured_gpu(q.device.index or 0)):
         return {}
     return dict(BWD_TILES)
