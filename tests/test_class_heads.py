@@ -183,4 +183,3 @@ def test_only_patterns_that_can_be_class_heads_build_components_to_decide(monkey
     monkeypatch.setattr(type(p), "_components", boom)
     assert P.runs_fused(p, (4096, 4096, 2, 0))
     assert not P.runs_fused(PATTERNS["dilated_window_r2"], (4096, 4096, 2, 0))
-

@@ -177,13 +177,12 @@ def graph_attention(q: Tensor, k: Tensor, v: Tensor, graph_mask: GraphMask, *, s
     (tools/tune_flex_tiles.py)."""
     if graph_mask is True:
         return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
-    if isinstance(graph_mask, tuple):
-        r, bm, layout = graph_mask
-        opts = flex_tiles(q, bm.BLOCK_SIZE, kernel_options) or None
-        qc, kc, vc = (to_classes(t, r, layout) for t in (q, k, v))  # (B*H, r, N/r, D) or (B, r*H, N/r, D)
-        return from_classes(attend(qc, kc, vc, block_mask=bm, scale=scale, kernel_options=opts), q.shape[0], layout, r)
-    opts = flex_tiles(q, graph_mask.BLOCK_SIZE, kernel_options) or None
-    return attend(q, k, v, block_mask=graph_mask, scale=scale, kernel_options=opts)
+    r, bm, layout = graph_mask if isinstance(graph_mask, tuple) else (0, graph_mask, None)
+    opts = flex_tiles(q, bm.BLOCK_SIZE, kernel_options) or None
+    if layout is None:  # a fused BlockMask over the whole sequence
+        return attend(q, k, v, block_mask=bm, scale=scale, kernel_options=opts)
+    qc, kc, vc = (to_classes(t, r, layout) for t in (q, k, v))  # (B*H, r, N/r, D) or (B, r*H, N/r, D)
+    return from_classes(attend(qc, kc, vc, block_mask=bm, scale=scale, kernel_options=opts), q.shape[0], layout, r)
 
 
 class _DenseGrad(torch.autograd.Function):
@@ -248,9 +247,9 @@ class SparseSelfAttention(nn.Module):
         """What lets a compiled block run this layer's attention inside its own graph instead of
         stopping at the dispatcher (``graph_mask`` of ``forward``): True for plain dense attention
         (SDPA), the cached BlockMask of a fused static pattern, (r, BlockMask, layout) for one
-        residue-class piece (r class heads on the "batch" or "heads" class view); None where the dispatcher must run (routing, several pieces, no
-        CUDA, the short masked-dense path). x (B, N, C): self-attention without padding, global
-        tokens or a cache."""
+        residue-class piece (r class heads on the "batch" or "heads" class view); None where the
+        dispatcher must run (routing, several pieces, no CUDA, the short masked-dense path).
+        x (B, N, C): self-attention without padding, global tokens or a cache."""
         n = x.shape[1]
         if self.router is not None or not flex_complete(x) or self.backend not in ("auto", "flex"):
             return None
@@ -261,8 +260,10 @@ class SparseSelfAttention(nn.Module):
         if self.pattern.name == "dense":
             return True
         from .kernels.flex import class_block_mask, fused_block_mask
-        if not P.runs_fused(self.pattern, (n, n, self.num_heads, 0)):  # the class view q, k, v reach it in
-            layout = "heads" if self.graph_views and not self.qkv.fused else "batch"  # (graph_mask is GPU-only)
+        if not P.runs_fused(self.pattern, (n, n, self.num_heads, 0)):
+            # the class view that is free for the q, k, v forward hands over: the projection's own
+            # (B, N, H, D) tensors with ZOO_GRAPH_VIEWS=1, else contiguous copies
+            layout = "heads" if self.graph_views and not self.qkv.fused else "batch"
             return class_block_mask(self.pattern, n, self.num_heads, x.device, layout=layout)
         return fused_block_mask(self.pattern, n, self.num_heads, x.device)
 
@@ -277,7 +278,7 @@ class SparseSelfAttention(nn.Module):
         qkv = [t.transpose(1, 2) for t in self.qkv.split_heads(x, self.num_heads)]  # (B, H, N, D) each
         dense_boundary = self.dense_boundary and graph_mask is None and torch.compiler.is_compiling()
         flex_in_graph = graph_mask is not None and graph_mask is not True
-        views = self.graph_views and flex_complete(x)  # as on a GPU
+        views = flex_in_graph and self.graph_views and flex_complete(x)  # CPU inductor needs 4-D buffers
         if dense_boundary or (flex_in_graph and not views):  # _DenseGrad; in-graph flex: the "batch" class
             qkv = [t.contiguous() for t in qkv]  # view is then free (ZOO_GRAPH_VIEWS=1: no copy, "heads" view)
         if self.shared_qk:

@@ -26,8 +26,8 @@ from torch import Tensor
 from ..layout import Component
 from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, flex_complete, flex_params, from_kv_blocks,
                          listed_blocks, ordered, raise_recompile_limits)
-from .classes import (class_layout, class_mask_mod, class_split, from_classes, local_component,
-                      runs_as_classes, to_classes)
+from .classes import (class_layout, class_mask_mod, class_split, from_classes, local_component, runs_as_classes,
+                      to_classes)
 from .gather import Gathered, combine, gather, head_index, put_heads, scatter_rows, take_heads
 from .tiles import flex_tiles
 
