@@ -190,9 +190,11 @@ def test_projection_parts_are_dense_and_match_the_fused_matmul(monkeypatch):
 @pytest.fixture
 def gpu_decisions(monkeypatch):
     """graph_mask and the dispatcher decide as on a GPU (FlexAttention complete); CPU tests then
-    run forwards only, as FlexAttention has no backward here."""
+    run forwards only, as FlexAttention has no backward here, and on contiguous q, k, v (the GPU
+    default, the projection's views, fails in CPU inductor's FlexAttention template)."""
     import zoo.attention.attention as A
     monkeypatch.setattr(A, "flex_complete", lambda t: True)
+    monkeypatch.setenv("ZOO_GRAPH_VIEWS", "0")
 
 
 @pytest.mark.parametrize("rotary", [False, True])
@@ -248,9 +250,10 @@ def test_graph_mask_says_which_layers_run_inside_a_compiled_graph(monkeypatch):
     for name, kw in (("lsh", {}), ("strided", dict(stride=64))):  # routed; two pieces
         assert SparseSelfAttention(32, 2, build(name, causal=True, **kw)).graph_mask(x) is None, name
     r, bm, layout = SparseSelfAttention(32, 2, build("dilated_window", causal=True, left=64, dilation=2)).graph_mask(x)
-    assert (r, layout) == (2, "batch") and isinstance(bm, BlockMask)  # one residue-class piece: 2 class heads of 256 tokens
-    monkeypatch.setenv("ZOO_GRAPH_VIEWS", "1")  # read at construction: the projection's views reach the class view
-    assert SparseSelfAttention(32, 2, build("dilated_window", causal=True, left=64, dilation=2)).graph_mask(x)[2] == "heads"
+    assert (r, layout) == (2, "heads") and isinstance(bm, BlockMask)  # one residue-class piece: 2 class heads of 256 tokens
+    monkeypatch.setenv("ZOO_GRAPH_VIEWS", "0")  # read at construction: contiguous copies, the "batch" view is free
+    assert SparseSelfAttention(32, 2, build("dilated_window", causal=True, left=64, dilation=2)).graph_mask(x)[2] == "batch"
+    monkeypatch.delenv("ZOO_GRAPH_VIEWS")
     monkeypatch.setenv("ZOO_FUSED_QKV", "1")  # views of one matmul: neither class view is free, "batch" copies once
     assert SparseSelfAttention(32, 2, build("dilated_window", causal=True, left=64, dilation=2)).graph_mask(x)[2] == "batch"
     assert SparseSelfAttention(32, 2, build("sliding_window", left=64), backend="reference").graph_mask(x) is None
@@ -299,22 +302,23 @@ def test_compiled_block_with_graph_mask_equals_the_dispatcher(gpu_decisions, nam
 
 @pytest.mark.parametrize("name,kw", [("dilated_window", dict(left=24, dilation=4)), ("sliding_window", dict(left=40))])
 def test_graph_views_hand_flex_the_projection_uncopied(monkeypatch, gpu_decisions, name, kw):
-    """ZOO_GRAPH_VIEWS=1: in-graph FlexAttention gets the projection's (B, N, H, D) tensors as views,
-    class pieces on the "heads" view that is free for them, and computes what the dispatcher does
+    """By default in-graph FlexAttention gets the projection's (B, N, H, D) tensors as views (not the
+    copies of ZOO_GRAPH_VIEWS=0), class pieces on the "heads" view that is free for them, and computes
+    what the dispatcher does
     (eager: CPU inductor's FlexAttention template needs 4-D buffers; the GPU test compiles it)."""
     import zoo.attention.attention as A
 
     contiguous, real = [], A.graph_attention
     monkeypatch.setattr(A, "graph_attention", lambda q, *a, **k: contiguous.append(q.is_contiguous()) or real(q, *a, **k))
     outs = []
-    for views in ("0", "1"):
-        monkeypatch.setenv("ZOO_GRAPH_VIEWS", views)
+    for views in ("0", None):  # copies, then the default
+        monkeypatch.setenv("ZOO_GRAPH_VIEWS", views) if views else monkeypatch.delenv("ZOO_GRAPH_VIEWS")
         torch.manual_seed(0)
         attn = SparseSelfAttention(32, 2, build(name, causal=True, **kw), backend="flex")
         x = torch.randn(2, 512, 32, generator=torch.Generator().manual_seed(1))
         gm = attn.graph_mask(x)
         if name == "dilated_window":
-            assert gm[2] == ("heads" if views == "1" else "batch")
+            assert gm[2] == ("batch" if views else "heads")
         with torch.no_grad():
             outs.append(attn(x, graph_mask=gm))
             torch.testing.assert_close(outs[-1], attn(x), atol=2e-5, rtol=1e-4)
@@ -328,14 +332,14 @@ def test_graph_views_hand_flex_the_projection_uncopied(monkeypatch, gpu_decision
                                          ("sliding_window", dict(left=100), {}), ("dense", {}, {}),
                                          ("dilated_window", dict(left=64, dilation=32), {}),
                                          ("dilated_window", dict(left=64, dilation=32), {"ZOO_FLEX_TILES": "0"}),
-                                         ("dilated_window", dict(left=64, dilation=32), {"ZOO_GRAPH_VIEWS": "1"}),
-                                         ("sliding_window", dict(left=100), {"ZOO_GRAPH_VIEWS": "1"})])
+                                         ("dilated_window", dict(left=64, dilation=32), {"ZOO_GRAPH_VIEWS": "0"}),
+                                         ("sliding_window", dict(left=100), {"ZOO_GRAPH_VIEWS": "0"})])
 def test_graph_attention_forward_and_gradients_on_cuda(monkeypatch, name, kw, env):
     """On the GPU the in-graph path trains: a compiled block given ``graph_mask`` matches the
     dispatcher's and the reference backend's output and gradients (bf16 tolerance), with no graph
     break; dilation 32 gives the pixel model's short class pieces (64 tokens each), also on torch's
-    own kernel tiles (ZOO_FLEX_TILES=0) rather than kernels/tiles.py's, and with the projection's
-    views handed to FlexAttention uncopied (ZOO_GRAPH_VIEWS=1)."""
+    own kernel tiles (ZOO_FLEX_TILES=0) rather than kernels/tiles.py's, and with contiguous copies of
+    q, k, v (ZOO_GRAPH_VIEWS=0) rather than the projection's views."""
     from torch._dynamo.utils import counters
 
     for key, value in env.items():

@@ -8,8 +8,8 @@ block runs in its graph (``SparseSelfAttention.graph_mask``: the fused BlockMask
 the "batch" view), and times every tile variant against the default, checking outputs and
 gradients equal to the default's (bf16). The default is what the models run (kernels/tiles.py,
 chosen by session 15's sweep); ``torch`` is FlexAttention's own choice. Variants that do not
-compile are recorded, not fatal. q, k, v are contiguous (the default; ZOO_GRAPH_VIEWS=1 is not
-mirrored here). Every case runs the default first, then each variant in turn over all cases (a deadline cuts
+compile are recorded, not fatal. q, k, v are contiguous (the models' ZOO_GRAPH_VIEWS=0; their GPU
+default, the projection's views, is not mirrored here). Every case runs the default first, then each variant in turn over all cases (a deadline cuts
 variants, not cases); the JSON is rewritten after every row. The timed step also computes the loss
 and the class view's reshuffle, the same for every variant.
 
