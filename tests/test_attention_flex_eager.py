@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from zoo.attention import build, sparse_attention
+from zoo.attention.patterns import runs_fused
 
 from attention_cases import static_patterns, with_causal
 
@@ -34,6 +35,24 @@ def test_flex_layout_matches_reference(name, causal):
             out = sparse_attention(q, k, v, p, backend="flex", key_padding_mask=mask)
             ref = sparse_attention(q, k, v, p, backend="reference", key_padding_mask=mask)
             assert _rel(out, ref) < 1e-5
+
+
+@pytest.mark.parametrize("name", [n for n, p in CASES.items() if runs_fused(p)])
+def test_fused_patterns_on_64_token_blocks_match_reference(monkeypatch, name):
+    """ZOO_FLEX_BLOCK=64: the fused BlockMask on 64-token blocks (the last one partial) allows
+    exactly the pattern's pairs, causal or not, with padding."""
+    monkeypatch.setenv("ZOO_FLEX_BLOCK", "64")
+    g = torch.Generator().manual_seed(3)
+    q, k, v = (torch.randn(2, 2, 150, 16, generator=g) for _ in range(3))
+    kpm = torch.ones(2, 150, dtype=torch.bool)
+    kpm[0, -20:] = False
+    for causal in (False, True):
+        p = with_causal(CASES[name], causal)
+        with torch.no_grad():
+            for mask in (None, kpm):
+                out = sparse_attention(q, k, v, p, backend="flex", key_padding_mask=mask)
+                ref = sparse_attention(q, k, v, p, backend="reference", key_padding_mask=mask)
+                assert _rel(out, ref) < 1e-5, (causal, mask is not None)
 
 
 def test_flex_layout_with_global_mask():

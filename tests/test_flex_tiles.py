@@ -2,16 +2,17 @@
 zoo makes (the dispatcher's pieces, a compiled block's in-graph call) receives them."""
 from types import SimpleNamespace
 
+import pytest
 import torch
 
 from zoo.attention import build
 from zoo.attention.attention import graph_attention
 from zoo.attention.kernels import flex
-from zoo.attention.kernels.tiles import BWD_TILES, flex_tiles
+from zoo.attention.kernels.tiles import BWD_TILES, FWD_TILES_64, flex_tiles, fused_block
 
 
-def _q(device="cuda:0", dtype=torch.bfloat16, d=64):
-    return SimpleNamespace(device=torch.device(device), dtype=dtype, shape=(2, 4, 4096, d))  # deciding needs no GPU
+def _q(device="cuda:0", dtype=torch.bfloat16, d=64, n=4096):
+    return SimpleNamespace(device=torch.device(device), dtype=dtype, shape=(2, 4, n, d))  # deciding needs no GPU
 
 
 def test_measured_backward_tiles_only_where_measured(monkeypatch):
@@ -27,8 +28,21 @@ def test_measured_backward_tiles_only_where_measured(monkeypatch):
     assert not tiles._measured_gpu(0)
     monkeypatch.setattr(torch.version, "hip", None)
     assert flex_tiles(_q(), 128, {}) == {} and flex_tiles(_q(), 128, {"BLOCK_M": 32}) == {"BLOCK_M": 32}  # the caller's win
+    assert flex_tiles(_q(), 64) == {**BWD_TILES, **FWD_TILES_64}  # 64-token blocks: 64-row forward tiles too
+    assert flex_tiles(_q(n=127), 64) == BWD_TILES  # shorter queries take flex decoding, which sizes its own
     monkeypatch.setenv("ZOO_FLEX_TILES", "0")
-    assert flex_tiles(_q(), 128) == {}
+    assert flex_tiles(_q(), 128) == {} and flex_tiles(_q(), 64) == {}
+
+
+def test_fused_block_is_128_unless_switched(monkeypatch):
+    assert fused_block() == 128
+    monkeypatch.setenv("ZOO_FLEX_BLOCK", "64")
+    assert fused_block() == 64
+    bm = flex.fused_block_mask(build("sliding_window", causal=True, left=100), 256, 2, "cpu")
+    assert bm.BLOCK_SIZE == (64, 64)
+    monkeypatch.setenv("ZOO_FLEX_BLOCK", "32")
+    with pytest.raises(ValueError, match=r"ZOO_FLEX_BLOCK must be one of \(64, 128\), got '32'"):
+        fused_block()
 
 
 def _tiles_by_block(q, block_size, kernel_options=None):

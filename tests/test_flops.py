@@ -38,3 +38,13 @@ def test_block_pairs_of_dilation_2_as_class_heads_are_each_class_band():
     band = build("sliding_window", left=30, right=0, causal=True)
     heads, block = 2, 32
     assert block_pairs(p, 200, heads, block) == 2 * _tiles_with_pairs(band, 100, heads, block)
+
+
+def test_block_pairs_follow_the_fused_block(monkeypatch):
+    """By default a fused pattern's tiles are counted on the blocks it runs (ZOO_FLEX_BLOCK), a
+    component pattern's on 128-token ones."""
+    win, strided = build("sliding_window", left=100, right=0, causal=True), build("strided", stride=64)
+    assert block_pairs(win, 1000, 2) == _tiles_with_pairs(win, 1000, 2, 128)
+    monkeypatch.setenv("ZOO_FLEX_BLOCK", "64")
+    assert block_pairs(win, 1000, 2) == _tiles_with_pairs(win, 1000, 2, 64) < _tiles_with_pairs(win, 1000, 2, 128)
+    assert block_pairs(strided, 1024, 2) == block_pairs(strided, 1024, 2, 128)

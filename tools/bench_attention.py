@@ -165,10 +165,10 @@ def bench_kernels(n, names, rows, log, sdpa=True, ab=False):
     torch.cuda.empty_cache()
 
 
-def _with_env(var: str, fn):
-    """fn run with the environment switch ``var``=1 (kernels read these per call)."""
+def _with_env(var: str, fn, value: str = "1"):
+    """fn run with the environment switch ``var``=``value`` (kernels read these per call)."""
     def run():
-        os.environ[var] = "1"
+        os.environ[var] = value
         try:
             return fn()
         finally:
@@ -178,7 +178,8 @@ def _with_env(var: str, fn):
 
 def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
     """The paths the dispatcher does not take, timed in the same process: a fused pattern's
-    component pieces (rows "zoo_components"); for a pattern that fuses by family but runs as
+    component pieces (rows "zoo_components") and its BlockMask on 64-token blocks ("zoo_block64",
+    ZOO_FLEX_BLOCK=64); for a pattern that fuses by family but runs as
     class heads at this length (dilated r = 2), its BlockMask ("zoo_fused"); for component-path
     patterns the plumbing as it was before session 8, index gathers and the eager merge
     ("zoo_eager_plumbing"); and, where residue classes run as heads (kernels/classes.py), the
@@ -188,8 +189,11 @@ def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
     comps = None if p.data_dependent else p.components(n, n, H)
     pieces = lambda: flex_attention(q, k, v, comps, scale=D ** -0.5)[0]  # noqa: E731
     class_gather = ("zoo_class_gather", "components, ZOO_NO_CLASS_HEADS=1", _with_env("ZOO_NO_CLASS_HEADS", pieces))
+    tiles = {"zoo_eager_plumbing": blocks, "zoo_class_gather": blocks}  # else ours' count does not apply
     if runs_fused(p, (n, n, H, 0)):
-        alts = [("zoo_components", "components", pieces)]
+        alts = [("zoo_components", "components", pieces),
+                ("zoo_block64", "fused, 64-token blocks (ZOO_FLEX_BLOCK=64)", _with_env("ZOO_FLEX_BLOCK", ours, "64"))]
+        tiles["zoo_block64"] = block_pairs(p, n, H, block=64, device=q.device)
     elif runs_fused(p):
         alts = [("zoo_fused", "fused, ZOO_NO_CLASS_HEADS=1", _with_env("ZOO_NO_CLASS_HEADS", ours)), class_gather]
     else:
@@ -204,9 +208,8 @@ def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
                 extra["max_rel_err_grads_vs_zoo"] = max(
                     rel_err(a, b_) for a, b_ in zip(torch.autograd.grad(fn(), (q, k, v), do),
                                                     torch.autograd.grad(ours(), (q, k, v), do)))
-            same_tiles = impl in ("zoo_eager_plumbing", "zoo_class_gather")  # else ours' count does not apply
             rows.append(row(impl, p.name, n, b, timeit(fn), timeit(fwd_bwd(fn, (q, k, v), do)), pairs,
-                            blocks if same_tiles else None, peak_gib(fwd_bwd(fn, (q, k, v), do)),
+                            tiles.get(impl), peak_gib(fwd_bwd(fn, (q, k, v), do)),
                             err if not p.data_dependent else None, path=path, **extra))
         except Exception as e:
             rows.append(dict(impl=impl, pattern=p.name, N=n, B=b, error=repr(e)[:400]))

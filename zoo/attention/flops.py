@@ -40,18 +40,20 @@ def count_pairs(pattern: Pattern, n: int, n_heads: int, device="cpu", chunk: int
     return total
 
 
-def block_pairs(pattern: Pattern, n: int, n_heads: int, block: int = 128, device="cpu") -> int:
+def block_pairs(pattern: Pattern, n: int, n_heads: int, block: int | None = None, device="cpu") -> int:
     """(query, key) pairs inside the tiles the flex backend computes on a GPU, summed over heads:
-    a fused pattern's one BlockMask, or else the candidate tiles of each component (of each
-    class, where a component runs as class heads)."""
+    a fused pattern's one BlockMask (blocks of ``fused_block()`` tokens by default), or else the
+    candidate tiles of each component (of each class, where a component runs as class heads; 128)."""
     if runs_fused(pattern, (n, n, n_heads, 0)):
         from .kernels.block_mask import listed_blocks
         from .kernels.flex import _fused_structure
+        from .kernels.tiles import fused_block
+        block = block or fused_block()
         bm = _fused_structure(pattern, n, n, n_heads, 0, block, str(device), False)
         partial, full = listed_blocks(bm, -(-n // block))
         hit = partial | full  # (1, H or 1, nQB, nKB)
         return int(hit.sum()) * block * block * (n_heads // hit.shape[1])
-    return sum(_component_pairs(c, n, n_heads, block) for c in pattern.components(n, n, n_heads))
+    return sum(_component_pairs(c, n, n_heads, block or 128) for c in pattern.components(n, n, n_heads))
 
 
 def _component_pairs(comp, n: int, n_heads: int, block: int) -> int:

@@ -29,7 +29,7 @@ from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, flex_complete,
 from .classes import (class_layout, class_mask_mod, class_split, from_classes, local_component, runs_as_classes,
                       to_classes)
 from .gather import Gathered, combine, gather, head_index, put_heads, scatter_rows, take_heads
-from .tiles import flex_tiles
+from .tiles import flex_tiles, fused_block
 
 
 @lru_cache(maxsize=None)
@@ -253,16 +253,19 @@ def _fused_mask_mod(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, dev
     return mask_mod
 
 
-def fused_block_mask(pattern, n: int, n_heads: int, device, block: int = 128):
+def fused_block_mask(pattern, n: int, n_heads: int, device, block: int | None = None):
     """The cached BlockMask of a fused static pattern over n tokens of self-attention without
-    padding: what a compiled block hands FlexAttention inside its own graph (``graph_mask``)."""
-    return _fused_structure(pattern, n, n, n_heads, 0, block, str(device), False)
+    padding: what a compiled block hands FlexAttention inside its own graph (``graph_mask``);
+    blocks of ``fused_block()`` tokens unless ``block`` says otherwise."""
+    return _fused_structure(pattern, n, n, n_heads, 0, block or fused_block(), str(device), False)
 
 
 def fused_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: float,
-                         key_padding_mask: Tensor | None = None, k_start: int = 0, block: int = 128,
+                         key_padding_mask: Tensor | None = None, k_start: int = 0, block: int | None = None,
                          kernel_options: dict | None = None) -> tuple[Tensor, Tensor | None]:
-    """A static pattern as one FlexAttention call -> (out, lse; lse None on CPU)."""
+    """A static pattern as one FlexAttention call on blocks of ``block`` (default ``fused_block()``)
+    tokens -> (out, lse; lse None on CPU)."""
+    block = block or fused_block()
     B, H, n_q, _ = q.shape
     n_k = k.shape[2]
     dev = str(q.device)

@@ -8,6 +8,8 @@ dilated layer 8.465 -> 6.92 ms, its sliding layer 9.56 -> 8.95, lm_base_longform
 step at 12,288 x 32 308.4 -> 298.3 ms (train_h200.json). They are applied only where measured: an
 NVIDIA sm90 GPU (H100/H200; torch's defaults differ per architecture), bf16 inputs, head dim 64,
 BlockMask blocks the tiles divide. ``ZOO_FLEX_TILES=0`` (read per call) leaves torch's own, for A/B timing.
+Fused static patterns may also run on 64-token BlockMask blocks (``ZOO_FLEX_BLOCK=64``, opt-in until
+timed), whose forward then needs 64 x 64 tiles.
 """
 from __future__ import annotations
 
@@ -19,7 +21,22 @@ from torch import Tensor
 # bwd_-prefixed (timed unprefixed; the backward strips the prefix, so it reads them alike): the forward
 # and the decoding kernel then drop these keys instead of receiving them
 BWD_TILES = dict(bwd_BLOCK_M1=64, bwd_BLOCK_N1=64, bwd_BLOCK_M2=64, bwd_BLOCK_N2=64, bwd_num_warps=4, bwd_num_stages=3)
+# the forward's tiles on 64-token blocks (torch 2.11 keeps its 128-row default there); fwd_-prefixed so the
+# backward drops them; never for flex decoding (queries < 128), which sizes its own BLOCK_M
+FWD_TILES_64 = dict(fwd_BLOCK_M=64, fwd_BLOCK_N=64, fwd_num_warps=4, fwd_num_stages=3)
 MEASURED_ARCH = (9, 0)
+BLOCKS = (64, 128)
+
+
+def fused_block() -> int:
+    """BlockMask block of fused static patterns (read per call): 128, or 64 with ``ZOO_FLEX_BLOCK=64``.
+    A query block of 64 rows spans a window of w keys with w + 64 keys instead of w + 128 (the LM's
+    causal 128-key windows: 67% of the computed pairs allowed instead of 50%), and Longformer's 32
+    global rows fill half a block instead of a quarter; the forward then runs 64 x 64 tiles."""
+    value = os.environ.get("ZOO_FLEX_BLOCK", "128")
+    if value not in {str(b) for b in BLOCKS}:
+        raise ValueError(f"ZOO_FLEX_BLOCK must be one of {BLOCKS}, got {value!r}")
+    return int(value)
 
 
 @torch.compiler.assume_constant_result  # a constant to a compiled block's graph, never a break
@@ -31,11 +48,14 @@ def _measured_gpu(index: int) -> bool:
 def flex_tiles(q: Tensor, block_size, kernel_options: dict | None = None) -> dict:
     """kernel_options for a FlexAttention call on q (B, H, N, D) with a BlockMask of ``block_size``
     (an int or BlockMask.BLOCK_SIZE): the caller's when given ({} means torch's defaults), else BWD_TILES
-    where they were measured to win, else {}."""
+    where they were measured to win (with FWD_TILES_64 on 64-token blocks), else {}."""
     if kernel_options is not None:
         return kernel_options
     blocks = (block_size,) if isinstance(block_size, int) else tuple(block_size)
     if (os.environ.get("ZOO_FLEX_TILES") == "0" or q.device.type != "cuda" or q.dtype != torch.bfloat16
             or q.shape[-1] != 64 or any(b % 64 for b in blocks) or not _measured_gpu(q.device.index or 0)):
         return {}
-    return dict(BWD_TILES)
+    tiles = dict(BWD_TILES)
+    if max(blocks) < 128 and q.shape[-2] >= 128:  # 64-token blocks; shorter queries decode
+        tiles.update(FWD_TILES_64)
+    return tiles
