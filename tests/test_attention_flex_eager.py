@@ -23,7 +23,8 @@ CASES = {**static_patterns(), "lsh": build("lsh", bucket_size=8, n_hashes=2, chu
 
 @pytest.mark.parametrize("name", list(CASES))
 @pytest.mark.parametrize("causal", [False, True])
-def test_flex_layout_matches_reference(name, causal):
+def test_flex_layout_matches_reference(monkeypatch, name, causal):
+    monkeypatch.delenv("ZOO_FLEX_BLOCK", raising=False)
     p = with_causal(CASES[name], causal)
     g = torch.Generator().manual_seed(7)
     q, k, v = (torch.randn(2, 2, 70, 16, generator=g) for _ in range(3))
@@ -39,12 +40,16 @@ def test_flex_layout_matches_reference(name, causal):
 
 @pytest.mark.parametrize("name", [n for n, p in CASES.items() if runs_fused(p)])
 def test_fused_patterns_on_64_token_blocks_match_reference(monkeypatch, name):
-    """ZOO_FLEX_BLOCK=64: the fused BlockMask on 64-token blocks (the last one partial) allows
-    exactly the pattern's pairs, causal or not, with padding."""
+    """ZOO_FLEX_BLOCK=64 reaches the fused call: its BlockMask has 64-token blocks (the last one
+    partial), and the result is the pattern's, causal or not, with padding. (The eager path reads
+    the mask_mod only; test_flops checks the block lists against the dense truth per tile.)"""
+    from zoo.attention.kernels import flex
     monkeypatch.setenv("ZOO_FLEX_BLOCK", "64")
+    blocks, real = [], flex._run
+    monkeypatch.setattr(flex, "_run", lambda q, k, v, bm, *a: blocks.append(bm.BLOCK_SIZE) or real(q, k, v, bm, *a))
     g = torch.Generator().manual_seed(3)
-    q, k, v = (torch.randn(2, 2, 150, 16, generator=g) for _ in range(3))
-    kpm = torch.ones(2, 150, dtype=torch.bool)
+    q, k, v = (torch.randn(2, 2, 151, 16, generator=g) for _ in range(3))  # odd: dilation 2 fuses too
+    kpm = torch.ones(2, 151, dtype=torch.bool)
     kpm[0, -20:] = False
     for causal in (False, True):
         p = with_causal(CASES[name], causal)
@@ -53,6 +58,7 @@ def test_fused_patterns_on_64_token_blocks_match_reference(monkeypatch, name):
                 out = sparse_attention(q, k, v, p, backend="flex", key_padding_mask=mask)
                 ref = sparse_attention(q, k, v, p, backend="reference", key_padding_mask=mask)
                 assert _rel(out, ref) < 1e-5, (causal, mask is not None)
+    assert blocks and set(blocks) == {(64, 64)}
 
 
 def test_flex_layout_with_global_mask():

@@ -236,6 +236,8 @@ def test_graph_mask_says_which_layers_run_inside_a_compiled_graph(monkeypatch):
     import zoo.attention.attention as A
     from torch.nn.attention.flex_attention import BlockMask
 
+    for var in ("ZOO_GRAPH_VIEWS", "ZOO_FLEX_BLOCK", "ZOO_FUSED_QKV"):
+        monkeypatch.delenv(var, raising=False)  # the defaults
     x = torch.randn(1, 512, 32)
     win = SparseSelfAttention(32, 2, build("sliding_window", causal=True, left=64))
     assert win.graph_mask(x) is None  # CPU: FlexAttention has no backward here

@@ -379,6 +379,7 @@ def test_host_overhead_tool_times_both_settings(tmp_path, monkeypatch):
     import zoo.attention.attention as A
     monkeypatch.setattr(A, "flex_complete", A.flex_complete)  # the tool patches it; undo after
     monkeypatch.setenv("ZOO_GRAPH_ATTENTION", "0")
+    monkeypatch.setenv("ZOO_GRAPH_VIEWS", "1")  # the tool sets it; undo after
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
     import bench_host_overhead
     out = tmp_path / "h.json"

@@ -17,6 +17,7 @@ def _q(device="cuda:0", dtype=torch.bfloat16, d=64, n=4096):
 
 def test_measured_backward_tiles_only_where_measured(monkeypatch):
     from zoo.attention.kernels import tiles
+    monkeypatch.delenv("ZOO_FLEX_TILES", raising=False)
     arch = {0: (9, 0), 1: (8, 0)}  # GPU 0 an H200's sm90, GPU 1 another architecture
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i=0: arch[i])
     monkeypatch.setattr(torch.version, "hip", None)
@@ -29,20 +30,32 @@ def test_measured_backward_tiles_only_where_measured(monkeypatch):
     monkeypatch.setattr(torch.version, "hip", None)
     assert flex_tiles(_q(), 128, {}) == {} and flex_tiles(_q(), 128, {"BLOCK_M": 32}) == {"BLOCK_M": 32}  # the caller's win
     assert flex_tiles(_q(), 64) == {**BWD_TILES, **FWD_TILES_64}  # 64-token blocks: 64-row forward tiles too
-    assert flex_tiles(_q(n=127), 64) == BWD_TILES  # shorter queries take flex decoding, which sizes its own
+    assert flex_tiles(_q(n=127), 64) == BWD_TILES  # (fused_block gives fewer queries 128-token blocks)
     monkeypatch.setenv("ZOO_FLEX_TILES", "0")
     assert flex_tiles(_q(), 128) == {} and flex_tiles(_q(), 64) == {}
 
 
-def test_fused_block_is_128_unless_switched(monkeypatch):
-    assert fused_block() == 128
+def test_64_token_blocks_only_where_they_run(monkeypatch):
+    """ZOO_FLEX_BLOCK=64 gives 64-token blocks on the CPU and where flex_tiles gives 64-wide tiles
+    (torch 2.11's own do not divide them), for 128 queries or more (flex decoding's tile has up to
+    128 rows); 128 everywhere else."""
+    arch = {0: (9, 0), 1: (8, 0)}
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i=0: arch[i])
+    monkeypatch.setattr(torch.version, "hip", None)
+    monkeypatch.delenv("ZOO_FLEX_TILES", raising=False)
+    gpu, cpu, bf16 = torch.device("cuda:0"), torch.device("cpu"), torch.bfloat16
+    monkeypatch.delenv("ZOO_FLEX_BLOCK", raising=False)
+    assert fused_block(gpu, bf16, 4096, 64) == 128 and fused_block(cpu, bf16, 4096, 64) == 128
     monkeypatch.setenv("ZOO_FLEX_BLOCK", "64")
-    assert fused_block() == 64
-    bm = flex.fused_block_mask(build("sliding_window", causal=True, left=100), 256, 2, "cpu")
-    assert bm.BLOCK_SIZE == (64, 64)
+    assert fused_block(gpu, bf16, 4096, 64) == 64 and fused_block(cpu, torch.float32, 128, 16) == 64
+    for args in ((gpu, bf16, 127, 64), (gpu, torch.float32, 4096, 64), (gpu, bf16, 4096, 128),
+                 (torch.device("cuda:1"), bf16, 4096, 64), (cpu, bf16, 100, 64)):
+        assert fused_block(*args) == 128, args
+    monkeypatch.setenv("ZOO_FLEX_TILES", "0")
+    assert fused_block(gpu, bf16, 4096, 64) == 128
     monkeypatch.setenv("ZOO_FLEX_BLOCK", "32")
     with pytest.raises(ValueError, match=r"ZOO_FLEX_BLOCK must be one of \(64, 128\), got '32'"):
-        fused_block()
+        fused_block(gpu, bf16, 4096, 64)
 
 
 def _tiles_by_block(q, block_size, kernel_options=None):
@@ -76,6 +89,7 @@ def test_dispatcher_pieces_receive_the_tiles(monkeypatch):
 
 def test_in_graph_call_receives_the_tiles(monkeypatch):
     import zoo.attention.attention as A
+    monkeypatch.delenv("ZOO_FLEX_BLOCK", raising=False)
     monkeypatch.setattr(A, "flex_tiles", _tiles_by_block)
     seen = []
 

@@ -166,13 +166,17 @@ def bench_kernels(n, names, rows, log, sdpa=True, ab=False):
 
 
 def _with_env(var: str, fn, value: str = "1"):
-    """fn run with the environment switch ``var``=``value`` (kernels read these per call)."""
+    """fn run with the environment switch ``var``=``value`` (kernels read these per call), then as before."""
     def run():
+        old = os.environ.get(var)
         os.environ[var] = value
         try:
             return fn()
         finally:
-            del os.environ[var]
+            if old is None:
+                del os.environ[var]
+            else:
+                os.environ[var] = old
     return run
 
 
@@ -381,7 +385,8 @@ def main(argv=None):
     ap.add_argument("--peers-first", action="store_true", help="run the Hugging Face peers before the kernels")
     ap.add_argument("--profile", default="", help="patterns whose top GPU kernels to list (N=16,384)")
     ap.add_argument("--ab", action="store_true",
-                    help="also time the alternative paths: component pieces of fused patterns; eager plumbing and (residue classes) the class gathers of the others")
+                    help="also time the alternative paths: component pieces of fused patterns and their BlockMask on 64-token "
+                         "blocks (zoo_block64); eager plumbing and (residue classes) the class gathers of the others")
     ap.add_argument("--deadline", type=float, default=0, help="seconds; skip remaining work after it")
     args = ap.parse_args(argv)
     rows = []

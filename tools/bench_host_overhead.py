@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import zoo.attention.attention as A
     A.flex_complete = lambda t: True  # take the GPU's decisions (CPU flex: forward only)
+    os.environ["ZOO_GRAPH_VIEWS"] = "0"  # but copy q, k, v: CPU inductor's FlexAttention template needs 4-D buffers
     torch.set_num_threads(1)
     shape = dict(dim=32, num_heads=2, depth=args.depth)
     ms: dict[str, list[float]] = {"dispatcher": [], "graph_attention": []}

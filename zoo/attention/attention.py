@@ -261,12 +261,14 @@ class SparseSelfAttention(nn.Module):
         if self.pattern.name == "dense":
             return True
         from .kernels.flex import class_block_mask, fused_block_mask
+        from .kernels.tiles import fused_block
         if not P.runs_fused(self.pattern, (n, n, self.num_heads, 0)):
             # the class view that is free for the q, k, v forward hands over: the projection's own
             # (B, N, H, D) tensors, or contiguous copies with ZOO_GRAPH_VIEWS=0
             layout = "heads" if self.graph_views and not self.qkv.fused else "batch"
             return class_block_mask(self.pattern, n, self.num_heads, x.device, layout=layout)
-        return fused_block_mask(self.pattern, n, self.num_heads, x.device)
+        return fused_block_mask(self.pattern, n, self.num_heads, x.device,
+                                fused_block(x.device, x.dtype, n, self.head_dim))
 
     def forward(self, x: Tensor, key_padding_mask: Tensor | None = None, global_mask: Tensor | None = None,
                 cache: KVCache | None = None, graph_mask: GraphMask = None) -> Tensor:

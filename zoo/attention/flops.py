@@ -40,15 +40,17 @@ def count_pairs(pattern: Pattern, n: int, n_heads: int, device="cpu", chunk: int
     return total
 
 
-def block_pairs(pattern: Pattern, n: int, n_heads: int, block: int | None = None, device="cpu") -> int:
+def block_pairs(pattern: Pattern, n: int, n_heads: int, block: int | None = None, device="cpu",
+                dtype=torch.bfloat16, head_dim: int = 64) -> int:
     """(query, key) pairs inside the tiles the flex backend computes on a GPU, summed over heads:
-    a fused pattern's one BlockMask (blocks of ``fused_block()`` tokens by default), or else the
-    candidate tiles of each component (of each class, where a component runs as class heads; 128)."""
+    a fused pattern's one BlockMask (by default on the block ``fused_block`` picks for inputs of
+    ``dtype`` and ``head_dim``), or else the candidate tiles of each component (of each class, where
+    a component runs as class heads; 128 by default)."""
     if runs_fused(pattern, (n, n, n_heads, 0)):
         from .kernels.block_mask import listed_blocks
         from .kernels.flex import _fused_structure
         from .kernels.tiles import fused_block
-        block = block or fused_block()
+        block = block or fused_block(torch.device(device), dtype, n, head_dim)
         bm = _fused_structure(pattern, n, n, n_heads, 0, block, str(device), False)
         partial, full = listed_blocks(bm, -(-n // block))
         hit = partial | full  # (1, H or 1, nQB, nKB)

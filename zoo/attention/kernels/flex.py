@@ -253,11 +253,10 @@ def _fused_mask_mod(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, dev
     return mask_mod
 
 
-def fused_block_mask(pattern, n: int, n_heads: int, device, block: int | None = None):
+def fused_block_mask(pattern, n: int, n_heads: int, device, block: int = 128):
     """The cached BlockMask of a fused static pattern over n tokens of self-attention without
-    padding: what a compiled block hands FlexAttention inside its own graph (``graph_mask``);
-    blocks of ``fused_block()`` tokens unless ``block`` says otherwise."""
-    return _fused_structure(pattern, n, n, n_heads, 0, block or fused_block(), str(device), False)
+    padding: what a compiled block hands FlexAttention inside its own graph (``graph_mask``)."""
+    return _fused_structure(pattern, n, n, n_heads, 0, block, str(device), False)
 
 
 def fused_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: float,
@@ -265,8 +264,8 @@ def fused_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: flo
                          kernel_options: dict | None = None) -> tuple[Tensor, Tensor | None]:
     """A static pattern as one FlexAttention call on blocks of ``block`` (default ``fused_block()``)
     tokens -> (out, lse; lse None on CPU)."""
-    block = block or fused_block()
     B, H, n_q, _ = q.shape
+    block = block or fused_block(q.device, q.dtype, n_q, q.shape[-1])
     n_k = k.shape[2]
     dev = str(q.device)
     kpm = None if key_padding_mask is None else key_padding_mask.bool()

@@ -9,7 +9,7 @@ step at 12,288 x 32 308.4 -> 298.3 ms (train_h200.json). They are applied only w
 NVIDIA sm90 GPU (H100/H200; torch's defaults differ per architecture), bf16 inputs, head dim 64,
 BlockMask blocks the tiles divide. ``ZOO_FLEX_TILES=0`` (read per call) leaves torch's own, for A/B timing.
 Fused static patterns may also run on 64-token BlockMask blocks (``ZOO_FLEX_BLOCK=64``, opt-in until
-timed), whose forward then needs 64 x 64 tiles.
+timed; only where these tiles apply), whose forward then needs 64 x 64 tiles.
 """
 from __future__ import annotations
 
@@ -22,27 +22,37 @@ from torch import Tensor
 # and the decoding kernel then drop these keys instead of receiving them
 BWD_TILES = dict(bwd_BLOCK_M1=64, bwd_BLOCK_N1=64, bwd_BLOCK_M2=64, bwd_BLOCK_N2=64, bwd_num_warps=4, bwd_num_stages=3)
 # the forward's tiles on 64-token blocks (torch 2.11 keeps its 128-row default there); fwd_-prefixed so the
-# backward drops them; never for flex decoding (queries < 128), which sizes its own BLOCK_M
+# backward drops them
 FWD_TILES_64 = dict(fwd_BLOCK_M=64, fwd_BLOCK_N=64, fwd_num_warps=4, fwd_num_stages=3)
 MEASURED_ARCH = (9, 0)
 BLOCKS = (64, 128)
-
-
-def fused_block() -> int:
-    """BlockMask block of fused static patterns (read per call): 128, or 64 with ``ZOO_FLEX_BLOCK=64``.
-    A query block of 64 rows spans a window of w keys with w + 64 keys instead of w + 128 (the LM's
-    causal 128-key windows: 67% of the computed pairs allowed instead of 50%), and Longformer's 32
-    global rows fill half a block instead of a quarter; the forward then runs 64 x 64 tiles."""
-    value = os.environ.get("ZOO_FLEX_BLOCK", "128")
-    if value not in {str(b) for b in BLOCKS}:
-        raise ValueError(f"ZOO_FLEX_BLOCK must be one of {BLOCKS}, got {value!r}")
-    return int(value)
 
 
 @torch.compiler.assume_constant_result  # a constant to a compiled block's graph, never a break
 def _measured_gpu(index: int) -> bool:
     """Whether CUDA device ``index`` is the architecture the tiles were timed on (not ROCm)."""
     return torch.version.hip is None and torch.cuda.get_device_capability(index) == MEASURED_ARCH
+
+
+def _measured(device: torch.device, dtype: torch.dtype, head_dim: int) -> bool:
+    """Whether inputs like these get BWD_TILES: bf16, head dim 64, an sm90 GPU, ZOO_FLEX_TILES not 0."""
+    return (os.environ.get("ZOO_FLEX_TILES") != "0" and device.type == "cuda" and dtype == torch.bfloat16
+            and head_dim == 64 and _measured_gpu(device.index or 0))
+
+
+def fused_block(device: torch.device, dtype: torch.dtype, n_q: int, head_dim: int) -> int:
+    """BlockMask block of a fused static pattern for these queries (read per call): 128, or 64 with
+    ``ZOO_FLEX_BLOCK=64``. A query block of 64 rows spans a window of w keys with w + 64 keys instead
+    of w + 128 (the LM's causal 128-key windows: 67% of the computed pairs allowed instead of 50%),
+    and Longformer's 32 global rows fill half a block instead of a quarter. 64 only where it runs:
+    on the CPU, or on a GPU where flex_tiles gives 64-wide tiles (torch 2.11's defaults do not
+    divide 64-token blocks), and for 128 queries or more (flex decoding's tile has up to 128 rows)."""
+    value = os.environ.get("ZOO_FLEX_BLOCK", "128")
+    if value not in {str(b) for b in BLOCKS}:
+        raise ValueError(f"ZOO_FLEX_BLOCK must be one of {BLOCKS}, got {value!r}")
+    if value == "64" and n_q >= 128 and (device.type == "cpu" or _measured(device, dtype, head_dim)):
+        return 64
+    return 128
 
 
 def flex_tiles(q: Tensor, block_size, kernel_options: dict | None = None) -> dict:
@@ -52,10 +62,9 @@ def flex_tiles(q: Tensor, block_size, kernel_options: dict | None = None) -> dic
     if kernel_options is not None:
         return kernel_options
     blocks = (block_size,) if isinstance(block_size, int) else tuple(block_size)
-    if (os.environ.get("ZOO_FLEX_TILES") == "0" or q.device.type != "cuda" or q.dtype != torch.bfloat16
-            or q.shape[-1] != 64 or any(b % 64 for b in blocks) or not _measured_gpu(q.device.index or 0)):
+    if any(b % 64 for b in blocks) or not _measured(q.device, q.dtype, q.shape[-1]):
         return {}
     tiles = dict(BWD_TILES)
-    if max(blocks) < 128 and q.shape[-2] >= 128:  # 64-token blocks; shorter queries decode
+    if max(blocks) < 128 and q.shape[-2] >= 128:  # 64-token blocks (fused_block: never for fewer queries)
         tiles.update(FWD_TILES_64)
     return tiles
