@@ -9,8 +9,9 @@ the "batch" view), and times every tile variant against the default, checking ou
 gradients equal to the default's (bf16). The default is what the models run (kernels/tiles.py,
 chosen by session 15's sweep); ``torch`` is FlexAttention's own choice. Variants that do not
 compile are recorded, not fatal. q, k, v are contiguous (the models' ZOO_GRAPH_VIEWS=0; their GPU
-default, the projection's views, is not mirrored here). Every case runs the default first, then each variant in turn over all cases (a deadline cuts
-variants, not cases); the JSON is rewritten after every row. The timed step also computes the loss
+default, the projection's views, is not mirrored here). Every case runs the default first, then
+each variant in turn over all cases (a deadline cuts variants, not cases); the JSON is rewritten
+after every row. The timed step also computes the loss
 and the class view's reshuffle, the same for every variant.
 
     PYTHONPATH=$PWD python3 tools/tune_flex_tiles.py --out $OUT/tiles.json [--cases anchors]

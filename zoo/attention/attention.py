@@ -173,8 +173,8 @@ def graph_attention(q: Tensor, k: Tensor, v: Tensor, graph_mask: GraphMask, *, s
     for (r, BlockMask, layout), one FlexAttention call for a BlockMask, with kernels/tiles.py's tiles unless
     ``kernel_options`` says otherwise ({}: torch's own). q, k, v (B, H, N, D) -> (B, H, N, D), views of
     the projection on a GPU (FlexAttention takes any strides with a dense last dim), contiguous copies
-    on the CPU or with ``ZOO_GRAPH_VIEWS=0``. ``attend`` is FlexAttention itself inside a graph; a compiled one outside any
-    (tools/tune_flex_tiles.py)."""
+    on the CPU or with ``ZOO_GRAPH_VIEWS=0``. ``attend`` is FlexAttention itself inside a graph; a
+    compiled one outside any (tools/tune_flex_tiles.py)."""
     if graph_mask is True:
         return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
     r, bm, layout = graph_mask if isinstance(graph_mask, tuple) else (0, graph_mask, None)

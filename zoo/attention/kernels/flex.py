@@ -262,8 +262,8 @@ def fused_block_mask(pattern, n: int, n_heads: int, device, block: int = 128):
 def fused_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: float,
                          key_padding_mask: Tensor | None = None, k_start: int = 0, block: int | None = None,
                          kernel_options: dict | None = None) -> tuple[Tensor, Tensor | None]:
-    """A static pattern as one FlexAttention call on blocks of ``block`` (default ``fused_block()``)
-    tokens -> (out, lse; lse None on CPU)."""
+    """A static pattern as one FlexAttention call on blocks of ``block`` tokens (by default the
+    block ``fused_block`` picks for q) -> (out, lse; lse None on CPU)."""
     B, H, n_q, _ = q.shape
     block = block or fused_block(q.device, q.dtype, n_q, q.shape[-1])
     n_k = k.shape[2]
