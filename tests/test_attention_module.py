@@ -306,8 +306,8 @@ def test_compiled_block_with_graph_mask_equals_the_dispatcher(gpu_decisions, nam
 def test_graph_views_hand_flex_the_projection_uncopied(monkeypatch, gpu_decisions, name, kw):
     """By default in-graph FlexAttention gets the projection's (B, N, H, D) tensors as views (not the
     copies of ZOO_GRAPH_VIEWS=0), class pieces on the "heads" view that is free for them, and computes
-    what the dispatcher does
-    (eager: CPU inductor's FlexAttention template needs 4-D buffers; the GPU test compiles it)."""
+    what the dispatcher does (eager: CPU inductor's FlexAttention template needs 4-D buffers; the GPU
+    test compiles it)."""
     import zoo.attention.attention as A
 
     contiguous, real = [], A.graph_attention

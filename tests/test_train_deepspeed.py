@@ -35,13 +35,6 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def run_one_rank(script: str, **env) -> subprocess.CompletedProcess:
-    """``script`` as rank 0 of a one-process CPU DeepSpeed world (gloo, a free port), from the tree."""
-    env = {**os.environ, "DS_ACCELERATOR": "cpu", "RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0",
-           "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_port()), "PYTHONPATH": str(ROOT), **env}
-    return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
-
-
 def test_two_process_zero2(tmp_path):
     from zoo.data.easyvqa import convert
 
@@ -109,7 +102,10 @@ def test_zero3_trains_the_split_qkv_projection_like_the_fused_one():
     projection, every weight partitioned."""
     losses = []
     for fused in ("0", "1"):
-        run = run_one_rank(ZERO3_STEPS, ZOO_FUSED_QKV=fused)
+        env = {**os.environ, "DS_ACCELERATOR": "cpu", "RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0",
+               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_port()), "ZOO_FUSED_QKV": fused,
+               "PYTHONPATH": str(ROOT)}
+        run = subprocess.run([sys.executable, "-c", ZERO3_STEPS], env=env, capture_output=True, text=True, timeout=300)
         assert run.returncode == 0, run.stderr[-3000:]
         losses.append([float(line.split()[1]) for line in run.stdout.splitlines() if line.startswith("loss ")])
     assert len(losses[0]) == 3 and losses[0][-1] < losses[0][0]

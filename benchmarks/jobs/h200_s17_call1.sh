@@ -6,9 +6,7 @@
 # than 128 queries; 1001 is odd, so dilation 2 runs fused rather than as class heads); 3. issue #3's fused patterns at 16k and 64k
 # with --ab: a zoo_block64 row beside each default row, same process (sliding window needs 2.37 ms
 # at 16k for 200 useful TFLOP/s; 128-token blocks: 2.45 ms, 193). Carry: .whl.
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 PYTHONFAULTHANDLER=1
-L=/tmp/logs; mkdir -p $L; T0=$(date +%s); left() { echo $(($1 - $(date +%s) + T0)); }
+source benchmarks/jobs/lib.sh
 timeout -s ABRT 180 python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_attention_module.py -k cuda -rA > $L/graph_test.log 2>&1
 ZOO_FLEX_BLOCK=64 timeout -s ABRT $(left 330) python3 tools/gpu_correctness.py --workers 14 --deadline $(left 300) \
   --lengths 7,100,257,1001 --dtypes bfloat16 \
@@ -16,7 +14,7 @@ ZOO_FLEX_BLOCK=64 timeout -s ABRT $(left 330) python3 tools/gpu_correctness.py -
   --out $OUT/correctness.json > $L/corr.log 2>&1
 timeout -s ABRT $(left 585) python3 tools/bench_attention.py --no-peers --no-long --no-sdpa --ab --ns 16384,65536 \
   --patterns sliding_window,longformer,bigbird --deadline $(left 560) --out $OUT/attention > $L/attn.log 2>&1
-for f in $L/*.log; do echo "=== $f"; tr '\r' '\n' < $f | tail -n 40; done > $OUT/logs.txt 2>&1
+keep_logs 40
 grep -E "PASSED|FAILED|ERROR|passed|failed" $L/graph_test.log | tail -n 12
 tail -n 14 $L/corr.log
 grep -E "^\|" $L/attn.log | tail -n 20
