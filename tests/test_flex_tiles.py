@@ -117,3 +117,25 @@ def test_deciding_the_architecture_leaves_no_graph_break(monkeypatch):
     f = torch.compile(lambda x: x + float(tiles._measured_gpu(0)), backend="eager", fullgraph=True)
     assert f(torch.zeros(2)).tolist() == [1.0, 1.0]
     assert sum(counters["graph_break"].values()) == 0
+
+
+def test_backward_defaults_clamped_for_64_token_blocks(monkeypatch):
+    """torch 2.11 filters its default backward configs (64 x 128 on sm90) against the BlockMask's
+    blocks before our kernel_options apply: with ZOO_FLEX_BLOCK=64 the defaults the lowering sees
+    must divide 64-token blocks (only for the calls our tiles serve)."""
+    from torch._inductor.choices import InductorChoices
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i=None: (9, 0))
+    monkeypatch.delenv("ZOO_FLEX_TILES", raising=False)
+    fields = ("block_m1", "block_n1", "block_m2", "block_n2")
+
+    def tiles(dtype=torch.bfloat16, head_dim=64):
+        return [tuple(getattr(c, f) for f in fields) for c in InductorChoices().get_flex_attention_bwd_configs(
+            head_dim, dtype, "cuda")]
+    monkeypatch.delenv("ZOO_FLEX_BLOCK", raising=False)
+    torch_own, fp32, d128 = tiles(), tiles(torch.float32), tiles(head_dim=128)
+    assert torch_own and any(max(t) > 64 for t in torch_own)  # else this test proves nothing
+    monkeypatch.setenv("ZOO_FLEX_BLOCK", "64")
+    assert all(64 % b == 0 for t in tiles() for b in t)
+    assert tiles(torch.float32) == fp32 and tiles(head_dim=128) == d128  # where our tiles do not serve
+    monkeypatch.setenv("ZOO_FLEX_TILES", "0")
+    assert tiles() == torch_own

@@ -9,10 +9,12 @@ step at 12,288 x 32 308.4 -> 298.3 ms (train_h200.json). They are applied only w
 NVIDIA sm90 GPU (H100/H200; torch's defaults differ per architecture), bf16 inputs, head dim 64,
 BlockMask blocks the tiles divide. ``ZOO_FLEX_TILES=0`` (read per call) leaves torch's own, for A/B timing.
 Fused static patterns may also run on 64-token BlockMask blocks (``ZOO_FLEX_BLOCK=64``, opt-in until
-timed; only where these tiles apply), whose forward then needs 64 x 64 tiles.
+timed; only where these tiles apply), whose forward then needs 64 x 64 tiles, and whose backward needs
+torch 2.11's default-tile filter widened (``_clamp_backward_defaults``).
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import torch
@@ -68,3 +70,39 @@ def flex_tiles(q: Tensor, block_size, kernel_options: dict | None = None) -> dic
     if max(blocks) < 128 and q.shape[-2] >= 128:  # 64-token blocks (fused_block: never for fewer queries)
         tiles.update(FWD_TILES_64)
     return tiles
+
+
+_TILE_FIELDS = ("block_m", "block_n", "block_m1", "block_n1", "block_m2", "block_n2")
+
+
+def _clamp_backward_defaults(configs: list, head_dim: int, dtype: torch.dtype, device_type) -> list:
+    """torch 2.11's backward lowering drops every default config whose own tiles (64 x 128 on sm90)
+    do not divide the BlockMask's blocks before our kernel_options replace those tiles, so 64-token
+    blocks found no choice (NoValidChoicesError on the H200, session 17). Where ZOO_FLEX_BLOCK=64 can
+    apply (bf16, head dim 64, CUDA, ZOO_FLEX_TILES not 0), the defaults' tiles are clamped to 64: our
+    calls pass their own tiles, so only that filter sees the change. Elsewhere: unchanged."""
+    if (os.environ.get("ZOO_FLEX_BLOCK") != "64" or os.environ.get("ZOO_FLEX_TILES") == "0"
+            or device_type != "cuda" or dtype != torch.bfloat16 or head_dim != 64):
+        return configs
+    return [dataclasses.replace(c, **{f: min(getattr(c, f), 64) for f in _TILE_FIELDS if hasattr(c, f)})
+            if dataclasses.is_dataclass(c) else c for c in configs]
+
+
+def _install_backward_clamp() -> None:
+    """Wrap InductorChoices.get_flex_attention_bwd_configs (same signature in torch 2.11 and 2.14) once,
+    at import: a lowering runs after tracing, where patching would be a side effect in the graph."""
+    try:
+        from torch._inductor.choices import InductorChoices
+    except ImportError:  # a torch without inductor: nothing compiles FlexAttention
+        return
+    orig = getattr(InductorChoices, "get_flex_attention_bwd_configs", None)
+    if orig is None or getattr(orig, "_zoo_clamped", False):
+        return
+
+    def get_flex_attention_bwd_configs(self, head_dim, dtype, device_type="cuda"):
+        return _clamp_backward_defaults(orig(self, head_dim, dtype, device_type), head_dim, dtype, device_type)
+    get_flex_attention_bwd_configs._zoo_clamped = True
+    InductorChoices.get_flex_attention_bwd_configs = get_flex_attention_bwd_configs
+
+
+_install_backward_clamp()
