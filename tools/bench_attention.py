@@ -9,6 +9,7 @@ block TFLOP/s count every tile the kernel computes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -165,19 +166,20 @@ def bench_kernels(n, names, rows, log, sdpa=True, ab=False):
     torch.cuda.empty_cache()
 
 
-def _with_env(var: str, fn, value: str = "1"):
-    """fn run with the environment switch ``var``=``value`` (kernels read these per call), then as before."""
-    def run():
-        old = os.environ.get(var)
+@contextlib.contextmanager
+def _env(var: str | None = None, value: str = "1"):
+    """The environment switch ``var``=``value`` for a whole row (kernels read these per call, and a
+    compiled backward reads them when it lowers, at the row's first backward), then as before."""
+    old = os.environ.get(var) if var else None
+    if var:
         os.environ[var] = value
-        try:
-            return fn()
-        finally:
-            if old is None:
-                del os.environ[var]
-            else:
-                os.environ[var] = old
-    return run
+    try:
+        yield
+    finally:
+        if var and old is None:
+            del os.environ[var]
+        elif var:
+            os.environ[var] = old
 
 
 def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
@@ -192,29 +194,29 @@ def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
     n, b = q.shape[2], q.shape[0]
     comps = None if p.data_dependent else p.components(n, n, H)
     pieces = lambda: flex_attention(q, k, v, comps, scale=D ** -0.5)[0]  # noqa: E731
-    class_gather = ("zoo_class_gather", "components, ZOO_NO_CLASS_HEADS=1", _with_env("ZOO_NO_CLASS_HEADS", pieces))
+    class_gather = ("zoo_class_gather", "components, ZOO_NO_CLASS_HEADS=1", pieces, ("ZOO_NO_CLASS_HEADS",))
     tiles = {"zoo_eager_plumbing": blocks, "zoo_class_gather": blocks}  # else ours' count does not apply
     if runs_fused(p, (n, n, H, 0)):
-        alts = [("zoo_components", "components", pieces),
-                ("zoo_block64", "fused, 64-token blocks (ZOO_FLEX_BLOCK=64)", _with_env("ZOO_FLEX_BLOCK", ours, "64"))]
+        alts = [("zoo_components", "components", pieces, ()),
+                ("zoo_block64", "fused, 64-token blocks (ZOO_FLEX_BLOCK=64)", ours, ("ZOO_FLEX_BLOCK", "64"))]
         tiles["zoo_block64"] = block_pairs(p, n, H, block=64, device=q.device)
     elif runs_fused(p):
-        alts = [("zoo_fused", "fused, ZOO_NO_CLASS_HEADS=1", _with_env("ZOO_NO_CLASS_HEADS", ours)), class_gather]
+        alts = [("zoo_fused", "fused, ZOO_NO_CLASS_HEADS=1", ours, ("ZOO_NO_CLASS_HEADS",)), class_gather]
     else:
-        alts = [("zoo_eager_plumbing", "components, ZOO_EAGER_PLUMBING=1", _with_env("ZOO_EAGER_PLUMBING", ours))]
+        alts = [("zoo_eager_plumbing", "components, ZOO_EAGER_PLUMBING=1", ours, ("ZOO_EAGER_PLUMBING",))]
         if comps is not None and any(c.per_class for c in comps):
             alts.append(class_gather)
-    for impl, path, fn in alts:
+    for impl, path, fn, env in alts:
         try:
-            err = rel_err(fn(), out)
-            extra = {}
-            if not p.data_dependent:  # routed patterns draw new hashes per call: nothing to compare
-                extra["max_rel_err_grads_vs_zoo"] = max(
-                    rel_err(a, b_) for a, b_ in zip(torch.autograd.grad(fn(), (q, k, v), do),
-                                                    torch.autograd.grad(ours(), (q, k, v), do)))
-            rows.append(row(impl, p.name, n, b, timeit(fn), timeit(fwd_bwd(fn, (q, k, v), do)), pairs,
-                            tiles.get(impl), peak_gib(fwd_bwd(fn, (q, k, v), do)),
-                            err if not p.data_dependent else None, path=path, **extra))
+            # routed patterns draw new hashes per call: nothing to compare
+            ref = None if p.data_dependent else torch.autograd.grad(ours(), (q, k, v), do)  # outside env
+            with _env(*env):
+                err = rel_err(fn(), out)
+                extra = {} if ref is None else {"max_rel_err_grads_vs_zoo": max(
+                    rel_err(a, b_) for a, b_ in zip(torch.autograd.grad(fn(), (q, k, v), do), ref))}
+                rows.append(row(impl, p.name, n, b, timeit(fn), timeit(fwd_bwd(fn, (q, k, v), do)), pairs,
+                                tiles.get(impl), peak_gib(fwd_bwd(fn, (q, k, v), do)),
+                                err if not p.data_dependent else None, path=path, **extra))
         except Exception as e:
             rows.append(dict(impl=impl, pattern=p.name, N=n, B=b, error=repr(e)[:400]))
         log(rows[-1])
