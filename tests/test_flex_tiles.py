@@ -38,7 +38,8 @@ def test_measured_backward_tiles_only_where_measured(monkeypatch):
 def test_64_token_blocks_only_where_they_run(monkeypatch):
     """ZOO_FLEX_BLOCK=64 gives 64-token blocks on the CPU and where flex_tiles gives 64-wide tiles
     (torch 2.11's own do not divide them), for 128 queries or more (flex decoding's tile has up to
-    128 rows); 128 everywhere else."""
+    128 rows) and one mask for all heads (per-head masks were wrong on 64-token blocks on the H200);
+    128 everywhere else."""
     arch = {0: (9, 0), 1: (8, 0)}
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i=0: arch[i])
     monkeypatch.setattr(torch.version, "hip", None)
@@ -49,7 +50,8 @@ def test_64_token_blocks_only_where_they_run(monkeypatch):
     monkeypatch.setenv("ZOO_FLEX_BLOCK", "64")
     assert fused_block(gpu, bf16, 4096, 64) == 64 and fused_block(cpu, torch.float32, 128, 16) == 64
     for args in ((gpu, bf16, 127, 64), (gpu, torch.float32, 4096, 64), (gpu, bf16, 4096, 128),
-                 (torch.device("cuda:1"), bf16, 4096, 64), (cpu, bf16, 100, 64)):
+                 (torch.device("cuda:1"), bf16, 4096, 64), (cpu, bf16, 100, 64), (gpu, bf16, 4096, 64, 2),
+                 (cpu, torch.float32, 4096, 64, 4)):
         assert fused_block(*args) == 128, args
     monkeypatch.setenv("ZOO_FLEX_TILES", "0")
     assert fused_block(gpu, bf16, 4096, 64) == 128
