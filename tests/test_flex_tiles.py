@@ -121,23 +121,20 @@ def test_deciding_the_architecture_leaves_no_graph_break(monkeypatch):
     assert sum(counters["graph_break"].values()) == 0
 
 
-def test_backward_defaults_clamped_for_64_token_blocks(monkeypatch):
+def test_backward_lowering_judges_the_pinned_tiles(monkeypatch):
     """torch 2.11 filters its default backward configs (64 x 128 on sm90) against the BlockMask's
-    blocks before our kernel_options apply: with ZOO_FLEX_BLOCK=64 the defaults the lowering sees
-    must divide 64-token blocks (only for the calls our tiles serve)."""
+    blocks before a caller's kernel_options apply: a lowering whose kernel_options pin all four
+    backward tiles is handed configs carrying them (so 64-token blocks pass with BWD_TILES); any other
+    call gets torch's configs unchanged."""
     from torch._inductor.choices import InductorChoices
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i=None: (9, 0))
-    monkeypatch.delenv("ZOO_FLEX_TILES", raising=False)
     fields = ("block_m1", "block_n1", "block_m2", "block_n2")
 
-    def tiles(dtype=torch.bfloat16, head_dim=64):
-        return [tuple(getattr(c, f) for f in fields) for c in InductorChoices().get_flex_attention_bwd_configs(
-            head_dim, dtype, "cuda")]
-    monkeypatch.delenv("ZOO_FLEX_BLOCK", raising=False)
-    torch_own, fp32, d128 = tiles(), tiles(torch.float32), tiles(head_dim=128)
-    assert torch_own and any(max(t) > 64 for t in torch_own)  # else this test proves nothing
-    monkeypatch.setenv("ZOO_FLEX_BLOCK", "64")
-    assert all(64 % b == 0 for t in tiles() for b in t)
-    assert tiles(torch.float32) == fp32 and tiles(head_dim=128) == d128  # where our tiles do not serve
-    monkeypatch.setenv("ZOO_FLEX_TILES", "0")
-    assert tiles() == torch_own
+    def lowering(kernel_options):  # the local the wrapper reads, as in torch's flex_attention_backward
+        return [tuple(getattr(c, f) for f in fields) + (c.num_warps,)
+                for c in InductorChoices().get_flex_attention_bwd_configs(64, torch.bfloat16, "cuda")]
+    torch_own = lowering({})
+    assert torch_own and any(max(t[:4]) > 64 for t in torch_own)  # else this test proves nothing
+    assert lowering({"bwd_BLOCK_M1": 64}) == torch_own and lowering(dict(FWD_TILES_64)) == torch_own
+    assert lowering(dict(BWD_TILES)) == [(64, 64, 64, 64, t[4]) for t in torch_own]
+    assert lowering(dict(BLOCK_M1=32, BLOCK_N1=64, BLOCK_M2=64, BLOCK_N2=32)) == [(32, 64, 64, 32, t[4]) for t in torch_own]

@@ -10,12 +10,13 @@ NVIDIA sm90 GPU (H100/H200; torch's defaults differ per architecture), bf16 inpu
 BlockMask blocks the tiles divide. ``ZOO_FLEX_TILES=0`` (read per call) leaves torch's own, for A/B timing.
 Fused static patterns may also run on 64-token BlockMask blocks (``ZOO_FLEX_BLOCK=64``, opt-in until
 timed; only where these tiles apply), whose forward then needs 64 x 64 tiles, and whose backward needs
-torch 2.11's default-tile filter widened (``_clamp_backward_defaults``).
+torch 2.11's default-tile filter to judge the pinned tiles (``_install_backward_filter_fix``).
 """
 from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 
 import torch
 from torch import Tensor
@@ -75,37 +76,42 @@ def flex_tiles(q: Tensor, block_size, kernel_options: dict | None = None) -> dic
     return tiles
 
 
-_TILE_FIELDS = ("block_m", "block_n", "block_m1", "block_n1", "block_m2", "block_n2")
+_BWD_TILE_KEYS = ("BLOCK_M1", "BLOCK_N1", "BLOCK_M2", "BLOCK_N2")
 
 
-def _clamp_backward_defaults(configs: list, head_dim: int, dtype: torch.dtype, device_type) -> list:
-    """torch 2.11's backward lowering drops every default config whose own tiles (64 x 128 on sm90)
-    do not divide the BlockMask's blocks before our kernel_options replace those tiles, so 64-token
-    blocks found no choice (NoValidChoicesError on the H200, session 17). Where ZOO_FLEX_BLOCK=64 can
-    apply (bf16, head dim 64, CUDA, ZOO_FLEX_TILES not 0), the defaults' tiles are clamped to 64: our
-    calls pass their own tiles, so only that filter sees the change. Elsewhere: unchanged."""
-    if (os.environ.get("ZOO_FLEX_BLOCK") != "64" or os.environ.get("ZOO_FLEX_TILES") == "0"
-            or device_type != "cuda" or dtype != torch.bfloat16 or head_dim != 64):
-        return configs
-    return [dataclasses.replace(c, **{f: min(getattr(c, f), 64) for f in _TILE_FIELDS if hasattr(c, f)})
-            if dataclasses.is_dataclass(c) else c for c in configs]
+def _pinned_backward_tiles(kernel_options) -> dict | None:
+    """{"block_m1": .., "block_n1": .., "block_m2": .., "block_n2": ..} where kernel_options pins all
+    four backward tiles (bwd_-prefixed or not), else None."""
+    opts = kernel_options if isinstance(kernel_options, dict) else {}
+    tiles = {k.lower(): opts.get("bwd_" + k, opts.get(k)) for k in _BWD_TILE_KEYS}
+    return tiles if all(isinstance(t, int) for t in tiles.values()) else None
 
 
-def _install_backward_clamp() -> None:
-    """Wrap InductorChoices.get_flex_attention_bwd_configs (same signature in torch 2.11 and 2.14) once,
-    at import: a lowering runs after tracing, where patching would be a side effect in the graph."""
+def _install_backward_filter_fix() -> None:
+    """torch 2.11's backward lowering drops every default config whose own tiles (64 x 128 on sm90) do
+    not divide the BlockMask's blocks before the caller's pinned tiles replace them, so every backward
+    on 64-token blocks found no choice (NoValidChoicesError on the H200, session 17) though BWD_TILES
+    divide them. InductorChoices.get_flex_attention_bwd_configs (same signature in 2.11 and 2.14) is
+    wrapped to hand that lowering configs carrying the tiles its kernel_options pin, so the filter judges
+    the tiles that will run, as torch 2.14's does. A call that pins none (torch's own tiles, a peer's plain
+    FlexAttention) gets torch's configs unchanged. Installed at import: the lowering runs after tracing."""
     try:
         from torch._inductor.choices import InductorChoices
     except ImportError:  # a torch without inductor: nothing compiles FlexAttention
         return
     orig = getattr(InductorChoices, "get_flex_attention_bwd_configs", None)
-    if orig is None or getattr(orig, "_zoo_clamped", False):
+    if orig is None or getattr(orig, "_zoo_pinned", False):
         return
 
     def get_flex_attention_bwd_configs(self, head_dim, dtype, device_type="cuda"):
-        return _clamp_backward_defaults(orig(self, head_dim, dtype, device_type), head_dim, dtype, device_type)
-    get_flex_attention_bwd_configs._zoo_clamped = True
+        configs = orig(self, head_dim, dtype, device_type)
+        pinned = _pinned_backward_tiles(sys._getframe(1).f_locals.get("kernel_options"))  # the lowering's
+        if pinned is None:
+            return configs
+        return [dataclasses.replace(c, **pinned) if dataclasses.is_dataclass(c) and hasattr(c, "block_m1") else c
+                for c in configs]
+    get_flex_attention_bwd_configs._zoo_pinned = True
     InductorChoices.get_flex_attention_bwd_configs = get_flex_attention_bwd_configs
 
 
-_install_backward_clamp()
+_install_backward_filter_fix()
