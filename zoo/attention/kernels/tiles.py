@@ -8,9 +8,10 @@ dilated layer 8.465 -> 6.92 ms, its sliding layer 9.56 -> 8.95, lm_base_longform
 step at 12,288 x 32 308.4 -> 298.3 ms (train_h200.json). They are applied only where measured: an
 NVIDIA sm90 GPU (H100/H200; torch's defaults differ per architecture), bf16 inputs, head dim 64,
 BlockMask blocks the tiles divide. ``ZOO_FLEX_TILES=0`` (read per call) leaves torch's own, for A/B timing.
-Fused static patterns may also run on 64-token BlockMask blocks (``ZOO_FLEX_BLOCK=64``, opt-in until
-timed; only where these tiles apply), whose forward then needs 64 x 64 tiles, and whose backward needs
-torch 2.11's default-tile filter to judge the pinned tiles (``_install_backward_filter_fix``).
+Fused static patterns may also run on 64-token BlockMask blocks (``ZOO_FLEX_BLOCK=64``, opt-in; faster
+on the H200 in session 17, the default once its per-head fallback and the pixel model are timed; only
+where these tiles apply), whose forward then needs 64 x 64 tiles, and whose backward needs torch 2.11's
+default-tile filter to judge the pinned tiles (``_install_backward_filter_fix``).
 """
 from __future__ import annotations
 
