@@ -46,18 +46,19 @@ def test_64_token_blocks_only_where_they_run(monkeypatch):
     monkeypatch.delenv("ZOO_FLEX_TILES", raising=False)
     gpu, cpu, bf16 = torch.device("cuda:0"), torch.device("cpu"), torch.bfloat16
     monkeypatch.delenv("ZOO_FLEX_BLOCK", raising=False)
-    assert fused_block(gpu, bf16, 4096, 64) == 128 and fused_block(cpu, bf16, 4096, 64) == 128
+    one = dict(head_groups=1)
+    assert fused_block(gpu, bf16, 4096, 64, **one) == 128 and fused_block(cpu, bf16, 4096, 64, **one) == 128
     monkeypatch.setenv("ZOO_FLEX_BLOCK", "64")
-    assert fused_block(gpu, bf16, 4096, 64) == 64 and fused_block(cpu, torch.float32, 128, 16) == 64
-    for args in ((gpu, bf16, 127, 64), (gpu, torch.float32, 4096, 64), (gpu, bf16, 4096, 128),
-                 (torch.device("cuda:1"), bf16, 4096, 64), (cpu, bf16, 100, 64), (gpu, bf16, 4096, 64, 2),
-                 (cpu, torch.float32, 4096, 64, 4)):
-        assert fused_block(*args) == 128, args
+    assert fused_block(gpu, bf16, 4096, 64, **one) == 64 and fused_block(cpu, torch.float32, 128, 16, **one) == 64
+    for args, groups in (((gpu, bf16, 127, 64), 1), ((gpu, torch.float32, 4096, 64), 1), ((gpu, bf16, 4096, 128), 1),
+                         ((torch.device("cuda:1"), bf16, 4096, 64), 1), ((cpu, bf16, 100, 64), 1),
+                         ((gpu, bf16, 4096, 64), 2), ((cpu, torch.float32, 4096, 64), 4)):
+        assert fused_block(*args, head_groups=groups) == 128, (args, groups)
     monkeypatch.setenv("ZOO_FLEX_TILES", "0")
-    assert fused_block(gpu, bf16, 4096, 64) == 128
+    assert fused_block(gpu, bf16, 4096, 64, **one) == 128
     monkeypatch.setenv("ZOO_FLEX_BLOCK", "32")
     with pytest.raises(ValueError, match=r"ZOO_FLEX_BLOCK must be one of \(64, 128\), got '32'"):
-        fused_block(gpu, bf16, 4096, 64)
+        fused_block(gpu, bf16, 4096, 64, **one)
 
 
 def _tiles_by_block(q, block_size, kernel_options=None):
@@ -121,20 +122,65 @@ def test_deciding_the_architecture_leaves_no_graph_break(monkeypatch):
     assert sum(counters["graph_break"].values()) == 0
 
 
+def _torchs_own_configs(monkeypatch, choices) -> None:
+    """torch's own get_flex_attention_bwd_configs until the test ends (an earlier test may have wrapped it)."""
+    current = choices.get_flex_attention_bwd_configs
+    monkeypatch.setattr(choices, "get_flex_attention_bwd_configs",
+                        current.__wrapped__ if getattr(current, "_zoo_pinned", False) else current)
+
+
 def test_backward_lowering_judges_the_pinned_tiles(monkeypatch):
     """torch 2.11 filters its default backward configs (64 x 128 on sm90) against the BlockMask's
-    blocks before a caller's kernel_options apply: a lowering whose kernel_options pin all four
-    backward tiles is handed configs carrying them (so 64-token blocks pass with BWD_TILES); any other
-    call gets torch's configs unchanged."""
+    blocks before a caller's kernel_options apply: the flex backward lowering, when its kernel_options
+    pin all four backward tiles, is handed configs carrying them (so 64-token blocks pass with
+    BWD_TILES); any other call, or other caller, gets torch's configs unchanged."""
     from torch._inductor.choices import InductorChoices
+
+    from zoo.attention.kernels.tiles import install_backward_filter_fix
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i=None: (9, 0))
+    _torchs_own_configs(monkeypatch, InductorChoices)
+    install_backward_filter_fix()
+    install_backward_filter_fix()  # once: a second call must not wrap the wrapper
     fields = ("block_m1", "block_n1", "block_m2", "block_n2")
 
-    def lowering(kernel_options):  # the local the wrapper reads, as in torch's flex_attention_backward
+    def configs():
         return [tuple(getattr(c, f) for f in fields) + (c.num_warps,)
                 for c in InductorChoices().get_flex_attention_bwd_configs(64, torch.bfloat16, "cuda")]
-    torch_own = lowering({})
+
+    def flex_attention_backward(kernel_options):  # named and holding the local as torch's lowering
+        return configs()
+
+    def other_caller(kernel_options):
+        return configs()
+    torch_own = flex_attention_backward({})
     assert torch_own and any(max(t[:4]) > 64 for t in torch_own)  # else this test proves nothing
-    assert lowering({"bwd_BLOCK_M1": 64}) == torch_own and lowering(dict(FWD_TILES_64)) == torch_own
-    assert lowering(dict(BWD_TILES)) == [(64, 64, 64, 64, t[4]) for t in torch_own]
-    assert lowering(dict(BLOCK_M1=32, BLOCK_N1=64, BLOCK_M2=64, BLOCK_N2=32)) == [(32, 64, 64, 32, t[4]) for t in torch_own]
+    assert flex_attention_backward({"bwd_BLOCK_M1": 64}) == torch_own
+    assert flex_attention_backward(dict(FWD_TILES_64)) == torch_own and other_caller(dict(BWD_TILES)) == torch_own
+    assert flex_attention_backward(dict(BWD_TILES)) == [(64, 64, 64, 64, t[4]) for t in torch_own]
+    assert flex_attention_backward(dict(BLOCK_M1=32, BLOCK_N1=64, BLOCK_M2=64, BLOCK_N2=32)) == \
+        [(32, 64, 64, 32, t[4]) for t in torch_own]
+
+
+def test_torchs_lowering_is_where_the_fix_looks():
+    """The fix reads the ``kernel_options`` local of torch's flex backward lowering, which asks for the
+    configs itself: a torch that renames either would silently lose it."""
+    import inspect
+
+    from torch._inductor.kernel.flex import flex_attention as lowerings
+    fn = inspect.unwrap(getattr(lowerings, "flex_attention_backward"))
+    assert fn.__code__.co_name == "flex_attention_backward"
+    assert "kernel_options" in fn.__code__.co_varnames
+    assert "get_flex_attention_bwd_configs" in fn.__code__.co_names
+
+
+def test_a_64_token_blockmask_installs_the_fix(monkeypatch):
+    """The fix goes in where a BlockMask on blocks smaller than torch's backward tiles is built, not at
+    import (importing inductor there costs ~0.8 s per process)."""
+    from torch._inductor.choices import InductorChoices
+    _torchs_own_configs(monkeypatch, InductorChoices)
+    flex._fused_structure.cache_clear()  # a cached BlockMask would skip the build
+    p = build("sliding_window", causal=True, left=70)
+    flex.fused_block_mask(p, 256, 2, torch.device("cpu"), 128)
+    assert not getattr(InductorChoices.get_flex_attention_bwd_configs, "_zoo_pinned", False)
+    flex.fused_block_mask(p, 256, 2, torch.device("cpu"), 64)
+    assert getattr(InductorChoices.get_flex_attention_bwd_configs, "_zoo_pinned", False)

@@ -168,8 +168,8 @@ def bench_kernels(n, names, rows, log, sdpa=True, ab=False):
 
 @contextlib.contextmanager
 def _env(var: str | None = None, value: str = "1"):
-    """The environment switch ``var``=``value`` for a whole row (kernels read these per call, and a
-    compiled backward reads them when it lowers, at the row's first backward), then as before."""
+    """The environment switch ``var``=``value`` for a whole row, its backward and reference gradients
+    included (kernels read these per call), then as before."""
     old = os.environ.get(var) if var else None
     if var:
         os.environ[var] = value
@@ -197,9 +197,10 @@ def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
     class_gather = ("zoo_class_gather", "components, ZOO_NO_CLASS_HEADS=1", pieces, ("ZOO_NO_CLASS_HEADS",))
     tiles = {"zoo_eager_plumbing": blocks, "zoo_class_gather": blocks}  # else ours' count does not apply
     if runs_fused(p, (n, n, H, 0)):
-        alts = [("zoo_components", "components", pieces, ()),
-                ("zoo_block64", "fused, 64-token blocks (ZOO_FLEX_BLOCK=64)", ours, ("ZOO_FLEX_BLOCK", "64"))]
-        tiles["zoo_block64"] = block_pairs(p, n, H, block=64, device=q.device)
+        alts = [("zoo_components", "components", pieces, ())]
+        if p.head_groups() == 1:  # per-head masks stay on 128-token blocks (kernels/tiles.py, fused_block)
+            alts.append(("zoo_block64", "fused, 64-token blocks (ZOO_FLEX_BLOCK=64)", ours, ("ZOO_FLEX_BLOCK", "64")))
+            tiles["zoo_block64"] = block_pairs(p, n, H, block=64, device=q.device)
     elif runs_fused(p):
         alts = [("zoo_fused", "fused, ZOO_NO_CLASS_HEADS=1", ours, ("ZOO_NO_CLASS_HEADS",)), class_gather]
     else:

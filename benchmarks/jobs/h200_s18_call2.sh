@@ -1,6 +1,6 @@
 # session 18, call 2 (nvidia-h200), prepared in session 17 (not run yet; run call 1 first): the
 # training steps on 64-token blocks (ZOO_FLEX_BLOCK=64, per-head patterns on 128) against the default
-# 128, same process, profiled: lm_base_longformer at 16k x 16 (session 17: 211.2 vs 220.0 ms with
+# 128, one after the other in this call, profiled: lm_base_longformer at 16k x 16 (session 17: 211.2 vs 220.0 ms with
 # every layer on 64, its per-head dilated top layers included) and pixel_base_strided at 12,288 x 32
 # (its sliding layers fused, its dilated ones class heads, unchanged; 287.5 ms, MFU 0.408, session 16).
 # If both are faster with losses equal and call 1 passed, 64 becomes the default on measured GPUs.

@@ -29,7 +29,7 @@ from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, flex_complete,
 from .classes import (class_layout, class_mask_mod, class_split, from_classes, local_component, runs_as_classes,
                       to_classes)
 from .gather import Gathered, combine, gather, head_index, put_heads, scatter_rows, take_heads
-from .tiles import flex_tiles, fused_block
+from .tiles import flex_tiles, fused_block, install_backward_filter_fix
 
 
 @lru_cache(maxsize=None)
@@ -224,6 +224,8 @@ def _fused_structure(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, bl
         hit = partial | full  # (B, H, nQB, nKB)
         num, idx = ordered(hit, torch.arange(nkb, device=device).expand(hit.shape), nkb)
         return from_kv_blocks(num, idx, None, None, (block, block), bm.mask_mod, (n_q, n_k))
+    if block < 128:  # smaller than torch 2.11's default backward tiles: its lowering needs this
+        install_backward_filter_fix()
     mask_mod = _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None, kernel=False)
     heads = n_heads if pattern.head_groups() > 1 else 1
     t0 = time.perf_counter()
@@ -265,7 +267,7 @@ def fused_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: flo
     """A static pattern as one FlexAttention call on blocks of ``block`` tokens (by default the
     block ``fused_block`` picks for q) -> (out, lse; lse None on CPU)."""
     B, H, n_q, _ = q.shape
-    block = block or fused_block(q.device, q.dtype, n_q, q.shape[-1], pattern.head_groups())
+    block = block or fused_block(q.device, q.dtype, n_q, q.shape[-1], head_groups=pattern.head_groups())
     n_k = k.shape[2]
     dev = str(q.device)
     kpm = None if key_padding_mask is None else key_padding_mask.bool()

@@ -11,7 +11,7 @@ BlockMask blocks the tiles divide. ``ZOO_FLEX_TILES=0`` (read per call) leaves t
 Fused static patterns may also run on 64-token BlockMask blocks (``ZOO_FLEX_BLOCK=64``, opt-in; faster
 on the H200 in session 17, the default once its per-head fallback and the pixel model are timed; only
 where these tiles apply), whose forward then needs 64 x 64 tiles, and whose backward needs torch 2.11's
-default-tile filter to judge the pinned tiles (``_install_backward_filter_fix``).
+default-tile filter to judge the pinned tiles (``install_backward_filter_fix``).
 """
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _measured(device: torch.device, dtype: torch.dtype, head_dim: int) -> bool:
             and head_dim == 64 and _measured_gpu(device.index or 0))
 
 
-def fused_block(device: torch.device, dtype: torch.dtype, n_q: int, head_dim: int, head_groups: int = 1) -> int:
+def fused_block(device: torch.device, dtype: torch.dtype, n_q: int, head_dim: int, *, head_groups: int) -> int:
     """BlockMask block of a fused static pattern for these queries (read per call): 128, or 64 with
     ``ZOO_FLEX_BLOCK=64``. A query block of 64 rows spans a window of w keys with w + 64 keys instead
     of w + 128 (the LM's causal 128-key windows: 67% of the computed pairs allowed instead of 50%),
@@ -78,6 +78,7 @@ def flex_tiles(q: Tensor, block_size, kernel_options: dict | None = None) -> dic
 
 
 _BWD_TILE_KEYS = ("BLOCK_M1", "BLOCK_N1", "BLOCK_M2", "BLOCK_N2")
+_LOWERING = "flex_attention_backward"  # the inductor lowering that asks for the configs
 
 
 def _pinned_backward_tiles(kernel_options) -> dict | None:
@@ -88,31 +89,41 @@ def _pinned_backward_tiles(kernel_options) -> dict | None:
     return tiles if all(isinstance(t, int) for t in tiles.values()) else None
 
 
-def _install_backward_filter_fix() -> None:
+def _lowering_kernel_options(frame, depth: int = 4):
+    """The ``kernel_options`` local of the flex backward lowering among the callers, else None."""
+    for _ in range(depth):
+        frame = frame.f_back if frame is not None else None
+        if frame is not None and frame.f_code.co_name == _LOWERING:
+            return frame.f_locals.get("kernel_options")
+    return None
+
+
+def install_backward_filter_fix() -> None:
     """torch 2.11's backward lowering drops every default config whose own tiles (64 x 128 on sm90) do
     not divide the BlockMask's blocks before the caller's pinned tiles replace them, so every backward
     on 64-token blocks found no choice (NoValidChoicesError on the H200, session 17) though BWD_TILES
-    divide them. InductorChoices.get_flex_attention_bwd_configs (same signature in 2.11 and 2.14) is
-    wrapped to hand that lowering configs carrying the tiles its kernel_options pin, so the filter judges
-    the tiles that will run, as torch 2.14's does. A call that pins none (torch's own tiles, a peer's plain
-    FlexAttention) gets torch's configs unchanged. Installed at import: the lowering runs after tracing."""
+    divide them. InductorChoices.get_flex_attention_bwd_configs is wrapped (once) to hand that lowering
+    configs carrying the tiles its kernel_options pin, so the filter judges the tiles that will run, as
+    torch 2.14's does. Any other call, or one that pins no tiles (torch's own, a peer's plain
+    FlexAttention), gets torch's configs unchanged. Called where a BlockMask on blocks smaller than
+    torch's tiles is built (kernels/flex.py), never while tracing: the lowering runs later."""
     try:
         from torch._inductor.choices import InductorChoices
     except ImportError:  # a torch without inductor: nothing compiles FlexAttention
         return
     orig = getattr(InductorChoices, "get_flex_attention_bwd_configs", None)
-    if orig is None or getattr(orig, "_zoo_pinned", False):
+    if orig is None or getattr(orig, "_zoo_pinned", False):  # none to wrap, or wrapped already
         return
 
-    def get_flex_attention_bwd_configs(self, head_dim, dtype, device_type="cuda"):
-        configs = orig(self, head_dim, dtype, device_type)
-        pinned = _pinned_backward_tiles(sys._getframe(1).f_locals.get("kernel_options"))  # the lowering's
-        if pinned is None:
+    def get_flex_attention_bwd_configs(self, *args, **kwargs):
+        configs = orig(self, *args, **kwargs)
+        try:
+            pinned = _pinned_backward_tiles(_lowering_kernel_options(sys._getframe()))
+            if pinned is None:
+                return configs
+            return [dataclasses.replace(c, **pinned) if dataclasses.is_dataclass(c) and hasattr(c, "block_m1")
+                    else c for c in configs]
+        except Exception:  # noqa: BLE001 - a torch whose configs look otherwise: its own, unchanged
             return configs
-        return [dataclasses.replace(c, **pinned) if dataclasses.is_dataclass(c) and hasattr(c, "block_m1") else c
-                for c in configs]
-    get_flex_attention_bwd_configs._zoo_pinned = True
+    get_flex_attention_bwd_configs._zoo_pinned, get_flex_attention_bwd_configs.__wrapped__ = True, orig
     InductorChoices.get_flex_attention_bwd_configs = get_flex_attention_bwd_configs
-
-
-_install_backward_filter_fix()
