@@ -1,5 +1,4 @@
 """SparseSelfAttention, its KV cache, the flex backend on CPU, memory and bad parameters."""
-import dataclasses
 import os
 import subprocess
 import sys

@@ -46,19 +46,20 @@ def test_64_token_blocks_only_where_they_run(monkeypatch):
     monkeypatch.delenv("ZOO_FLEX_TILES", raising=False)
     gpu, cpu, bf16 = torch.device("cuda:0"), torch.device("cpu"), torch.bfloat16
     monkeypatch.delenv("ZOO_FLEX_BLOCK", raising=False)
-    one = dict(head_groups=1)
-    assert fused_block(gpu, bf16, 4096, 64, **one) == 128 and fused_block(cpu, bf16, 4096, 64, **one) == 128
+    one, per_head = SimpleNamespace(head_groups=lambda: 1), SimpleNamespace(head_groups=lambda: 2)
+    assert fused_block(one, gpu, bf16, 4096, 64) == 128 and fused_block(one, cpu, bf16, 4096, 64) == 128
     monkeypatch.setenv("ZOO_FLEX_BLOCK", "64")
-    assert fused_block(gpu, bf16, 4096, 64, **one) == 64 and fused_block(cpu, torch.float32, 128, 16, **one) == 64
-    for args, groups in (((gpu, bf16, 127, 64), 1), ((gpu, torch.float32, 4096, 64), 1), ((gpu, bf16, 4096, 128), 1),
-                         ((torch.device("cuda:1"), bf16, 4096, 64), 1), ((cpu, bf16, 100, 64), 1),
-                         ((gpu, bf16, 4096, 64), 2), ((cpu, torch.float32, 4096, 64), 4)):
-        assert fused_block(*args, head_groups=groups) == 128, (args, groups)
+    assert fused_block(one, gpu, bf16, 4096, 64) == 64 and fused_block(one, cpu, torch.float32, 128, 16) == 64
+    for pattern, args in ((one, (gpu, bf16, 127, 64)), (one, (gpu, torch.float32, 4096, 64)),
+                          (one, (gpu, bf16, 4096, 128)), (one, (torch.device("cuda:1"), bf16, 4096, 64)),
+                          (one, (cpu, bf16, 100, 64)), (per_head, (gpu, bf16, 4096, 64)),
+                          (per_head, (cpu, torch.float32, 4096, 64))):
+        assert fused_block(pattern, *args) == 128, (pattern.head_groups(), args)
     monkeypatch.setenv("ZOO_FLEX_TILES", "0")
-    assert fused_block(gpu, bf16, 4096, 64, **one) == 128
+    assert fused_block(one, gpu, bf16, 4096, 64) == 128
     monkeypatch.setenv("ZOO_FLEX_BLOCK", "32")
     with pytest.raises(ValueError, match=r"ZOO_FLEX_BLOCK must be one of \(64, 128\), got '32'"):
-        fused_block(gpu, bf16, 4096, 64, **one)
+        fused_block(one, gpu, bf16, 4096, 64)
 
 
 def _tiles_by_block(q, block_size, kernel_options=None):

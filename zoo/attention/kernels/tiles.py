@@ -44,19 +44,19 @@ def _measured(device: torch.device, dtype: torch.dtype, head_dim: int) -> bool:
             and head_dim == 64 and _measured_gpu(device.index or 0))
 
 
-def fused_block(device: torch.device, dtype: torch.dtype, n_q: int, head_dim: int, *, head_groups: int) -> int:
-    """BlockMask block of a fused static pattern for these queries (read per call): 128, or 64 with
+def fused_block(pattern, device: torch.device, dtype: torch.dtype, n_q: int, head_dim: int) -> int:
+    """BlockMask block of a fused static ``pattern`` for these queries (read per call): 128, or 64 with
     ``ZOO_FLEX_BLOCK=64``. A query block of 64 rows spans a window of w keys with w + 64 keys instead
     of w + 128 (the LM's causal 128-key windows: 67% of the computed pairs allowed instead of 50%),
     and Longformer's 32 global rows fill half a block instead of a quarter. 64 only where it runs:
     on the CPU, or on a GPU where flex_tiles gives 64-wide tiles (torch 2.11's defaults do not
     divide 64-token blocks), for 128 queries or more (flex decoding's tile has up to 128 rows), and
-    for patterns with one mask for all heads (``head_groups`` 1): per-head masks on 64-token blocks
+    for patterns with one mask for all heads (``head_groups()`` 1): per-head masks on 64-token blocks
     gave wrong outputs on the H200 at 257 tokens (session 17; right at 1,001 and in the LM at 16k)."""
     value = os.environ.get("ZOO_FLEX_BLOCK", "128")
     if value not in {str(b) for b in BLOCKS}:
         raise ValueError(f"ZOO_FLEX_BLOCK must be one of {BLOCKS}, got {value!r}")
-    if (value == "64" and n_q >= 128 and head_groups == 1
+    if (value == "64" and n_q >= 128 and pattern.head_groups() == 1
             and (device.type == "cpu" or _measured(device, dtype, head_dim))):
         return 64
     return 128
