@@ -1,0 +1,11 @@
+# session 18, call 3 (nvidia-h200): why the compiled tile build (kernels/block_mask._tile_tables under
+# torch.compile) gives wrong block tables for per-head masks at 257 tokens on 64-token blocks (call 1: the
+# compiled build BAD at 257 for dilated_window_per_head / union / learned bidirectional, its eager build
+# right at every length; every one-mask pattern right). 1. the compiled tables against the eager ones,
+# entry by entry, for a synthetic per-head mask over lengths and blocks; 2. candidate formulations
+# (inductor without split reductions; one 5-D reduction; an int8 amax/amin) end to end on the per-head
+# patterns as in call 1. Carry: .whl.
+source benchmarks/jobs/lib.sh
+timeout -s ABRT 300 python3 benchmarks/jobs/s18_tile_diag.py > $L/diag3.log 2>&1
+keep_logs 200
+grep -E "BAD|DIFF" $L/diag3.log | head -n 60; tail -n 5 $L/diag3.log
