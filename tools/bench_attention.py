@@ -22,6 +22,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from zoo.attention import SparseSelfAttention, build, sparse_attention  # noqa: E402
 from zoo.attention.flops import block_pairs, count_pairs  # noqa: E402
+from zoo.attention.kernels.tiles import fused_block  # noqa: E402
 from zoo.attention.patterns import runs_fused  # noqa: E402
 from zoo.bench import path_of  # noqa: E402
 
@@ -184,11 +185,11 @@ def _env(var: str | None = None, value: str = "1"):
 
 def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
     """The paths the dispatcher does not take, timed in the same process: a fused pattern's
-    component pieces (rows "zoo_components") and its BlockMask on 64-token blocks ("zoo_block64",
-    ZOO_FLEX_BLOCK=64); for a pattern that fuses by family but runs as
-    class heads at this length (dilated r = 2), its BlockMask ("zoo_fused"); for component-path
-    patterns the plumbing as it was before session 8, index gathers and the eager merge
-    ("zoo_eager_plumbing"); and, where residue classes run as heads (kernels/classes.py), the
+    component pieces (rows "zoo_components") and, where the default runs it on 64-token blocks, its
+    BlockMask on 128-token ones ("zoo_block128", ZOO_FLEX_BLOCK=128); for a pattern that fuses by
+    family but runs as class heads at this length (dilated r = 2), its BlockMask ("zoo_fused"); for
+    component-path patterns the plumbing as it was before session 8, index gathers and the eager
+    merge ("zoo_eager_plumbing"); and, where residue classes run as heads (kernels/classes.py), the
     transpose gathers they replaced ("zoo_class_gather")."""
     from zoo.attention.kernels.flex import flex_attention
     n, b = q.shape[2], q.shape[0]
@@ -198,9 +199,10 @@ def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
     tiles = {"zoo_eager_plumbing": blocks, "zoo_class_gather": blocks}  # else ours' count does not apply
     if runs_fused(p, (n, n, H, 0)):
         alts = [("zoo_components", "components", pieces, ())]
-        if p.head_groups() == 1:  # per-head masks stay on 128-token blocks (kernels/tiles.py, fused_block)
-            alts.append(("zoo_block64", "fused, 64-token blocks (ZOO_FLEX_BLOCK=64)", ours, ("ZOO_FLEX_BLOCK", "64")))
-            tiles["zoo_block64"] = block_pairs(p, n, H, block=64, device=q.device)
+        if fused_block(p, q.device, q.dtype, n, D) == 64:  # (per-head masks stay on 128, kernels/tiles.py)
+            alts.append(("zoo_block128", "fused, 128-token blocks (ZOO_FLEX_BLOCK=128)", ours,
+                         ("ZOO_FLEX_BLOCK", "128")))
+            tiles["zoo_block128"] = block_pairs(p, n, H, block=128, device=q.device)
     elif runs_fused(p):
         alts = [("zoo_fused", "fused, ZOO_NO_CLASS_HEADS=1", ours, ("ZOO_NO_CLASS_HEADS",)), class_gather]
     else:
@@ -388,8 +390,9 @@ def main(argv=None):
     ap.add_argument("--peers-first", action="store_true", help="run the Hugging Face peers before the kernels")
     ap.add_argument("--profile", default="", help="patterns whose top GPU kernels to list (N=16,384)")
     ap.add_argument("--ab", action="store_true",
-                    help="also time the alternative paths: component pieces of fused patterns and their BlockMask on 64-token "
-                         "blocks (zoo_block64); eager plumbing and (residue classes) the class gathers of the others")
+                    help="also time the alternative paths: component pieces of fused patterns and their BlockMask "
+                         "on 128-token blocks where the default is 64 (zoo_block128); eager plumbing and (residue "
+                         "classes) the class gathers of the others")
     ap.add_argument("--deadline", type=float, default=0, help="seconds; skip remaining work after it")
     args = ap.parse_args(argv)
     rows = []

@@ -8,10 +8,10 @@ dilated layer 8.465 -> 6.92 ms, its sliding layer 9.56 -> 8.95, lm_base_longform
 step at 12,288 x 32 308.4 -> 298.3 ms (train_h200.json). They are applied only where measured: an
 NVIDIA sm90 GPU (H100/H200; torch's defaults differ per architecture), bf16 inputs, head dim 64,
 BlockMask blocks the tiles divide. ``ZOO_FLEX_TILES=0`` (read per call) leaves torch's own, for A/B timing.
-Fused static patterns may also run on 64-token BlockMask blocks (``ZOO_FLEX_BLOCK=64``, opt-in; faster
-on the H200 in session 17, the default once its per-head fallback and the pixel model are timed; only
-where these tiles apply), whose forward then needs 64 x 64 tiles, and whose backward needs torch 2.11's
-default-tile filter to judge the pinned tiles (``install_backward_filter_fix``).
+Where these tiles apply, fused static patterns run on 64-token BlockMask blocks (``fused_block``; the
+default since session 18, ``ZOO_FLEX_BLOCK=128`` for the old), whose forward then needs 64 x 64 tiles,
+and whose backward needs torch 2.11's default-tile filter to judge the pinned tiles
+(``install_backward_filter_fix``).
 """
 from __future__ import annotations
 
@@ -45,21 +45,25 @@ def _measured(device: torch.device, dtype: torch.dtype, head_dim: int) -> bool:
 
 
 def fused_block(pattern, device: torch.device, dtype: torch.dtype, n_q: int, head_dim: int) -> int:
-    """BlockMask block of a fused static ``pattern`` for these queries (read per call): 128, or 64 with
-    ``ZOO_FLEX_BLOCK=64``. A query block of 64 rows spans a window of w keys with w + 64 keys instead
-    of w + 128 (the LM's causal 128-key windows: 67% of the computed pairs allowed instead of 50%),
-    and Longformer's 32 global rows fill half a block instead of a quarter. 64 only where it runs:
-    on the CPU, or on a GPU where flex_tiles gives 64-wide tiles (torch 2.11's defaults do not
-    divide 64-token blocks), for 128 queries or more (flex decoding's tile has up to 128 rows), and
-    for patterns with one mask for all heads (``head_groups()`` 1): per-head masks on 64-token blocks
-    gave wrong outputs on the H200 at 257 tokens (session 17; right at 1,001 and in the LM at 16k)."""
-    value = os.environ.get("ZOO_FLEX_BLOCK", "128")
-    if value not in {str(b) for b in BLOCKS}:
+    """BlockMask block of a fused static ``pattern`` for these queries (``ZOO_FLEX_BLOCK`` read per call):
+    64 by default where measured (an sm90 GPU where flex_tiles gives 64-wide tiles; torch 2.11's own do
+    not divide 64-token blocks), else 128; ``ZOO_FLEX_BLOCK=128`` keeps 128 everywhere, ``=64`` also
+    gives 64 on the CPU (to test that path). A query block of 64 rows spans a window of w keys with
+    w + 64 keys instead of w + 128 (the LM's causal 128-key windows: 67% of the computed pairs allowed
+    instead of 50%), and Longformer's 32 global rows fill half a block instead of a quarter: on the
+    H200 the sliding window 192 -> 220 useful TFLOP/s at 16k, the pixel step 284 -> 279 ms, the LM's
+    221 -> 217 ms (session 18). Always 128 for fewer than 128 queries (flex decoding's tile has up to
+    128 rows) and for patterns with per-head masks (``head_groups()`` > 1): their tile tables built
+    by the compiled reduction were wrong on the H200 at 257 tokens on 64-token blocks (session 18;
+    right when built eagerly, and at 1,001)."""
+    value = os.environ.get("ZOO_FLEX_BLOCK")
+    if value is not None and value not in {str(b) for b in BLOCKS}:
         raise ValueError(f"ZOO_FLEX_BLOCK must be one of {BLOCKS}, got {value!r}")
-    if (value == "64" and n_q >= 128 and pattern.head_groups() == 1
-            and (device.type == "cpu" or _measured(device, dtype, head_dim))):
-        return 64
-    return 128
+    if value == "128" or n_q < 128 or pattern.head_groups() != 1:
+        return 128
+    if device.type == "cpu":
+        return 64 if value == "64" else 128
+    return 64 if _measured(device, dtype, head_dim) else 128
 
 
 def flex_tiles(q: Tensor, block_size, kernel_options: dict | None = None) -> dict:
