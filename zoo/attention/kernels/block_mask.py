@@ -76,17 +76,17 @@ def _tile_tables(mask_mod, heads: Tensor, q0: Tensor, n_q: int, n_k: int, rows: 
     """(any, all) allowed per (head, query block, key block) for ``rows`` query rows from q0.
 
     Positions past n_q / n_k count as not allowed, so a tile that straddles the end is never
-    "full" (FlexAttention then evaluates the mask there, which is always safe)."""
+    "full" (FlexAttention then evaluates the mask there, which is always safe). One reduction over
+    both tile axes of a 5-D view: reducing the keys, then reshaping the (H, rows, nKB) result to
+    reduce the rows, compiled wrong on sm90 with torch 2.11 for two heads or more at an odd number
+    (>= 5) of 64-token blocks (heads after the first read shifted tables; session 18, call 3)."""
     qi = (q0 + torch.arange(rows, device=heads.device))[None, :, None]  # (1, rows, 1)
     ki = torch.arange(nkb * block, device=heads.device)[None, None, :]  # (1, 1, NK)
     b = torch.zeros((), dtype=torch.long, device=heads.device)
     # masks may index tables sized for the sequence: evaluate clamped, then drop the overhang
     ok = mask_mod(b, heads, qi.clamp(max=n_q - 1), ki.clamp(max=n_k - 1)) & (qi < n_q) & (ki < n_k)  # (H|1, rows, NK)
-    ok = ok.expand(heads.shape[0], rows, nkb * block).reshape(heads.shape[0], rows, nkb, block)
-    hit, full = ok.any(-1), ok.all(-1)  # (H, rows, nKB): reduce over a tile's keys, then its rows
-    hit = hit.reshape(heads.shape[0], rows // block, block, nkb).any(2)
-    full = full.reshape(heads.shape[0], rows // block, block, nkb).all(2)
-    return hit, full  # (H, rows / block, nKB)
+    ok = ok.expand(heads.shape[0], rows, nkb * block).reshape(heads.shape[0], rows // block, block, nkb, block)
+    return ok.any(4).any(2), ok.all(4).all(2)  # (H, rows / block, nKB)
 
 
 def raise_recompile_limits() -> None:

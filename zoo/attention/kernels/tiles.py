@@ -53,13 +53,11 @@ def fused_block(pattern, device: torch.device, dtype: torch.dtype, n_q: int, hea
     instead of 50%), and Longformer's 32 global rows fill half a block instead of a quarter: on the
     H200 the sliding window 192 -> 220 useful TFLOP/s at 16k, the pixel step 284 -> 279 ms, the LM's
     221 -> 217 ms (session 18). Always 128 for fewer than 128 queries (flex decoding's tile has up to
-    128 rows) and for patterns with per-head masks (``head_groups()`` > 1): their tile tables built
-    by the compiled reduction were wrong on the H200 at 257 tokens on 64-token blocks (session 18;
-    right when built eagerly, and at 1,001)."""
+    128 rows)."""
     value = os.environ.get("ZOO_FLEX_BLOCK")
     if value is not None and value not in {str(b) for b in BLOCKS}:
         raise ValueError(f"ZOO_FLEX_BLOCK must be one of {BLOCKS}, got {value!r}")
-    if value == "128" or n_q < 128 or pattern.head_groups() != 1:
+    if value == "128" or n_q < 128:
         return 128
     if device.type == "cpu":
         return 64 if value == "64" else 128
