@@ -41,7 +41,7 @@ def test_flex_layout_matches_reference(monkeypatch, name, causal):
 @pytest.mark.parametrize("name", [n for n, p in CASES.items() if runs_fused(p)])
 def test_fused_patterns_on_64_token_blocks_match_reference(monkeypatch, name):
     """ZOO_FLEX_BLOCK=64 reaches the fused call: its BlockMask has 64-token blocks (the last one
-    partial; per-head patterns stay on 128), and the result is the pattern's, causal or not, with
+    partial; per-head patterns too), and the result is the pattern's, causal or not, with
     padding. (The eager path reads the mask_mod only; test_flops checks the block lists against the
     dense truth per tile.)"""
     from zoo.attention.kernels import flex
@@ -55,7 +55,7 @@ def test_fused_patterns_on_64_token_blocks_match_reference(monkeypatch, name):
     expected = []
     for causal in (False, True):
         p = with_causal(CASES[name], causal)
-        expected += [(64, 64) if p.head_groups() == 1 else (128, 128)] * 2
+        expected += [(64, 64)] * 2
         with torch.no_grad():
             for mask in (None, kpm):
                 out = sparse_attention(q, k, v, p, backend="flex", key_padding_mask=mask)

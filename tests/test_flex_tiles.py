@@ -38,34 +38,31 @@ def test_measured_backward_tiles_only_where_measured(monkeypatch):
 def test_64_token_blocks_only_where_they_run(monkeypatch):
     """64-token blocks by default where flex_tiles gives 64-wide tiles (torch 2.11's own do not divide
     them), on the CPU only with ZOO_FLEX_BLOCK=64, for 128 queries or more (flex decoding's tile has up
-    to 128 rows) and one mask for all heads (per-head masks were wrong on 64-token blocks on the H200);
-    128 everywhere else, and everywhere with ZOO_FLEX_BLOCK=128."""
+    to 128 rows); 128 everywhere else, and everywhere with ZOO_FLEX_BLOCK=128."""
     arch = {0: (9, 0), 1: (8, 0)}
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i=0: arch[i])
     monkeypatch.setattr(torch.version, "hip", None)
     monkeypatch.delenv("ZOO_FLEX_TILES", raising=False)
     gpu, cpu, bf16 = torch.device("cuda:0"), torch.device("cpu"), torch.bfloat16
-    one, per_head = SimpleNamespace(head_groups=lambda: 1), SimpleNamespace(head_groups=lambda: 2)
-    never = ((one, (gpu, bf16, 127, 64)), (one, (gpu, torch.float32, 4096, 64)), (one, (gpu, bf16, 4096, 128)),
-             (one, (torch.device("cuda:1"), bf16, 4096, 64)), (one, (cpu, bf16, 100, 64)))
+    never = ((gpu, bf16, 127, 64), (gpu, torch.float32, 4096, 64), (gpu, bf16, 4096, 128),
+             (torch.device("cuda:1"), bf16, 4096, 64), (cpu, bf16, 100, 64))
     for setting in (None, "64"):
         if setting is None:
             monkeypatch.delenv("ZOO_FLEX_BLOCK", raising=False)
         else:
             monkeypatch.setenv("ZOO_FLEX_BLOCK", setting)
-        assert fused_block(one, gpu, bf16, 4096, 64) == 64 and fused_block(one, gpu, bf16, 128, 64) == 64
-        assert fused_block(per_head, gpu, bf16, 4096, 64) == 64
-        assert fused_block(one, cpu, torch.float32, 128, 16) == (64 if setting else 128)
-        for pattern, args in never:
-            assert fused_block(pattern, *args) == 128, (setting, pattern.head_groups(), args)
+        assert fused_block(gpu, bf16, 4096, 64) == 64 and fused_block(gpu, bf16, 128, 64) == 64
+        assert fused_block(cpu, torch.float32, 128, 16) == (64 if setting else 128)
+        for args in never:
+            assert fused_block(*args) == 128, (setting, args)
     monkeypatch.setenv("ZOO_FLEX_BLOCK", "128")
-    assert fused_block(one, gpu, bf16, 4096, 64) == 128 and fused_block(one, cpu, bf16, 4096, 64) == 128
+    assert fused_block(gpu, bf16, 4096, 64) == 128 and fused_block(cpu, bf16, 4096, 64) == 128
     monkeypatch.delenv("ZOO_FLEX_BLOCK")
     monkeypatch.setenv("ZOO_FLEX_TILES", "0")
-    assert fused_block(one, gpu, bf16, 4096, 64) == 128
+    assert fused_block(gpu, bf16, 4096, 64) == 128
     monkeypatch.setenv("ZOO_FLEX_BLOCK", "32")
     with pytest.raises(ValueError, match=r"ZOO_FLEX_BLOCK must be one of \(64, 128\), got '32'"):
-        fused_block(one, gpu, bf16, 4096, 64)
+        fused_block(gpu, bf16, 4096, 64)
 
 
 def _tiles_by_block(q, block_size, kernel_options=None):

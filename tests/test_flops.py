@@ -50,5 +50,5 @@ def test_block_pairs_follow_the_fused_block(monkeypatch):
     monkeypatch.setenv("ZOO_FLEX_BLOCK", "64")
     assert block_pairs(win, 1000, 2) == _tiles_with_pairs(win, 1000, 2, 64) < _tiles_with_pairs(win, 1000, 2, 128)
     assert block_pairs(strided, 1024, 2) == block_pairs(strided, 1024, 2, 128)
-    per_head = build("dilated_window", left=100, dilation=(1, 2), causal=True)  # stays on 128-token blocks
-    assert per_head.head_groups() == 2 and block_pairs(per_head, 1000, 2) == block_pairs(per_head, 1000, 2, 128)
+    per_head = build("dilated_window", left=100, dilation=(1, 2), causal=True)  # per-head masks too
+    assert per_head.head_groups() == 2 and block_pairs(per_head, 1000, 2) == _tiles_with_pairs(per_head, 1000, 2, 64)

@@ -199,7 +199,7 @@ def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
     tiles = {"zoo_eager_plumbing": blocks, "zoo_class_gather": blocks}  # else ours' count does not apply
     if runs_fused(p, (n, n, H, 0)):
         alts = [("zoo_components", "components", pieces, ())]
-        if fused_block(p, q.device, q.dtype, n, D) == 64:  # (per-head masks stay on 128, kernels/tiles.py)
+        if fused_block(q.device, q.dtype, n, D) == 64:
             alts.append(("zoo_block128", "fused, 128-token blocks (ZOO_FLEX_BLOCK=128)", ours,
                          ("ZOO_FLEX_BLOCK", "128")))
             tiles["zoo_block128"] = block_pairs(p, n, H, block=128, device=q.device)

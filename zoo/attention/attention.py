@@ -268,7 +268,7 @@ class SparseSelfAttention(nn.Module):
             layout = "heads" if self.graph_views and not self.qkv.fused else "batch"
             return class_block_mask(self.pattern, n, self.num_heads, x.device, layout=layout)
         return fused_block_mask(self.pattern, n, self.num_heads, x.device,
-                                fused_block(self.pattern, x.device, x.dtype, n, self.head_dim))
+                                fused_block(x.device, x.dtype, n, self.head_dim))
 
     def forward(self, x: Tensor, key_padding_mask: Tensor | None = None, global_mask: Tensor | None = None,
                 cache: KVCache | None = None, graph_mask: GraphMask = None) -> Tensor:

@@ -50,7 +50,7 @@ def block_pairs(pattern: Pattern, n: int, n_heads: int, block: int | None = None
         from .kernels.block_mask import listed_blocks
         from .kernels.flex import _fused_structure
         from .kernels.tiles import fused_block
-        block = block or fused_block(pattern, torch.device(device), dtype, n, head_dim)
+        block = block or fused_block(torch.device(device), dtype, n, head_dim)
         bm = _fused_structure(pattern, n, n, n_heads, 0, block, str(device), False)
         partial, full = listed_blocks(bm, -(-n // block))
         hit = partial | full  # (1, H or 1, nQB, nKB)

@@ -267,7 +267,7 @@ def fused_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: flo
     """A static pattern as one FlexAttention call on blocks of ``block`` tokens (by default the
     block ``fused_block`` picks for q) -> (out, lse; lse None on CPU)."""
     B, H, n_q, _ = q.shape
-    block = block or fused_block(pattern, q.device, q.dtype, n_q, q.shape[-1])
+    block = block or fused_block(q.device, q.dtype, n_q, q.shape[-1])
     n_k = k.shape[2]
     dev = str(q.device)
     kpm = None if key_padding_mask is None else key_padding_mask.bool()
