@@ -57,6 +57,7 @@ def correctness_block() -> list[str]:
         for run, sel in list(by_run.values())[-1:]:  # the newest run of this pattern on this path
             bad = sum(r["status"] != "ok" for r in sel)
             status = "all ok" if not bad else f"{bad} failed: {run.get('short_note', 'see the JSON')}"
+            status += f" (on an {run['gpu']})" if run.get("gpu", corr["gpu"]) != corr["gpu"] else ""
             lines.append(f"| `{name}` | {path} | {len(sel)} | {_worst(sel, 'fwd_rel_err', 'float32')} / "
                          f"{_worst(sel, 'fwd_rel_err', 'bfloat16')} | {_worst(sel, 'grad_rel_err', 'float32')} / "
                          f"{_worst(sel, 'grad_rel_err', 'bfloat16')} | {status} |")

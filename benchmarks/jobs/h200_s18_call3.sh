@@ -1,4 +1,4 @@
-# session 18, call 3 (nvidia-h200): why the compiled tile build (kernels/block_mask._tile_tables under
+# session 18, call 3 (ran on nvidia-h100-x1, sm90 like the H200: no H200 could be started; code 911caee): why the compiled tile build (kernels/block_mask._tile_tables under
 # torch.compile) gives wrong block tables for per-head masks at 257 tokens on 64-token blocks (call 1: the
 # compiled build BAD at 257 for dilated_window_per_head / union / learned bidirectional, its eager build
 # right at every length; every one-mask pattern right). 1. the compiled tables against the eager ones,
