@@ -346,6 +346,8 @@ def test_graph_attention_forward_and_gradients_on_cuda(monkeypatch, name, kw, en
     blocks by default (a per-head dilation too), on 128 with ZOO_FLEX_BLOCK=128."""
     from torch._dynamo.utils import counters
 
+    for key in ("ZOO_FLEX_TILES", "ZOO_FLEX_BLOCK", "ZOO_GRAPH_VIEWS"):
+        monkeypatch.delenv(key, raising=False)  # the defaults, but for this case's switch
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     from zoo.layers.block import Block
