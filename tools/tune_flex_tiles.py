@@ -34,8 +34,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from zoo.attention.kernels.tiles import BWD_TILES  # noqa: E402
 
 # (name, kernel_options): unprefixed BLOCK_M/N are the forward's tiles, BLOCK_M1..N2 the backward's;
-# fwd_/bwd_ prefixes keep any option (tiles, warps, stages) to one pass. Every tile divides the 128-token blocks;
-# on 64-token blocks (fused patterns on sm90 since session 18) those with 128-wide tiles, torch's own included, are skipped.
+# fwd_/bwd_ prefixes keep any option (tiles, warps, stages) to one pass. Every tile divides the 128-token
+# blocks; on 64-token blocks (fused patterns on sm90 since session 18) those with 128-wide tiles, torch's
+# own included, are skipped.
 VARIANTS = {
     "default": None,  # what the models run: kernels/tiles.py's choice
     "torch": {},  # torch's own tiles
