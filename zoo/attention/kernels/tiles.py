@@ -45,14 +45,14 @@ def _measured(device: torch.device, dtype: torch.dtype, head_dim: int) -> bool:
 
 
 def fused_block(device: torch.device, dtype: torch.dtype, n_q: int, head_dim: int) -> int:
-    """BlockMask block of a fused static pattern for these queries (``ZOO_FLEX_BLOCK`` read per call):
-    64 by default where measured (an sm90 GPU where flex_tiles gives 64-wide tiles; torch 2.11's own do
-    not divide 64-token blocks, so ``ZOO_FLEX_TILES=0`` means 128 too), else 128; ``ZOO_FLEX_BLOCK=128``
-    keeps 128 everywhere, ``=64`` also gives 64 on the CPU (to test that path). A query block of 64
-    rows spans a window of w keys with w + 64 keys instead of w + 128 (the LM's causal 128-key windows:
-    67% of the computed pairs allowed instead of 50%), and Longformer's 32 global rows fill half a block instead of a quarter: on the
-    H200 the sliding window 192 -> 220 useful TFLOP/s at 16k, the pixel step 284 -> 279 ms, the LM's
-    221 -> 217 ms with its per-head top layers still on 128 (session 18; 220 -> 211 ms with every
+    """BlockMask block of a fused static pattern for these queries (``ZOO_FLEX_BLOCK`` read per call): 64 by
+    default where measured (an sm90 GPU where flex_tiles gives 64-wide tiles; torch 2.11's own do not divide
+    64-token blocks, so ``ZOO_FLEX_TILES=0`` means 128 too), else 128; ``ZOO_FLEX_BLOCK=128`` keeps 128
+    everywhere, ``=64`` also gives 64 on the CPU (to test that path). A query block of 64 rows spans a
+    window of w keys with w + 64 keys instead of w + 128 (the LM's causal 128-key windows: 67% of the
+    computed pairs allowed instead of 50%), and Longformer's 32 global rows fill half a block instead of a
+    quarter: on the H200 the sliding window 192 -> 220 useful TFLOP/s at 16k, the pixel step 284 -> 279 ms,
+    the LM's 221 -> 217 ms with its per-head top layers still on 128 (session 18; 220 -> 211 ms with every
     layer on 64, session 17). Per-head masks too, since block_mask._tile_tables was mended (session 18).
     Always 128 for fewer than 128 queries (flex decoding's tile has up to 128 rows)."""
     value = os.environ.get("ZOO_FLEX_BLOCK")
