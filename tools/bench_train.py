@@ -51,6 +51,7 @@ from zoo.models.flops import flops_facts, param_counts  # noqa: E402
 from zoo.train.data import model_inputs  # noqa: E402
 from zoo.train.distributed import on_cuda  # noqa: E402
 from zoo.train.engine import engine_dtype, offloads_optimizer, quiet_deepspeed, read_deepspeed_json  # noqa: E402
+from zoo.train.grad_norm import install_fused_grad_norm  # noqa: E402
 
 DEFAULT_PEAK_TFLOPS = 790.0  # measured bf16 dense matmul ceiling of one H200
 FIXED_LENGTH = "fixed"
@@ -215,6 +216,7 @@ def bench(args: argparse.Namespace, row: dict[str, Any]) -> None:
         opt = torch.optim.AdamW(param_groups(model, 0.1), lr=1e-4, betas=(0.9, 0.95))
     engine, _, _, _ = deepspeed.initialize(model=model, optimizer=opt, config=ds_cfg,
                                            model_parameters=None if opt is not None else param_groups(model, 0.1))
+    row["fused_grad_norm"] = install_fused_grad_norm(engine.optimizer)  # as the training engine does
     inputs = model_inputs(batch, engine.device, engine_dtype(ds_cfg))
     engine.train()
     phase("DeepSpeed engine ready; first step compiles")

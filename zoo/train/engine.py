@@ -23,6 +23,7 @@ from . import checkpoint as ckpt
 from .distributed import init_distributed, replica_agreement
 from .data import (ResumableStream, batch_size_of, batch_tokens, kind_of, make_loader, model_inputs,
                    segment_length)
+from .grad_norm import install_fused_grad_norm
 from .schema import Recipe, dump_recipe
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -206,6 +207,7 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
     engine, _, _, scheduler = deepspeed.initialize(
         model=model, optimizer=opt, lr_scheduler=sched, config=ds_cfg,
         model_parameters=None if opt is not None else param_groups(model, recipe.schedule.weight_decay))
+    install_fused_grad_norm(engine.optimizer)
     dtype = engine_dtype(ds_cfg)
 
     seq_len = recipe.data.seq_len or model_seq_len(model, kind_of(recipe))

@@ -1,0 +1,71 @@
+"""The fused ZeRO gradient norm (zoo/train/grad_norm.py) against DeepSpeed's own loop on the same
+gradients: a one-process ZeRO-2 engine (gloo; the CPU here, the GPU in the ``gpu`` case), after a
+real backward, and with one gradient made non-finite (DeepSpeed's -1 sentinel)."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = """
+import json, torch, deepspeed
+from deepspeed.runtime.zero.stage_1_and_2 import DeepSpeedZeroOptimizer
+from zoo.registry import create_model
+from zoo.train.grad_norm import install_fused_grad_norm
+deepspeed.init_distributed(dist_backend="gloo" if deepspeed.get_accelerator().device_name() == "cpu" else "nccl")
+torch.manual_seed(0)
+m = create_model("lm_tiny_longformer", max_seq_len=64)
+cfg = {"train_micro_batch_size_per_gpu": 2, "gradient_clipping": 1.0, "zero_optimization": {"stage": 2},
+       "bf16": {"enabled": True, "check_grad_overflow": False}, "zero_allow_untested_optimizer": True}
+eng, *_ = deepspeed.initialize(model=m, optimizer=torch.optim.AdamW(m.parameters(), lr=1e-3), config=cfg)
+opt = eng.optimizer
+assert install_fused_grad_norm(opt)
+x = torch.randint(0, 256, (2, 64), device=eng.device)
+eng.backward(eng(input_ids=x, labels=x)["loss"])
+grads, params = opt.averaged_gradients[0], opt.params_in_partition[0]
+out = {"n": len(grads), "ours": float(opt.get_grad_norm_direct(grads, params)),
+       "theirs": float(DeepSpeedZeroOptimizer.get_grad_norm_direct(opt, grads, params))}
+grads[1].view(-1)[0] = float("nan")
+out["ours_nan"] = float(opt.get_grad_norm_direct(grads, params))
+out["theirs_nan"] = float(DeepSpeedZeroOptimizer.get_grad_norm_direct(opt, grads, params))
+print("RESULT", json.dumps(out))
+"""
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _run(accelerator: str | None) -> dict:
+    import json
+    env = {**os.environ, "RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
+           "MASTER_PORT": str(_port()), "PYTHONPATH": str(ROOT)}
+    env.pop("ZOO_FUSED_GRAD_NORM", None)
+    if accelerator:
+        env["DS_ACCELERATOR"] = accelerator
+    run = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    line = next(x for x in run.stdout.splitlines() if x.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
+
+
+def _check(r: dict) -> None:
+    assert r["n"] > 10  # a real parameter list, not one flat tensor
+    assert r["theirs"] > 0 and r["ours"] == pytest.approx(r["theirs"], rel=1e-5)
+    assert r["theirs_nan"] == -1.0 and r["ours_nan"] == -1.0
+
+
+def test_fused_grad_norm_matches_deepspeed_on_cpu():
+    _check(_run("cpu"))
+
+
+@pytest.mark.gpu
+def test_fused_grad_norm_matches_deepspeed_on_cuda():
+    _check(_run(None))
