@@ -46,7 +46,8 @@ def _port() -> int:
 def _run(accelerator: str | None) -> dict:
     import json
     env = {**os.environ, "RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
-           "MASTER_PORT": str(_port()), "PYTHONPATH": str(ROOT)}
+           "MASTER_PORT": str(_port()),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     env.pop("ZOO_FUSED_GRAD_NORM", None)
     if accelerator:
         env["DS_ACCELERATOR"] = accelerator

@@ -73,10 +73,8 @@ class Transformer(nn.Module):
             if cfg.reversible:
                 raise ValueError("compile=True does not apply to reversible=True stacks; leave one off")
             raise_recompile_limits()
-            # ZOO_GEMM_AUTOTUNE=1 (A/B timing): inductor's autotuned GEMMs, which can fuse the bias + GELU
-            options = {"max_autotune_gemm": True} if os.environ.get("ZOO_GEMM_AUTOTUNE") == "1" else None
             for blk in self.blocks:
-                blk.compile(dynamic=False, options=options)
+                blk.compile(dynamic=False)
 
     @property
     def patterns(self) -> list[Pattern]:
