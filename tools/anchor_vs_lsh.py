@@ -8,7 +8,8 @@ budget (distinct allowed keys per query, causal):
   recall  share of each query's top-k teacher keys (k = --topk) that are allowed,
   slots   (query, key) slots the kernel computes per query (LSH rounds count separately).
 Methods: anchor (EMA k-means anchors fitted on the teacher's *training* keys, then frozen),
-the same without its local window (content routing alone), anchor with per-input k-means, lsh with 1/2/4/8 hashes (Reformer: random rotations, sort,
+the same without its local window (content routing alone), anchor with per-input k-means, \
+lsh with 1/2/4/8 hashes (Reformer: random rotations, sort,
 own + previous chunk, no self unless alone), bigbird, sliding window, a learned static layout
 (from the teacher's training-set attention), and the oracle top-B keys (an upper bound).
 Both routings place a position by its *key* vector (as the patterns do); the teacher has
@@ -198,7 +199,8 @@ def main(argv=None) -> int:
             if best is None or abs(keys - args.budget) < abs(best[0] - args.budget):
                 best = (keys, pat, routers)
         _, pat, routers = best
-        results[kind] = {"pattern": pat.describe(), **summarize(held, evaluate_method(kind, pat, held, routers), args.topk)}
+        results[kind] = {"pattern": pat.describe(),
+                         **summarize(held, evaluate_method(kind, pat, held, routers), args.topk)}
         print(kind, {k: round(v, 4) for k, v in results[kind].items() if isinstance(v, float)}, flush=True)
     # learned static layout from the teacher's training-set attention, budget in blocks matched
     maps = [torch.stack([b[layer]["P"] for b in train]).flatten(0, 1).mean(0) for layer in range(len(train[0]))]
@@ -238,7 +240,8 @@ def markdown(r: dict) -> str:
              f"Command: `{r['command']}`", "",
              f"Teacher `{r['teacher']}`; N = {r['seq_len']} bytes; {r['heldout_sequences']} held-out sequences "
              f"(anchors fitted on {r['train_sequences_for_fitting']} training sequences). Budget: "
-             f"{r['budget_keys_per_query']} distinct keys per query (causal dense averages {(r['seq_len'] + 1) / 2:.0f}). "
+             f"{r['budget_keys_per_query']} distinct keys per query "
+             f"(causal dense averages {(r['seq_len'] + 1) / 2:.0f}). "
              "GPU speed and ListOps quality: the last section, read from the committed H200 benchmarks.", "",
              f"| method | parameters (closest to the budget) | dense mass recovered | top-{r['topk']} recall | "
              "distinct keys/query | computed slots/query |", "|---|---|---|---|---|---|"]

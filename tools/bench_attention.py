@@ -111,7 +111,8 @@ def bench_kernels(n, names, rows, log, sdpa=True, ab=False):
     dev = "cuda"
     b = max(1, 65536 // n)
     g = torch.Generator(device=dev).manual_seed(0)
-    q, k, v = (torch.randn(b, H, n, D, device=dev, dtype=torch.bfloat16, generator=g).requires_grad_() for _ in range(3))
+    q, k, v = (torch.randn(b, H, n, D, device=dev, dtype=torch.bfloat16, generator=g).requires_grad_()
+               for _ in range(3))
     do = torch.randn_like(q)
     for causal in ((True, False) if sdpa else ()):
         fn = lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal)  # noqa: E731
@@ -150,8 +151,8 @@ def bench_kernels(n, names, rows, log, sdpa=True, ab=False):
                 err = rel_err(out, ref)
                 ptb = timeit(fwd_bwd(pf, (q, k, v), do))
                 rows.append(row("flex_mask_mod", name, n, b, timeit(pf), ptb, pairs,
-                                (bm.numel() - 0) and int((1 - bm.sparsity() / 100) * n * n * H), peak_gib(fwd_bwd(pf, (q, k, v), do)),
-                                None, mask_build_ms=mask_ms))
+                                (bm.numel() - 0) and int((1 - bm.sparsity() / 100) * n * n * H),
+                                peak_gib(fwd_bwd(pf, (q, k, v), do)), None, mask_build_ms=mask_ms))
                 log(rows[-1])
             rows.append(row("zoo", name, n, b, tf, tb, pairs, blocks, mem, err, first_call_ms=first_ms,
                             path=path_of(p, n)))
@@ -373,7 +374,8 @@ def bench_long(rows, log, n=1 << 20):
         mem = peak_gib(fwd_bwd(f, (q, k, v), do))
         tf, tb = timeit(f, 3, 10), timeit(fwd_bwd(f, (q, k, v), do), 3, 10)
         pairs = count_pairs(p, n, H, device=dev)
-        rows.append(row("zoo", "sliding_window", n, 1, tf, tb, pairs, block_pairs(p, n, H, device=dev), mem, None, note="1M tokens"))
+        rows.append(row("zoo", "sliding_window", n, 1, tf, tb, pairs, block_pairs(p, n, H, device=dev), mem, None,
+                        note="1M tokens"))
     except Exception as e:
         rows.append(dict(impl="zoo", pattern="sliding_window", N=n, error=repr(e)[:400]))
     log(rows[-1])
@@ -410,7 +412,8 @@ def main(argv=None):
         return doc
 
     def log(r):
-        keys = ("impl", "pattern", "N", "fwd_ms", "fwdbwd_ms", "useful_tflops_fwdbwd", "peak_mem_gib", "max_rel_err", "error")
+        keys = ("impl", "pattern", "N", "fwd_ms", "fwdbwd_ms", "useful_tflops_fwdbwd", "peak_mem_gib", "max_rel_err",
+                "error")
         print({k: (round(r[k], 3) if isinstance(r.get(k), float) else r.get(k)) for k in keys if k in r}, flush=True)
         save()
 

@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     doc = {"what": "no_grad forward wall ms of a compiled train-mode model, tiny widths (host-bound), CPU",
            "model": args.model, "overrides": shape, "seq_len": args.seq_len, "reps": args.reps, "ms": ms,
            "per_layer_saving_ms": round((min(ms["dispatcher"]) - min(ms["graph_attention"])) / shape["depth"], 3),
-           "torch": torch.__version__, "python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
+           "torch": torch.__version__, "python": platform.python_version(),
+           "cpu": platform.processor() or platform.machine(),
            "threads": 1, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "command": "python tools/bench_host_overhead.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     print(json.dumps(doc, indent=1))

@@ -128,9 +128,11 @@ def ds_config(args: argparse.Namespace, world: int, bf16: bool) -> dict[str, Any
     else:
         base = "zero3_offload" if args.offload else (f"zero{stage}" if stage else "cpu_fp32")
         path = ROOT / "configs" / "deepspeed" / f"{base}.json"
-        cfg = read_deepspeed_json(path) if path.is_file() else {"gradient_clipping": 1.0, "zero_optimization": {"stage": stage}}
+        cfg = (read_deepspeed_json(path) if path.is_file()
+               else {"gradient_clipping": 1.0, "zero_optimization": {"stage": stage}})
         cfg.pop("fp16", None)  # bf16 as the recipes' *_bf16.json configs set it (overflow check off)
-        cfg["bf16"] = read_deepspeed_json(ROOT / "configs" / "deepspeed" / "bf16.json")["bf16"] if bf16 else {"enabled": False}
+        cfg["bf16"] = (read_deepspeed_json(ROOT / "configs" / "deepspeed" / "bf16.json")["bf16"] if bf16
+                       else {"enabled": False})
     cfg.setdefault("gradient_clipping", 1.0)
     cfg.setdefault("zero_allow_untested_optimizer", True)
     cfg.update(train_micro_batch_size_per_gpu=args.micro_batch, gradient_accumulation_steps=1,
@@ -296,7 +298,8 @@ def _git_commit() -> str | None:
 def zoo_switches() -> str:
     """The ZOO_* A/B switches set for this run (ZOO_NO_CLASS_HEADS=1, ZOO_FUSED_QKV=1, ...): rows
     with any are controls, not the default path (tools/results_summary.py skips them)."""
-    return " ".join(f"{k}={v}" for k, v in sorted(os.environ.items()) if k.startswith("ZOO_") and k != "ZOO_CODE_COMMIT")
+    return " ".join(f"{k}={v}" for k, v in sorted(os.environ.items())
+                    if k.startswith("ZOO_") and k != "ZOO_CODE_COMMIT")
 
 
 def base_row(args: argparse.Namespace) -> dict[str, Any]:

@@ -117,7 +117,8 @@ def markdown(doc: dict) -> str:
         r0 = t["rows"][0]
         lines += [f"## {task}: N = {t['seq_len']}, B = {r0['B']}, {r0['H']} heads of {r0['D']}, "
                   f"{r0['layers']} layers (teacher trained {t['teacher_steps']} steps; layout budget "
-                  f"{t['layout'].get('budget')}, teacher mass covered {t['layout'].get('teacher_mass_covered', 0):.3f})",
+                  f"{t['layout'].get('budget')}, teacher mass covered "
+                  f"{t['layout'].get('teacher_mass_covered', 0):.3f})",
                   "", "| arm | pattern | backend | pairs/seq | fwd ms | fwd+bwd ms | useful TFLOP/s fwd+bwd | "
                   "max rel err vs dense |", "|---|---|---|---|---|---|---|---|"]
         for r in t["rows"]:

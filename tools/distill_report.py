@@ -187,7 +187,9 @@ def markdown(report: dict) -> str:
     for task, t in report["tasks"].items():
         r = t["resolved"]
         m = t["metric"]
-        out += [f"## {task}: {r['teacher']['name']} ({t.get('teacher_steps') or r['teacher']['steps'] or r['schedule']['steps']} steps) -> {r['student']['name']} "
+        out += [f"## {task}: {r['teacher']['name']} "
+                f"({t.get('teacher_steps') or r['teacher']['steps'] or r['schedule']['steps']} steps) -> "
+                f"{r['student']['name']} "
                 f"({r['schedule']['steps']} steps)", "",
                 f"Data: {_data_fields(r['data'])}. N = {t['seq_len']} tokens. Schedule: {r['schedule']}. "
                 f"Loss: {r['loss']}. Layout: block {r['layout']['block']}, coverage "
@@ -213,7 +215,8 @@ def _machine() -> str:
     """Where the runs ran: the GPU when the recipes' device "auto" picked one, else the CPU."""
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name()}, torch {torch.__version__}"
-    return f"CPU ({platform.processor() or platform.machine()}), torch {torch.__version__}, threads {torch.get_num_threads()}"
+    return (f"CPU ({platform.processor() or platform.machine()}), torch {torch.__version__}, "
+            f"threads {torch.get_num_threads()}")
 
 
 def main(argv=None) -> int:

@@ -76,7 +76,8 @@ def _worker(args):
                             rgrads = torch.autograd.grad((ref * ref).sum(), (q64, k64, v64))
                             err = _rel(out, ref)
                             gerr = max(_rel(a, b) for a, b in zip(grads, rgrads))
-                            finite = bool(torch.isfinite(out).all()) and all(bool(torch.isfinite(x).all()) for x in grads)
+                            finite = (bool(torch.isfinite(out).all())
+                                      and all(bool(torch.isfinite(x).all()) for x in grads))
                             status = "ok" if (finite and err < TOL[dt] and gerr < TOL[dt]) else "FAIL"
                             rows.append(dict(pattern=name, causal=causal, N=n, padded=padded, dtype=dt, layout=layout,
                                              fwd_rel_err=err, grad_rel_err=gerr, finite=finite, status=status,
@@ -105,7 +106,8 @@ def main(argv=None):
     dtypes = args.dtypes.split(",")
     t0 = time.time()
     # one job per (pattern, causal, length): compiles dominate, so spread them over many workers
-    jobs = [([name], [n], dtypes, [c], args.layout) for n in sorted(lengths, reverse=True) for name in names for c in (False, True)]
+    jobs = [([name], [n], dtypes, [c], args.layout)
+            for n in sorted(lengths, reverse=True) for name in names for c in (False, True)]
     ctx = mp.get_context("spawn")
     rows = []
     pool = ctx.Pool(min(args.workers, len(jobs)))

@@ -27,10 +27,10 @@ def _trial(args: argparse.Namespace, seq_len: int, timeout: float) -> dict[str, 
     """One length in a fresh process (a clean CUDA context after every OOM)."""
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "row.json"
-        cmd = [sys.executable, str(Path(bench_train.__file__).resolve()), "--model", args.model, "--seq-len", str(seq_len),
-               "--micro-batch", "1", "--grad-ckpt", "--steps", str(args.trial_steps), "--warmup", "0",
-               "--zero", str(args.zero), "--attention", args.attention, "--out", str(out), "--skip-flops",
-               "--tag", "max-len-trial"]
+        cmd = [sys.executable, str(Path(bench_train.__file__).resolve()), "--model", args.model,
+               "--seq-len", str(seq_len), "--micro-batch", "1", "--grad-ckpt", "--steps", str(args.trial_steps),
+               "--warmup", "0", "--zero", str(args.zero), "--attention", args.attention, "--out", str(out),
+               "--skip-flops", "--tag", "max-len-trial"]
         cmd += ["--offload"] if args.offload else []
         cmd += [] if args.bf16 is None else ["--bf16" if args.bf16 else "--no-bf16"]
         cmd += ["--attn-backend", args.attn_backend] if args.attn_backend else []
@@ -38,7 +38,8 @@ def _trial(args: argparse.Namespace, seq_len: int, timeout: float) -> dict[str, 
                                                                 "LOCAL_WORLD_SIZE", "CROSS_RANK", "CROSS_SIZE")}
         t0 = time.perf_counter()
         try:
-            p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=max(1.0, timeout), cwd=bench_train.ROOT)
+            p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=max(1.0, timeout),
+                               cwd=bench_train.ROOT)
         except subprocess.TimeoutExpired:
             return {"seq_len": seq_len, "status": "timeout", "wall_s": round(time.perf_counter() - t0, 1)}
         wall = round(time.perf_counter() - t0, 1)

@@ -45,7 +45,8 @@ def scaling(train: dict, world: int = 2) -> dict[str, float]:
         if r2.get("world_size") != world:
             continue
         same = [r for r in ok if r.get("world_size") == 1 and all(
-            r.get(k) == r2.get(k) for k in ("model", "attention", "seq_len", "zero", "micro_batch", "git_commit"))]  # same code
+            r.get(k) == r2.get(k)
+            for k in ("model", "attention", "seq_len", "zero", "micro_batch", "git_commit"))]  # same code
         if same:
             out[f"zero{r2['zero']}"] = r2["tokens_per_s"] / (world * same[-1]["tokens_per_s"])
     return out
@@ -63,12 +64,14 @@ def summary() -> tuple[dict, dict]:
     for r in quality.get("runs", []):
         runs.setdefault(r["name"], []).append(r)
     listops = [(r, lo["budget"] + " (listops_h200.json)") for r in lo.get("results", {}).values()]
-    listops += [(r, run["budget"] + " (quality_h200.json)") for run in runs.get("listops", []) for r in run["results"].values()]
+    listops += [(r, run["budget"] + " (quality_h200.json)")
+                for run in runs.get("listops", []) for r in run["results"].values()]
     if listops:
         best, budget = max(listops, key=lambda rb: rb[0]["eval"]["accuracy"])
         res["listops_test_acc"] = best["eval"]["accuracy"]
         why["listops_test_acc"] = (f"{best['model']}, {budget}; every encoder run: "
-                                   + ", ".join(f"{r['model'].split('.')[0]} {r['eval']['accuracy']:.2f}%" for r, _ in listops))
+                                   + ", ".join(f"{r['model'].split('.')[0]} {r['eval']['accuracy']:.2f}%"
+                                               for r, _ in listops))
     for key, name in (("pixel32_bpd", "pixel32"), ("pixel64_bpd", "pixel64")):
         if name in runs:
             run = runs[name][-1]
@@ -83,7 +86,8 @@ def summary() -> tuple[dict, dict]:
     for run in runs.get("easyvqa_caption", [])[-1:]:
         best = max(run["results"].values(), key=lambda r: r["eval"]["cider_d"])
         res["easyvqa_cider_d"], res["easyvqa_bleu4"] = best["eval"]["cider_d"], best["eval"]["bleu4"]
-        why["easyvqa_cider_d"] = why["easyvqa_bleu4"] = f"{best['model']}, {run['budget']}; {run['what']} (quality_h200.json)"
+        why["easyvqa_cider_d"] = why["easyvqa_bleu4"] = (f"{best['model']}, {run['budget']}; {run['what']} "
+                                                          "(quality_h200.json)")
     for k in ("easyvqa_vqa_acc", "easyvqa_cider_d", "easyvqa_bleu4", "pixel32_bpd", "pixel64_bpd"):
         why.setdefault(k, "not run on the GPU yet")
     for key, model in (("mfu_pixel_base_strided_imagenet64", "pixel_base_strided.imagenet64"),
@@ -100,7 +104,8 @@ def summary() -> tuple[dict, dict]:
         if "dense" in rows:
             d = rows["dense"]
             dense = (f"; dense baseline MFU {d['mfu']:.3f} at {d['step_ms']:.1f} ms/step (code {_code(d)}"
-                     + (")" if same_shape else f", micro-batch {d['micro_batch']}: no speedup from another step shape)"))
+                     + (")" if same_shape
+                        else f", micro-batch {d['micro_batch']}: no speedup from another step shape)"))
         compiled = "sparse" in rows and rows["sparse"].get("overrides", {}).get("compile")
         how = ", blocks compiled (compile=True)" if compiled else ""
         how += "".join(f", DeepSpeed {s}" for s in rows.get("sparse", {}).get("ds_set", []))
@@ -109,17 +114,18 @@ def summary() -> tuple[dict, dict]:
                     f"{rows['sparse']['step_ms']:.1f} ms/step (code {_code(rows['sparse'])})") + dense
     why["step_speedup_sparse_vs_dense"] = "dense step time over sparse step time, one GPU, ZeRO-2 (train_h200.json)"
     res["scaling_efficiency_2gpu"] = scaling(train) or None
-    why["scaling_efficiency_2gpu"] = ("pixel_base_strided.imagenet64, 12,288 tokens, micro-batch 1 per GPU, against the 1-GPU row "
-                                      "of the same code; ZeRO-3 launches were killed while compiling (train_h200.json, "
-                                      "not_measured); sessions 4 and 5 were lent one GPU only")
+    why["scaling_efficiency_2gpu"] = ("pixel_base_strided.imagenet64, 12,288 tokens, micro-batch 1 per GPU, against "
+                                      "the 1-GPU row of the same code; ZeRO-3 launches were killed while compiling "
+                                      "(train_h200.json, not_measured); sessions 4 and 5 were lent one GPU only")
     best: dict[str, dict] = {}  # model -> its longest successful search row
     for r in maxlen.get("rows", []):
         if (r.get("max_seq_len") or 0) > best.get(r["model"], {}).get("max_seq_len", 0):
             best[r["model"]] = r
     res["max_seq_len_one_gpu"] = {m: r["max_seq_len"] for m, r in best.items()} or None
-    why["max_seq_len_one_gpu"] = ("lower bounds set by the search's time, not by memory: batch 1, activation checkpointing, "
-                                  "ZeRO-2 (maxlen_h200.json: " + "; ".join(
-                                      f"{m} {r['max_seq_len']:,} at {r['mem_peak_gib']:.1f} GiB" for m, r in best.items())
+    why["max_seq_len_one_gpu"] = ("lower bounds set by the search's time, not by memory: batch 1, activation "
+                                  "checkpointing, ZeRO-2 (maxlen_h200.json: " + "; ".join(
+                                      f"{m} {r['max_seq_len']:,} at {r['mem_peak_gib']:.1f} GiB"
+                                      for m, r in best.items())
                                   + "); dense not searched") if best else "not run"
     if gen.get("results"):
         g = gen["results"][0]

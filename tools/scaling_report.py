@@ -54,7 +54,8 @@ def report() -> dict:
     return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "command": "python tools/scaling_report.py",
             "measured": [{k: r.get(k) for k in ("model", "attention", "seq_len", "world_size", "zero", "micro_batch",
-                                                "step_ms", "tokens_per_s", "mfu", "date", "command")} for r in measured],
+                                                "step_ms", "tokens_per_s", "mfu", "date", "command")}
+                          for r in measured],
             "efficiency": {f"{w}gpu": scaling(train, w) or None for w in (2, 4, 8)},
             "not_measured": train.get("not_measured", []),
             "launch_plans": launch_plans(),
@@ -72,15 +73,17 @@ def markdown(doc: dict) -> str:
     eff = ", ".join(f"{w} {z} {v:.2f}" for w, d in doc["efficiency"].items() if d for z, v in d.items())
     lines += ["", f"Scaling efficiency (N-GPU tokens/s over N x one GPU, same code): {eff or 'none measured'}; goal "
               ">= 0.85 at 8 GPUs.", "", "Not measured:", ""]
-    lines += [f"- `{r['model']}`, {r['world_size']} GPU(s), ZeRO-{r['zero']}: {r['error']}" for r in doc["not_measured"]]
+    lines += [f"- `{r['model']}`, {r['world_size']} GPU(s), ZeRO-{r['zero']}: {r['error']}"
+              for r in doc["not_measured"]]
     lines += ["", "## Launches not made yet, checked on the CPU", "",
               "Each row's batch arithmetic is what `zoo train RECIPE --dry-run --world-size N` prints for it.", "",
-              "| model | params | GPUs | DeepSpeed config | ZeRO | offload | per GPU x accum = global batch | command |",
+              "| model | params | GPUs | DeepSpeed config | ZeRO | offload | per GPU x accum = global batch | "
+              "command |",
               "|---|---|---|---|---|---|---|---|"]
     for r in doc["launch_plans"]:
-        lines.append(f"| `{r['model']}` | {r['params'] / 1e6:.1f}M | {r['world_size']} | `{r['deepspeed']}` | {r['zero']} | "
-                     f"{'yes' if r['offload'] else 'no'} | {r['micro_batch']} x {r['grad_accum']} = {r['global_batch']} | "
-                     f"`{r['command']}` |")
+        lines.append(f"| `{r['model']}` | {r['params'] / 1e6:.1f}M | {r['world_size']} | `{r['deepspeed']}` | "
+                     f"{r['zero']} | {'yes' if r['offload'] else 'no'} | "
+                     f"{r['micro_batch']} x {r['grad_accum']} = {r['global_batch']} | `{r['command']}` |")
     lines += ["", f"Resume across GPU counts: {doc['resume_across_gpu_counts']}.", ""]
     return "\n".join(lines)
 

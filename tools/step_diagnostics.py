@@ -25,7 +25,8 @@ def profile_steps(engine, inputs, steps: int) -> dict[str, Any]:
     gaps by the op that ended them (``gpu_idle``)."""
     from torch.profiler import ProfilerActivity, profile, record_function
 
-    from zoo.bench import copy_origins, gpu_busy_ms, gpu_idle, kernel_kinds, kernel_origins, phase_mark, top_gpu_kernels, top_kernels
+    from zoo.bench import (copy_origins, gpu_busy_ms, gpu_idle, kernel_kinds, kernel_origins, phase_mark,
+                           top_gpu_kernels, top_kernels)
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if on_cuda() else [])
     sync()
     t0 = time.perf_counter()
@@ -38,10 +39,11 @@ def profile_steps(engine, inputs, steps: int) -> dict[str, Any]:
                     call()
         sync()
     wall = (time.perf_counter() - t0) * 1e3 / steps
-    return {"steps": steps, "wall_ms_per_step": round(wall, 2), "gpu_busy_ms_per_step": round(gpu_busy_ms(prof, steps), 2),
+    return {"steps": steps, "wall_ms_per_step": round(wall, 2),
+            "gpu_busy_ms_per_step": round(gpu_busy_ms(prof, steps), 2),
             "gpu_ms_by_kind": kernel_kinds(prof, steps), "top_gpu_kernels": top_gpu_kernels(prof, steps, 15),
-            "gpu_ms_by_origin": kernel_origins(prof, steps), "copies": copy_origins(prof, steps), "gpu_idle": gpu_idle(prof, steps),
-            "top_ops": top_kernels(prof, steps, 15)}
+            "gpu_ms_by_origin": kernel_origins(prof, steps), "copies": copy_origins(prof, steps),
+            "gpu_idle": gpu_idle(prof, steps), "top_ops": top_kernels(prof, steps, 15)}
 
 
 def _phases(engine, inputs) -> tuple:

@@ -95,7 +95,8 @@ def run_case(p, B, H, N, D, opts, reps):
         raise ValueError(f"skipped: these tiles do not divide the mask's {block}-token blocks")
     fn = torch.compile(flex_attention, dynamic=False)
     g = torch.Generator(device="cuda").manual_seed(0)
-    q, k, v = (torch.randn(B, H, N, D, device="cuda", dtype=torch.bfloat16, generator=g).requires_grad_() for _ in range(3))
+    q, k, v = (torch.randn(B, H, N, D, device="cuda", dtype=torch.bfloat16, generator=g).requires_grad_()
+               for _ in range(3))
 
     def step():
         out = graph_attention(q, k, v, gm, scale=D ** -0.5, causal=p.causal, kernel_options=opts, attend=fn)
@@ -125,11 +126,13 @@ def markdown(doc: dict) -> str:
         variants = list(dict.fromkeys(r["variant"] for r in rows))
         cases = list(dict.fromkeys((r["model"], r["pattern"]) for r in rows))
         ms = {(r["model"], r["pattern"], r["variant"]): r["fwdbwd_ms"] for r in rows}
-        parts += [f"## Run {i}: {run['date']}, {run['gpu']}, torch {run['torch']}", "", f"Command: `{run['command']}`", "",
+        parts += [f"## Run {i}: {run['date']}, {run['gpu']}, torch {run['torch']}", "",
+                  f"Command: `{run['command']}`", "",
                   run["note"], "", "fwd+bwd ms (x torch's own tiles):", "",
                   "| case | B x H x N x D | " + " | ".join(variants) + " |", "|---|---|" + "---|" * len(variants)]
         for model, pattern in cases:
-            shape = next(f"{r['B']} x {r['H']} x {r['N']} x {r['D']}" for r in rows if (r["model"], r["pattern"]) == (model, pattern))
+            shape = next(f"{r['B']} x {r['H']} x {r['N']} x {r['D']}"
+                         for r in rows if (r["model"], r["pattern"]) == (model, pattern))
             ref = ms.get((model, pattern, "torch"))
             cells = [f"{v:.2f}" + (f" ({v / ref:.2f})" if ref else "") if (v := ms.get((model, pattern, n))) else "-"
                      for n in variants]
@@ -141,7 +144,8 @@ def markdown(doc: dict) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", required=True, help="this run's JSON (benchmarks/flex_tiles_h200.json holds every run, merged)")
+    ap.add_argument("--out", required=True,
+                    help="this run's JSON (benchmarks/flex_tiles_h200.json holds every run, merged)")
     ap.add_argument("--per-model", type=int, default=2, help="distinct layer patterns per model")
     ap.add_argument("--cases", choices=("models", "anchors", "both"), default="models",
                     help="the models' layers at training shape, issue #3's benchmark patterns, or both")

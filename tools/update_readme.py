@@ -1,5 +1,6 @@
 """Regenerate the README's generated blocks (model table, pattern table, GPU results),
-benchmarks/attention_h200.{md,png}, benchmarks/anchor_vs_lsh.md and benchmarks/flex_tiles_h200.md from the registry and the
+benchmarks/attention_h200.{md,png}, benchmarks/anchor_vs_lsh.md and benchmarks/flex_tiles_h200.md from the \
+registry and the
 committed benchmark files:
 ``python tools/update_readme.py [--check]``.
 
@@ -68,8 +69,8 @@ def gpu_block() -> str:
     from zoo.bench import peers_summary, speed_summary
     att = json.loads((ROOT / "benchmarks/attention_h200.json").read_text())
     lines = correctness_block()
-    lines += ["", "### Speed", "", f"{att['gpu']}, {att['shapes']} (`benchmarks/attention_h200.md`, all runs with their "
-              "conditions; `benchmarks/attention_h200.png`). Each row is the newest measurement of the path the "
+    lines += ["", "### Speed", "", f"{att['gpu']}, {att['shapes']} (`benchmarks/attention_h200.md`, all runs with "
+              "their conditions; `benchmarks/attention_h200.png`). Each row is the newest measurement of the path the "
               "dispatcher takes today, or says which path it is:", "", speed_summary(att), "",
               "Against the Hugging Face modules users would otherwise pick (N = 16,384, forward+backward, B = 1, "
               "hidden 1,024, projections included; transformers " + att["transformers"] + "):", "", peers_summary(att)]
@@ -78,7 +79,8 @@ def gpu_block() -> str:
 
 def training_block() -> list[str]:
     b = ROOT / "benchmarks"
-    lo, gen, tr = (json.loads((b / f).read_text()) for f in ("listops_h200.json", "generate_h200.json", "train_h200.json"))
+    lo, gen, tr = (json.loads((b / f).read_text())
+                   for f in ("listops_h200.json", "generate_h200.json", "train_h200.json"))
     lines = ["", "### Training", "", f"LRA ListOps test accuracy after {lo['budget']} (`benchmarks/listops_h200.json`; "
              "the LRA paper's best row is 37.27%, Reformer; goal >= 40%; two runs shared each GPU with the correctness "
              "matrix's compile workers, so steps per budget are low):", "",
@@ -87,13 +89,14 @@ def training_block() -> list[str]:
         lines.append(f"| `{r['model']}` | {r['step']:,} | {r['eval']['accuracy']:.2f} |")
     g = gen["results"][0]
     lines += ["", f"Sampling `{g['model']}` ({g['tokens']:,} tokens, batch {g['batch']}) on the H200: "
-              f"{g['cache_tokens_per_s']:,.0f} tokens/s with the KV cache vs {g['no_cache_tokens_per_s']:,.0f} recomputing "
+              f"{g['cache_tokens_per_s']:,.0f} tokens/s with the KV cache vs "
+              f"{g['no_cache_tokens_per_s']:,.0f} recomputing "
               f"({g['speedup']:.1f}x; `benchmarks/generate_h200.json`).", "",
               "DeepSpeed bf16 training steps (`benchmarks/train_h200.json`; model FLOPs per "
               "token = 6 x matmul weights + allowed attention pairs, MFU against 790 TFLOP/s; the first step compiles "
               "the attention kernels and is not timed):", "",
-              "| model | attention | tokens | micro-batch per GPU | GPUs | ZeRO | date | first step s | step ms | tokens/s | "
-              "model TFLOP/s per GPU | MFU |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| model | attention | tokens | micro-batch per GPU | GPUs | ZeRO | date | first step s | step ms | "
+              "tokens/s | model TFLOP/s per GPU | MFU |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in tr["rows"]:
         first = f"{r['warmup_s'][0]:.0f}" if r.get("warmup_s") else ""
         label = r.get("label", r["attention"]) + (" (compiled blocks)" if r.get("overrides", {}).get("compile") else "")
