@@ -5,9 +5,9 @@ copy to the norm dtype and a norm: ~300 launches for the LM's 147 tensors) and t
 on a host-to-device copy of -1. On the H200 the optimizer step of ``lm_base_longformer`` at
 16k x 16 took 11-13 ms of host time for ~1 ms of kernels, and the GPU waited
 (``benchmarks/train_h200.json``, session 19, ``host_vs_gpu``). ``torch._foreach_norm`` gives the
-per-tensor norms in one grouped launch, accumulated in fp32 as torch's own ``clip_grad_norm_`` does (DeepSpeed's
-loop accumulates in fp64: equal to ~1e-6 relative). The sum, the all-reduces over the data- and
-model-parallel groups and DeepSpeed's -1 sentinel for a non-finite norm are kept.
+per-tensor norms in one grouped launch, accumulated in fp32 as torch's own ``clip_grad_norm_``
+does (DeepSpeed's loop accumulates in fp64: equal to ~1e-6 relative). The sum, the all-reduces over
+the data- and model-parallel groups and DeepSpeed's -1 sentinel for a non-finite norm are kept.
 ``ZOO_FUSED_GRAD_NORM=0`` keeps DeepSpeed's own loop (A/B timing).
 """
 from __future__ import annotations
