@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from dist_env import free_port
 
 from zoo.attention import build
 from zoo.attention.flops import count_pairs
@@ -23,15 +23,9 @@ import bench_train as bt  # noqa: E402
 import max_len_search as mls  # noqa: E402
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT")}
-    env.update(PYTHONPATH=str(ROOT), DS_ACCELERATOR="cpu", OMP_NUM_THREADS="1", MASTER_PORT=str(_port()))
+    env.update(PYTHONPATH=str(ROOT), DS_ACCELERATOR="cpu", OMP_NUM_THREADS="1", MASTER_PORT=str(free_port()))
     env.setdefault("TORCH_EXTENSIONS_DIR", str(ROOT / ".cache" / "torch_extensions"))
     return env
 
@@ -176,7 +170,7 @@ def test_max_len_search_pixel_grows_the_image(monkeypatch):
 @pytest.mark.timeout(300)
 def test_launcher_two_ranks_and_real_search(tmp_path):
     out = tmp_path / "bench.json"
-    cmd = [sys.executable, "-m", "deepspeed.launcher.runner", "--num_gpus", "2", "--master_port", str(_port()),
+    cmd = [sys.executable, "-m", "deepspeed.launcher.runner", "--num_gpus", "2", "--master_port", str(free_port()),
            str(TOOL), "--model", "pixel_tiny_strided", "--warmup", "1", "--steps", "2", "--zero", "3",
            "--grad-ckpt", "--micro-batch", "2", "--out", str(out)]
     p = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=240)

@@ -6,9 +6,9 @@ knows them), so this tests the runner, the merge, the reports and the pictures o
 import argparse
 import json
 import os
-import socket
 
 import pytest
+from dist_env import free_port
 import torch
 import torch.multiprocessing as mp
 from torch import nn
@@ -173,12 +173,6 @@ def test_limit_and_beam_without_support(fake_load, tmp_path):
         cli.run(_args("captioning", tmp_path, "--decode", "beam"))
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _worker(rank, world, port, out):
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
@@ -199,7 +193,7 @@ def _worker(rank, world, port, out):
 @pytest.mark.timeout(120)
 def test_two_processes_score_exactly_the_one_process_sample_set(fake_load, tmp_path,
                                                                  monkeypatch):
-    mp.spawn(_worker, args=(2, _free_port(), tmp_path / "two"), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), tmp_path / "two"), nprocs=2, join=True)
     assert cli.run(_args("vqa", tmp_path / "one" / "vqa", "--pictures", "0")) == 0
     monkeypatch.setenv("FAKE_N", "3")
     assert cli.run(_args("bpd", tmp_path / "one" / "bpd", "--pictures", "0")) == 0

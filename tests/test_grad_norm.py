@@ -4,15 +4,13 @@ a real backward, with one gradient made non-finite (DeepSpeed's -1 sentinel), an
 step calling it. The two-process ZeRO-2 test (test_train_deepspeed.py) trains through it too."""
 from __future__ import annotations
 
-import os
-import socket
+import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from dist_env import one_rank_env
 
-ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = """
 import json, torch, deepspeed
 from deepspeed.runtime.zero.stage_1_and_2 import DeepSpeedZeroOptimizer
@@ -46,19 +44,9 @@ print("RESULT", json.dumps(out))
 """
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _run(accelerator: str) -> dict:
-    import json
-    env = {**os.environ, "RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
-           "MASTER_PORT": str(_port()),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = one_rank_env(accelerator)
     env.pop("ZOO_FUSED_GRAD_NORM", None)
-    env["DS_ACCELERATOR"] = accelerator  # conftest sets cpu for the whole suite: the GPU case must undo it
     run = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     line = next(x for x in run.stdout.splitlines() if x.startswith("RESULT "))

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from dist_env import free_port, one_rank_env
 from zoo.train import checkpoint as ckpt
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,12 +29,6 @@ log: {{every: 1, progress: false}}
 """
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_process_zero2(tmp_path):
     from zoo.data.easyvqa import convert
 
@@ -45,7 +39,7 @@ def test_two_process_zero2(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env.update(PYTHONPATH=str(ROOT), DS_ACCELERATOR="cpu", OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "deepspeed.launcher.runner", "--num_gpus", "2", "--master_port",
-           str(_port()), "--module", "zoo.train", str(recipe), "--out", str(run)]
+           str(free_port()), "--module", "zoo.train", str(recipe), "--out", str(run)]
     p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     metrics = json.loads((run / "metrics.json").read_text())
@@ -102,9 +96,7 @@ def test_zero3_trains_the_split_qkv_projection_like_the_fused_one():
     projection, every weight partitioned."""
     losses = []
     for fused in ("0", "1"):
-        env = {**os.environ, "DS_ACCELERATOR": "cpu", "RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0",
-               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_port()), "ZOO_FUSED_QKV": fused,
-               "PYTHONPATH": str(ROOT)}
+        env = one_rank_env(ZOO_FUSED_QKV=fused)
         run = subprocess.run([sys.executable, "-c", ZERO3_STEPS], env=env, capture_output=True, text=True, timeout=300)
         assert run.returncode == 0, run.stderr[-3000:]
         losses.append([float(line.split()[1]) for line in run.stdout.splitlines() if line.startswith("loss ")])

@@ -8,10 +8,10 @@ budget (distinct allowed keys per query, causal):
   recall  share of each query's top-k teacher keys (k = --topk) that are allowed,
   slots   (query, key) slots the kernel computes per query (LSH rounds count separately).
 Methods: anchor (EMA k-means anchors fitted on the teacher's *training* keys, then frozen),
-the same without its local window (content routing alone), anchor with per-input k-means, \
-lsh with 1/2/4/8 hashes (Reformer: random rotations, sort,
-own + previous chunk, no self unless alone), bigbird, sliding window, a learned static layout
-(from the teacher's training-set attention), and the oracle top-B keys (an upper bound).
+the same without its local window (content routing alone), anchor with per-input k-means,
+lsh with 1/2/4/8 hashes (Reformer: random rotations, sort, own + previous chunk, no self unless
+alone), bigbird, sliding window, a learned static layout (from the teacher's training-set
+attention), and the oracle top-B keys (an upper bound).
 Both routings place a position by its *key* vector (as the patterns do); the teacher has
 separate Q and K (an LSH model would share them), which handicaps both alike.
 

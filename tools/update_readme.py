@@ -1,8 +1,6 @@
 """Regenerate the README's generated blocks (model table, pattern table, GPU results),
-benchmarks/attention_h200.{md,png}, benchmarks/anchor_vs_lsh.md and benchmarks/flex_tiles_h200.md from the \
-registry and the
-committed benchmark files:
-``python tools/update_readme.py [--check]``.
+benchmarks/attention_h200.{md,png}, benchmarks/anchor_vs_lsh.md and benchmarks/flex_tiles_h200.md
+from the registry and the committed benchmark files: ``python tools/update_readme.py [--check]``.
 
 Blocks sit between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers; --check exits 1
 when the README is stale (a test runs it, so the README cannot drift from the code).
