@@ -133,8 +133,11 @@ def bench_kernels(n, names, rows, log, sdpa=True, ab=False):
             tf = timeit(ours)
             tb = timeit(fwd_bwd(ours, (q, k, v), do))
             mem = peak_gib(fwd_bwd(ours, (q, k, v), do))
+            extra = {}
             if p.data_dependent:
                 pairs, blocks = routed_pairs(p, q, k, state), None
+                with torch.no_grad():  # its share of the forward: hashing / assignment, sorting
+                    extra["route_ms"] = timeit(lambda: p.route(q, k, **state))
             else:
                 pairs, blocks = count_pairs(p, n, H, device=dev), block_pairs(p, n, H, device=dev)
             err, plain = None, plain_mask_mod(name, p, n, dev)
@@ -155,7 +158,7 @@ def bench_kernels(n, names, rows, log, sdpa=True, ab=False):
                                 peak_gib(fwd_bwd(pf, (q, k, v), do)), None, mask_build_ms=mask_ms))
                 log(rows[-1])
             rows.append(row("zoo", name, n, b, tf, tb, pairs, blocks, mem, err, first_call_ms=first_ms,
-                            path=path_of(p, n)))
+                            path=path_of(p, n), **extra))
             log(rows[-1])
             if ab:
                 bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log)
@@ -206,6 +209,8 @@ def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
             tiles["zoo_block128"] = block_pairs(p, n, H, block=128, device=q.device)
     elif runs_fused(p):
         alts = [("zoo_fused", "fused, ZOO_NO_CLASS_HEADS=1", ours, ("ZOO_NO_CLASS_HEADS",)), class_gather]
+    elif p.data_dependent:  # routed chunk bands run in sorted order (kernels/routed.py) since session 20
+        alts = [("zoo_components", "components, ZOO_ROUTED_SORTED=0", ours, ("ZOO_ROUTED_SORTED", "0"))]
     else:
         alts = [("zoo_eager_plumbing", "components, ZOO_EAGER_PLUMBING=1", ours, ("ZOO_EAGER_PLUMBING",))]
         if comps is not None and any(c.per_class for c in comps):

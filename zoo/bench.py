@@ -211,6 +211,8 @@ def path_of(pattern, n: int = 16384, n_heads: int = 16) -> str:
     """Which GPU path the dispatcher takes for a pattern (or a class whose choice is fixed) on
     self-attention over n tokens (the choice can depend on the length: kernels/classes.py)."""
     from zoo.attention.patterns import runs_fused
+    if pattern.data_dependent:  # routed chunk bands in their sorted order (kernels/routed.py), session 20 on
+        return "sorted"
     shape = None if isinstance(pattern, type) else (n, n, n_heads, 0)
     return "fused" if runs_fused(pattern, shape) else "components"
 

@@ -22,6 +22,21 @@ from torch import Tensor
 MaskFn = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
 
 
+@dataclass(frozen=True, eq=False)
+class SortedBand:
+    """A routed component as what it is in its sorted order, for kernels that run it there
+    (kernels/routed.py) instead of mapping every slot back to its position: keys sorted by
+    (group, position), ``order`` (B, H, N) the key index at each sorted slot (queries share it);
+    slot s attends the slots of its own and the previous ``chunk`` (s // chunk), j <= i by
+    position when ``causal``, and (left >= 0) not the pairs with -right <= i - j <= left."""
+
+    order: Tensor
+    chunk: int
+    causal: bool
+    left: int = -1
+    right: int = -1
+
+
 @dataclass(eq=False)
 class Component:
     """One disjoint piece of a pattern, in the order a kernel processes it.
@@ -47,6 +62,7 @@ class Component:
     diag_bias: float = 0.0  # nonzero: self masked, rows with no other key take v_self (lse: self score + bias)
     per_class: int = 0  # r > 0: q/k orders are residue classes mod r, every candidate pair inside one class
     buffers: tuple = ()  # tensors the mask reads (tables): mask(b, h, i, j, *buffers)
+    band: SortedBand | None = None  # a routed chunk band: the same piece, described in sorted order
     _cache: dict = field(default_factory=dict, repr=False)
 
     def buffers_on(self, device) -> tuple:
@@ -81,7 +97,7 @@ class Component:
         """Bool (…, nQB, K) marking candidate blocks that every query of the block fully allows."""
         if not self.exact or self.ranges is None or self.ranges[0].dim() != 1:
             return None
-        key = ("full", n_q, n_k, bq, bk)
+        key = ("full", n_q, n_k, bq, bk, bool(self.diag_bias))  # routed pieces of several rules share a cache
         if key not in self._cache:
             blocks = self.blocks(n_q, n_k, bq, bk)  # (1, nQB, K)
             lo, hi = _pad_rows(*self.ranges, self.n_q(n_q), bq, fill_lo=-1, fill_hi=-1)

@@ -3,7 +3,8 @@
 Static patterns whose ``fused_flex`` is set run as one BlockMask (``fused_flex_attention``: built
 once per pattern and shape from the pattern's traceable mask, ``block_mask.py``). The others
 (Sparse Transformer's permuted pieces, dilated residue classes, routed lsh/anchor, per-example
-global masks) run per component and merge by log-sum-exp (``flex_attention``):
+global masks) run per component and merge by log-sum-exp (``flex_attention``; routed chunk bands
+in their sorted order, ``routed.py``):
 
 Our components already know their candidate key blocks, so the BlockMask is assembled directly
 from them (``BlockMask.from_kv_blocks``) instead of ``create_block_mask`` evaluating the mask on
@@ -29,6 +30,7 @@ from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, flex_complete,
 from .classes import (class_layout, class_mask_mod, class_split, from_classes, local_component, runs_as_classes,
                       to_classes)
 from .gather import Gathered, combine, gather, head_index, put_heads, scatter_rows, take_heads
+from .routed import sorted_components, sorted_pieces
 from .tiles import flex_tiles, fused_block, install_backward_filter_fix
 
 
@@ -46,7 +48,9 @@ def _structure(comp: Component, n_q: int, n_k: int, nqc: int, nkc: int, bq: int,
     """The BlockMask's block lists for this component and shape (cached on the component); with
     per-head lists (Hb > 1) each repeated ``head_repeat`` times in place (class heads c*H + h)."""
     from torch.nn.attention.flex_attention import noop_mask
-    key = ("flex-structure", n_q, n_k, nqc, nkc, bq, bk, str(device), use_full, head_repeat)
+    # routed components of different rules share one cache (routing._chunk_band): full blocks differ
+    key = ("flex-structure", n_q, n_k, nqc, nkc, bq, bk, str(device), use_full and comp.exact, bool(comp.diag_bias),
+           head_repeat)
     if key not in comp._cache:
         blocks = comp.blocks(n_q, n_k, bq, bk).to(device)  # (Hb, nQB, K)
         full = comp.full_blocks(n_q, n_k, bq, bk) if use_full else None
@@ -147,7 +151,12 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
                          f"no log-sum-exp on CPU); this pattern has {len(components)} pieces or routes per input: "
                          f"use backend='reference'")
     pieces = []
+    routed = sorted_components(components, q, n_k, k_start) if need_lse else []
+    if routed:
+        pieces += sorted_pieces(q, k, v, routed, scale=scale, kpm=kpm, kernel_options=kernel_options, run=_run)
     for comp in components:
+        if any(comp is c for c in routed):
+            continue
         r = class_split(comp, n_q, n_k, k_start) if need_lse else 0
         if r:
             pieces.append(_class_piece(comp, q, k, v, r, kpm, scale, block, kernel_options))

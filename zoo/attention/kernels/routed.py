@@ -1,0 +1,107 @@
+"""Routed chunk bands (lsh rounds, anchor's cluster piece) run in their sorted order.
+
+In sorted order a chunk band is static: slot s attends the slots of chunk s // chunk and of the
+one before. The component path maps every slot back to its position and looks up both
+positions' chunks (four table loads per score, every block partial, one FlexAttention call per
+round); here the band is index arithmetic, every round runs in one call (rounds stacked on the
+batch axis) on one cached BlockMask, and only causality, the window exclusion and padding read
+the sorted positions. Gathers and unsorts are flat row copies (index_select / index_copy over
+(rows, D)), whose backwards are the same copies the other way. Self-attention only (Nq == Nk,
+no cache offset); ``ZOO_ROUTED_SORTED=0`` (read per call) keeps the component path for A/B runs.
+"""
+from __future__ import annotations
+
+import copy
+import os
+
+import torch
+from torch import Tensor
+
+from ..layout import Component
+from .block_mask import flex_complete, from_kv_blocks, ordered
+from .tiles import fused_block, install_backward_filter_fix
+
+
+def _config(c: Component) -> tuple:
+    b = c.band
+    return (b.chunk, b.causal, b.left, b.right, bool(c.diag_bias))
+
+
+def sorted_components(components: list[Component], q: Tensor, n_k: int, k_start: int) -> list[Component]:
+    """The routed components this path runs (all of them or none): those carrying a ``band``, when
+    every band agrees on its rule, on a device with FlexAttention's lse, for self-attention."""
+    bands = [c for c in components if c.band is not None]
+    if not bands or os.environ.get("ZOO_ROUTED_SORTED") == "0" or not flex_complete(q):
+        return []
+    if k_start or q.shape[2] != n_k or len({_config(c) for c in bands}) > 1:
+        return []
+    return bands
+
+
+def _structure(comp: Component, n: int, block: int, device, use_full: bool):
+    """The band's BlockMask block lists over n sorted slots (cached in the band's shared cache,
+    keyed by everything that decides which blocks are full)."""
+    from torch.nn.attention.flex_attention import noop_mask
+    full_ok = use_full and comp.exact and comp.band.left < 0
+    key = ("sorted-band", n, block, str(device), full_ok, bool(comp.diag_bias))
+    if key not in comp._cache:
+        blocks = comp.blocks(n, n, block, block).to(device)  # (1, nQB, K)
+        full = comp.full_blocks(n, n, block, block) if full_ok else None
+        full = torch.zeros_like(blocks, dtype=torch.bool) if full is None else full.to(device)
+        valid = blocks >= 0
+        nkb = -(-n // block)
+        kv_num, kv_idx = ordered(valid & ~full, blocks, nkb)
+        full_num, full_idx = ordered(valid & full, blocks, nkb)
+        comp._cache[key] = from_kv_blocks(kv_num[None], kv_idx[None], full_num[None], full_idx[None],
+                                           (block, block), noop_mask, (n, n))
+    return comp._cache[key]
+
+
+def _mask_mod(comp: Component, pos: Tensor, kpm: Tensor | None):
+    """The band's rule on sorted slots: pos (R*B, H, n) the key index at each slot, kpm the same
+    shape (True = real key) or None."""
+    chunk, causal, left, right = comp.band.chunk, comp.band.causal, comp.band.left, comp.band.right
+    no_self = bool(comp.diag_bias)  # Reformer: self only when alone, filled in after the merge
+
+    def mask_mod(b, h, qi, ki):
+        d = qi // chunk - ki // chunk
+        ok = (d >= 0) & (d <= 1)
+        if no_self:
+            ok = ok & (qi != ki)  # one order for queries and keys: the same slot is the same token
+        if causal or left >= 0:
+            pq, pk = pos[b, h, qi], pos[b, h, ki]
+            if causal:
+                ok = ok & (pk <= pq)
+            if left >= 0:
+                ok = ok & ((pq - pk > left) | (pk - pq > right))
+        if kpm is not None:
+            ok = ok & kpm[b, h, ki]
+        return ok
+    return mask_mod
+
+
+def sorted_pieces(q: Tensor, k: Tensor, v: Tensor, comps: list[Component], *, scale: float, kpm: Tensor | None,
+                  kernel_options: dict | None, run) -> list[tuple[Tensor, Tensor]]:
+    """Every routed component of ``sorted_components`` as (out (B, H, n, D), lse (B, H, n)) pieces
+    in natural order, through one FlexAttention call ``run(q, k, v, block_mask, scale, options)``."""
+    B, H, n, D = q.shape
+    R = len(comps)
+    dev = q.device
+    order = torch.stack([c.band.order for c in comps]).to(dev)  # (R, B, H, n) key index per slot
+    src = (order + (torch.arange(B * H, device=dev) * n).view(1, B, H, 1)).flatten()  # rows of (B*H*n, D)
+    qs, ks, vs = (x.reshape(B * H * n, D).index_select(0, src).view(R * B, H, n, D) for x in (q, k, v))
+    pos = order.view(R * B, H, n)
+    kpm_s = None
+    if kpm is not None:  # (B, n) by key index -> (R*B, H, n) by slot
+        kpm_s = torch.gather(kpm[None, :, None, :].expand(R, B, H, n), 3, order).view(R * B, H, n)
+    block = fused_block(dev, q.dtype, n, D)
+    if block < 128:
+        install_backward_filter_fix()
+    bm = copy.copy(_structure(comps[0], n, block, dev, use_full=kpm is None))
+    bm.mask_mod = _mask_mod(comps[0], pos, kpm_s)
+    out, lse = run(qs, ks, vs, bm, scale, kernel_options)  # (R*B, H, n, D), (R*B, H, n)
+    dst = (src.view(R, -1) + (torch.arange(R, device=dev) * (B * H * n))[:, None]).flatten()
+    out = out.new_empty(R * B * H * n, D).index_copy_(0, dst, out.reshape(-1, D)).view(R, B, H, n, D)
+    lse = lse.reshape(-1).to(torch.promote_types(lse.dtype, torch.float32))  # fp32 at least, for the merge
+    lse = lse.new_empty(R * B * H * n).index_copy_(0, dst, lse).view(R, B, H, n)
+    return [(out[r], lse[r]) for r in range(R)]
