@@ -217,15 +217,14 @@ def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
             alts.append(class_gather)
     for impl, path, fn, env in alts:
         try:
-            # routed patterns draw new hashes per call: nothing to compare
-            ref = None if p.data_dependent else torch.autograd.grad(ours(), (q, k, v), do)  # outside env
+            # routed patterns route the same way every call (seeded rotations, given anchors): comparable too
+            ref = torch.autograd.grad(ours(), (q, k, v), do)  # outside env
             with _env(*env):
                 err = rel_err(fn(), out)
-                extra = {} if ref is None else {"max_rel_err_grads_vs_zoo": max(
+                extra = {"max_rel_err_grads_vs_zoo": max(
                     rel_err(a, b_) for a, b_ in zip(torch.autograd.grad(fn(), (q, k, v), do), ref))}
                 rows.append(row(impl, p.name, n, b, timeit(fn), timeit(fwd_bwd(fn, (q, k, v), do)), pairs,
-                                tiles.get(impl), peak_gib(fwd_bwd(fn, (q, k, v), do)),
-                                err if not p.data_dependent else None, path=path, **extra))
+                                tiles.get(impl), peak_gib(fwd_bwd(fn, (q, k, v), do)), err, path=path, **extra))
         except Exception as e:
             rows.append(dict(impl=impl, pattern=p.name, N=n, B=b, error=repr(e)[:400]))
         log(rows[-1])

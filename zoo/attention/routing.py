@@ -43,10 +43,10 @@ def _chunk_band(n: int, chunk: int) -> tuple[Tensor, Tensor, dict]:
     return lo, hi, {}
 
 
-def _sorted_positions(groups: Tensor, n_q: int, k_start: int, chunk: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """groups (…, B, H, N_k) bucket/cluster ids -> the key index at each sorted slot (``order``),
-    (q_pos, k_pos) sorted by (group, position), and the chunk of every key position
-    (…, B, H, N_k each), indexed by position - k_start."""
+def _sorted_positions(groups: Tensor, n_q: int, k_start: int, chunk: int) -> tuple[Tensor, ...]:
+    """groups (…, B, H, N_k) bucket/cluster ids -> the key index at each sorted slot (``order``) and
+    the slot of each key index (``rank``), (q_pos, k_pos) sorted by (group, position), and the chunk
+    of every key position (…, B, H, N_k each), indexed by position - k_start."""
     n_k = groups.shape[-1]
     order = torch.argsort(groups, dim=-1, stable=True)
     rank = torch.empty_like(order).scatter_(-1, order, torch.arange(n_k, device=order.device).expand_as(order))
@@ -54,7 +54,7 @@ def _sorted_positions(groups: Tensor, n_q: int, k_start: int, chunk: int) -> tup
     q_pos = k_pos
     if n_q < n_k:
         q_pos = torch.where(k_pos >= k_start + n_k - n_q, k_pos, -1)
-    return order, q_pos, k_pos, rank // chunk
+    return order, rank, q_pos, k_pos, rank // chunk
 
 
 def _chunk_mask(chunk_of: Tensor, k_start: int, causal: bool, left: int = -1, right: int = -1):
@@ -145,11 +145,11 @@ class LSH(Pattern):
         _no_state(self.name, state)
         n_q, n_k, n_heads = q.shape[2], k.shape[2], q.shape[1]
         self.validate(n_q, n_k, n_heads)
-        order, q_pos, k_pos, chunk_of = _sorted_positions(self.buckets(k), n_q, k_start, self.chunk)
+        order, rank, q_pos, k_pos, chunk_of = _sorted_positions(self.buckets(k), n_q, k_start, self.chunk)
         lo, hi, cache = _chunk_band(n_k, self.chunk)
         return [Component(mask=_chunk_mask(chunk_of[r], k_start, self.causal), q_pos=q_pos[r], k_pos=k_pos[r],
                           ranges=(lo, hi), exact=not self.causal, diag_bias=SELF_MASK_BIAS,
-                          band=SortedBand(order[r], self.chunk, self.causal), _cache=cache)
+                          band=SortedBand(order[r], rank[r], self.chunk, self.causal), _cache=cache)
                 for r in range(self.n_hashes)]
 
 
@@ -218,12 +218,12 @@ class Anchor(Pattern):
             clusters = self.clusters(k, anchors)
         elif tuple(clusters.shape) != (B, n_heads, n_k):
             raise ValueError(f"clusters must have shape (B, H, N_k) = {(B, n_heads, n_k)}, got {tuple(clusters.shape)}")
-        order, q_pos, k_pos, chunk_of = _sorted_positions(clusters, n_q, k_start, self.chunk)
+        order, rank, q_pos, k_pos, chunk_of = _sorted_positions(clusters, n_q, k_start, self.chunk)
         lo, hi, cache = _chunk_band(n_k, self.chunk)
         left, right = self.window_sides() if self.window > 0 else (-1, -1)
         mask = _chunk_mask(chunk_of, k_start, self.causal, left, right)
         comps = [Component(mask=mask, q_pos=q_pos, k_pos=k_pos, ranges=(lo, hi),
-                           band=SortedBand(order, self.chunk, self.causal, left, right), _cache=cache)]
+                           band=SortedBand(order, rank, self.chunk, self.causal, left, right), _cache=cache)]
         if self.window > 0:
             comps += SlidingWindow(left=left, right=right, causal=self.causal).components(n_q, n_k, n_heads, k_start)
         return comps
