@@ -210,7 +210,9 @@ def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
     elif runs_fused(p):
         alts = [("zoo_fused", "fused, ZOO_NO_CLASS_HEADS=1", ours, ("ZOO_NO_CLASS_HEADS",)), class_gather]
     elif p.data_dependent:  # routed chunk bands run in sorted order (kernels/routed.py) since session 20
-        alts = [("zoo_components", "components, ZOO_ROUTED_SORTED=0", ours, ("ZOO_ROUTED_SORTED", "0"))]
+        alts = [("zoo_components", "components, ZOO_ROUTED_SORTED=0", ours, ("ZOO_ROUTED_SORTED", "0")),
+                ("zoo_eager_plumbing", "sorted, ZOO_EAGER_PLUMBING=1 (no compiled gathers / merge)", ours,
+                 ("ZOO_EAGER_PLUMBING",))]
     else:
         alts = [("zoo_eager_plumbing", "components, ZOO_EAGER_PLUMBING=1", ours, ("ZOO_EAGER_PLUMBING",))]
         if comps is not None and any(c.per_class for c in comps):

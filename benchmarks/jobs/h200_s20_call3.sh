@@ -1,0 +1,21 @@
+# session 20, call 3 (nvidia-h200): call 2's compiled permutation gathers took lsh 18.9 -> 10.5 ms and anchor
+# 11.9 -> 7.75 ms fwd+bwd at 16k (160/160 routed correctness cases); its diagnosis put lsh's hashing at 4.0 ms
+# (eager max and min 2.3) and its profile ~1.5 ms in the eager self-row fill. Now both compiled (routing._hash,
+# gather._merge_alone): 1. lsh / anchor at 16k / 64k with --ab (the component path and the sorted path's eager
+# plumbing, outputs and gradients compared), lsh's profile at 16k; 2. 4k; 3. the Hugging Face peers at 16k;
+# 4. lsh's bf16 correctness matrix. Carry: .whl, .whl_hf.
+source benchmarks/jobs/lib.sh
+python3 -c "import transformers" 2>/dev/null || python3 -m pip install -q --no-index --no-deps --no-compile \
+  --no-cache-dir --target /tmp/hfsite .whl_hf/*.whl
+export PYTHONPATH=$PYTHONPATH:/tmp/hfsite
+timeout -s ABRT 250 python3 tools/bench_attention.py --ab --no-peers --no-long --no-sdpa --ns 16384,65536 \
+  --patterns lsh,anchor --profile lsh --deadline 230 --out $OUT/attention > $L/attn.log 2>&1
+timeout -s ABRT $(left 300) python3 tools/bench_attention.py --no-peers --no-long --no-sdpa --ns 4096 \
+  --patterns lsh,anchor --deadline $(left 290) --out $OUT/attention4k > $L/attn4k.log 2>&1
+timeout -s ABRT $(left 390) python3 tools/bench_attention.py --patterns "" --no-sdpa --no-long \
+  --deadline $(left 380) --out $OUT/peers > $L/peers.log 2>&1
+timeout -s ABRT $(left 450) python3 tools/gpu_correctness.py --workers 14 --deadline $(left 440) --dtypes bfloat16 \
+  --lengths 1,7,128,257,1000 --patterns lsh,lsh_chunk64 --out $OUT/correctness.json > $L/corr.log 2>&1
+keep_logs 40
+grep -E "^\{|ms  x" $L/attn.log $L/attn4k.log | cut -c1-200 | tail -n 40
+grep -E "^\|" $L/peers.log | tail -n 8; tail -n 4 $L/corr.log
