@@ -3,7 +3,7 @@
 # (eager max and min 2.3) and its profile ~1.5 ms in the eager self-row fill. Now both compiled (routing._hash,
 # gather._merge_alone): 1. lsh / anchor at 16k / 64k with --ab (the component path and the sorted path's eager
 # plumbing, outputs and gradients compared), lsh's profile at 16k; 2. 4k; 3. the Hugging Face peers at 16k;
-# 4. lsh's bf16 correctness matrix. Carry: .whl, .whl_hf.
+# 4. the GPU test of the compiled plumbing (tests/test_routed_sorted.py). Carry: .whl, .whl_hf.
 source benchmarks/jobs/lib.sh
 python3 -c "import transformers" 2>/dev/null || python3 -m pip install -q --no-index --no-deps --no-compile \
   --no-cache-dir --target /tmp/hfsite .whl_hf/*.whl
@@ -14,8 +14,8 @@ timeout -s ABRT $(left 300) python3 tools/bench_attention.py --no-peers --no-lon
   --patterns lsh,anchor --deadline $(left 290) --out $OUT/attention4k > $L/attn4k.log 2>&1
 timeout -s ABRT $(left 390) python3 tools/bench_attention.py --patterns "" --no-sdpa --no-long \
   --deadline $(left 380) --out $OUT/peers > $L/peers.log 2>&1
-timeout -s ABRT $(left 450) python3 tools/gpu_correctness.py --workers 14 --deadline $(left 440) --dtypes bfloat16 \
-  --lengths 1,7,128,257,1000 --patterns lsh,lsh_chunk64 --out $OUT/correctness.json > $L/corr.log 2>&1
+timeout -s ABRT $(left 470) python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_routed_sorted.py -rA \
+  > $L/gpu_tests.log 2>&1
 keep_logs 40
 grep -E "^\{|ms  x" $L/attn.log $L/attn4k.log | cut -c1-200 | tail -n 40
-grep -E "^\|" $L/peers.log | tail -n 8; tail -n 4 $L/corr.log
+grep -E "^\|" $L/peers.log | tail -n 8; grep -E "passed|failed|Error" $L/gpu_tests.log | tail -n 4
