@@ -8,13 +8,13 @@ source benchmarks/jobs/lib.sh
 python3 -c "import transformers" 2>/dev/null || python3 -m pip install -q --no-index --no-deps --no-compile \
   --no-cache-dir --target /tmp/hfsite .whl_hf/*.whl
 export PYTHONPATH=$PYTHONPATH:/tmp/hfsite
-timeout -s ABRT 250 python3 tools/bench_attention.py --ab --no-peers --no-long --no-sdpa --ns 16384,65536 \
-  --patterns lsh,anchor --profile lsh --deadline 230 --out $OUT/attention > $L/attn.log 2>&1
-timeout -s ABRT $(left 300) python3 tools/bench_attention.py --no-peers --no-long --no-sdpa --ns 4096 \
-  --patterns lsh,anchor --deadline $(left 290) --out $OUT/attention4k > $L/attn4k.log 2>&1
-timeout -s ABRT $(left 390) python3 tools/bench_attention.py --patterns "" --no-sdpa --no-long \
-  --deadline $(left 380) --out $OUT/peers > $L/peers.log 2>&1
-timeout -s ABRT $(left 470) python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_routed_sorted.py -rA \
+timeout -s ABRT 220 python3 tools/bench_attention.py --ab --no-peers --no-long --no-sdpa --ns 16384,65536 \
+  --patterns lsh,anchor --profile lsh --deadline 200 --out $OUT/attention > $L/attn.log 2>&1
+timeout -s ABRT $(left 270) python3 tools/bench_attention.py --no-peers --no-long --no-sdpa --ns 4096 \
+  --patterns lsh,anchor --deadline $(left 260) --out $OUT/attention4k > $L/attn4k.log 2>&1
+timeout -s ABRT $(left 350) python3 tools/bench_attention.py --patterns "" --no-sdpa --no-long \
+  --deadline $(left 340) --out $OUT/peers > $L/peers.log 2>&1
+timeout -s ABRT $(left 420) python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_routed_sorted.py -rA \
   > $L/gpu_tests.log 2>&1
 keep_logs 40
 grep -E "^\{|ms  x" $L/attn.log $L/attn4k.log | cut -c1-200 | tail -n 40
