@@ -27,8 +27,9 @@ class SortedBand:
     """A routed component as what it is in its sorted order, for kernels that run it there
     (kernels/routed.py) instead of mapping every slot back to its position: keys sorted by
     (group, position), ``order`` (B, H, N) the key index at each sorted slot (queries share it),
-    ``inverse`` (B, H, N) the slot of each key index; slot s attends the slots of its own and the previous ``chunk`` (s // chunk), j <= i by
-    position when ``causal``, and (left >= 0) not the pairs with -right <= i - j <= left."""
+    ``inverse`` (B, H, N) the slot of each key index; slot s attends the slots of its own and the
+    previous ``chunk`` (s // chunk), j <= i by position when ``causal``, and (left >= 0) not the
+    pairs with -right <= i - j <= left."""
 
     order: Tensor
     inverse: Tensor

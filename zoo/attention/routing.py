@@ -26,6 +26,7 @@ from torch import Tensor
 
 from .anchors import AnchorRouter, assign, route_dtype, spherical_kmeans, unit
 from .kernels.block_mask import raise_recompile_limits
+from .kernels.gather import COMPILED_MERGE_MIN
 from .layout import Component, SortedBand
 from .patterns import Pattern, SlidingWindow, _positive
 
@@ -152,7 +153,7 @@ class LSH(Pattern):
         B, H, N, D = k.shape
         nb = self.n_buckets(N)
         rot = lsh_rotations(self.seed, H, D, self.n_hashes, nb, k.device, route_dtype(k)).flatten(2)
-        big = k.is_cuda and k.numel() * nb >= 1 << 26
+        big = k.is_cuda and B * H * N * self.n_hashes * (nb // 2) >= COMPILED_MERGE_MIN  # projections
         return (_compiled_hash() if big else _hash)(k.detach(), rot, self.n_hashes)
 
     def route(self, q: Tensor, k: Tensor, k_start: int = 0, **state) -> list[Component]:

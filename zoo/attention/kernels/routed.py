@@ -6,8 +6,8 @@ positions' chunks (four table loads per score, every block partial, one FlexAtte
 round); here the band is index arithmetic, every round runs in one call (rounds stacked on the
 batch axis) on one cached BlockMask, and only causality, the window exclusion and padding read
 the sorted positions. Gathers and unsorts are gathers by the permutation and its inverse both
-ways (compiled on the GPU; ``_Permute``). Self-attention only (Nq == Nk,
-no cache offset); ``ZOO_ROUTED_SORTED=0`` (read per call) keeps the component path for A/B runs.
+ways (``_Permute``, compiled on the GPU). Self-attention only (Nq == Nk, no cache offset);
+``ZOO_ROUTED_SORTED=0`` (read per call) keeps the component path for A/B runs.
 """
 from __future__ import annotations
 
@@ -135,7 +135,7 @@ def sorted_pieces(q: Tensor, k: Tensor, v: Tensor, comps: list[Component], *, sc
     dev = q.device
     order = torch.stack([c.band.order for c in comps]).to(dev)  # (R, B, H, n) key index per slot
     inv = torch.stack([c.band.inverse for c in comps]).to(dev)  # (R, B, H, n) slot per key index
-    qs, ks, vs = (_Permute.apply(x[None], order, inv).view(R * B, H, n, D) for x in (q, k, v))
+    qs, ks, vs = (_Permute.apply(x[None], order, inv).reshape(R * B, H, n, D) for x in (q, k, v))
     pos = order.view(R * B, H, n)
     kpm_s = None
     if kpm is not None:  # (B, n) by key index -> (R*B, H, n) by slot
