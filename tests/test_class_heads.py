@@ -7,6 +7,7 @@ import torch
 from zoo.attention import sparse_attention
 from zoo.attention.kernels import classes as C
 from zoo.attention.kernels import flex
+from zoo.attention.kernels.block_mask import component_structure
 from zoo.attention.layout import residue_order
 
 from attention_cases import static_patterns, with_causal
@@ -131,9 +132,9 @@ def test_per_class_block_lists_repeat_for_the_heads_view():
     hi[13:26] = lo[13:26] - 1  # class 1 has no candidate keys (lo > hi): the classes now differ
     uneven = type(comp)(mask=comp.mask, ranges=(lo, hi), exact=False)
     assert C.local_component(uneven, 39, 3).ranges[0].shape == (3, 13)
-    one = flex._structure(C.local_component(uneven, 39, 3), 13, 13, 13, 13, 4, 4, "cpu", use_full=False)
-    rep = flex._structure(C.local_component(uneven, 39, 3), 13, 13, 13, 13, 4, 4, "cpu", use_full=False,
-                          head_repeat=2)
+    local = C.local_component(uneven, 39, 3)
+    one = component_structure(local, 13, 13, 13, 13, 4, 4, "cpu", use_full=False)
+    rep = component_structure(local, 13, 13, 13, 13, 4, 4, "cpu", use_full=False, head_repeat=2)
     assert one.kv_num_blocks.shape[1] == 3 and rep.kv_num_blocks.shape[1] == 6
     for attr in ("kv_num_blocks", "kv_indices", "q_num_blocks", "q_indices"):  # head c*2 + h reads class c
         assert torch.equal(getattr(rep, attr), getattr(one, attr).repeat_interleave(2, dim=1)), attr

@@ -17,6 +17,8 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
+from ..layout import Component
+
 # seconds spent building each fused BlockMask (compile included): a slow first training step
 # says whether the mask build or the kernel compile took the time (tools/bench_train.py prints it)
 BUILD_SECONDS: dict[str, float] = {}
@@ -57,6 +59,30 @@ def ordered(sel: Tensor, blocks: Tensor, width: int) -> tuple[Tensor, Tensor]:
     if srt.shape[-1] < width:
         srt = torch.nn.functional.pad(srt, (0, width - srt.shape[-1]))
     return num, srt[..., :width].to(torch.int32).contiguous()
+
+
+def component_structure(comp: Component, n_q: int, n_k: int, nqc: int, nkc: int, bq: int, bk: int, device,
+                        use_full: bool, head_repeat: int = 1):
+    """The BlockMask (mask_mod still to set) of a component's candidate blocks for this shape, cached on
+    the component; with per-head lists (Hb > 1) each repeated ``head_repeat`` times in place (class
+    heads c*H + h). ``use_full``: blocks every query fully allows skip the mask (exact components)."""
+    from torch.nn.attention.flex_attention import noop_mask
+    # routed components of different rules share one cache (routing._chunk_band): full blocks differ
+    key = ("flex-structure", n_q, n_k, nqc, nkc, bq, bk, str(device), use_full and comp.exact, bool(comp.diag_bias),
+           head_repeat)
+    if key not in comp._cache:
+        blocks = comp.blocks(n_q, n_k, bq, bk).to(device)  # (Hb, nQB, K)
+        full = comp.full_blocks(n_q, n_k, bq, bk) if use_full else None
+        full = torch.zeros_like(blocks, dtype=torch.bool) if full is None else full.to(device)
+        if head_repeat > 1 and blocks.shape[0] > 1:
+            blocks, full = blocks.repeat_interleave(head_repeat, 0), full.repeat_interleave(head_repeat, 0)
+        valid = blocks >= 0
+        nkb = -(-nkc // bk)
+        kv_num, kv_idx = ordered(valid & ~full, blocks, nkb)
+        full_num, full_idx = ordered(valid & full, blocks, nkb)
+        comp._cache[key] = from_kv_blocks(kv_num[None], kv_idx[None], full_num[None], full_idx[None],
+                                           (bq, bk), noop_mask, (nqc, nkc))
+    return comp._cache[key]
 
 
 def listed_blocks(bm, nkb: int) -> tuple[Tensor, Tensor]:

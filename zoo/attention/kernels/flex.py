@@ -25,8 +25,8 @@ import torch
 from torch import Tensor
 
 from ..layout import Component
-from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, flex_complete, flex_params, from_kv_blocks,
-                         listed_blocks, ordered, raise_recompile_limits)
+from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, component_structure, flex_complete, flex_params,
+                         from_kv_blocks, listed_blocks, ordered, raise_recompile_limits)
 from .classes import (class_layout, class_mask_mod, class_split, from_classes, local_component, runs_as_classes,
                       to_classes)
 from .gather import Gathered, combine, gather, head_index, put_heads, scatter_rows, take_heads
@@ -41,29 +41,6 @@ def _compiled():
     if os.environ.get("ZOO_FLEX_EAGER") == "1":  # unfused reference path of FlexAttention (debugging)
         return flex_attention
     return torch.compile(flex_attention, dynamic=False)
-
-
-def _structure(comp: Component, n_q: int, n_k: int, nqc: int, nkc: int, bq: int, bk: int, device,
-               use_full: bool, head_repeat: int = 1):
-    """The BlockMask's block lists for this component and shape (cached on the component); with
-    per-head lists (Hb > 1) each repeated ``head_repeat`` times in place (class heads c*H + h)."""
-    from torch.nn.attention.flex_attention import noop_mask
-    # routed components of different rules share one cache (routing._chunk_band): full blocks differ
-    key = ("flex-structure", n_q, n_k, nqc, nkc, bq, bk, str(device), use_full and comp.exact, bool(comp.diag_bias),
-           head_repeat)
-    if key not in comp._cache:
-        blocks = comp.blocks(n_q, n_k, bq, bk).to(device)  # (Hb, nQB, K)
-        full = comp.full_blocks(n_q, n_k, bq, bk) if use_full else None
-        full = torch.zeros_like(blocks, dtype=torch.bool) if full is None else full.to(device)
-        if head_repeat > 1 and blocks.shape[0] > 1:
-            blocks, full = blocks.repeat_interleave(head_repeat, 0), full.repeat_interleave(head_repeat, 0)
-        valid = blocks >= 0
-        nkb = -(-nkc // bk)
-        kv_num, kv_idx = ordered(valid & ~full, blocks, nkb)
-        full_num, full_idx = ordered(valid & full, blocks, nkb)
-        comp._cache[key] = from_kv_blocks(kv_num[None], kv_idx[None], full_num[None], full_idx[None],
-                                           (bq, bk), noop_mask, (nqc, nkc))
-    return comp._cache[key]
 
 
 def _lookup(pos: Tensor, n: int):
@@ -166,7 +143,7 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
         if nqc == 0 or nkc == 0:
             continue
         bm = _block_mask(comp, ("flex-mask", n_q, n_k, block, str(q.device)), kpm, lambda: (
-            _structure(comp, n_q, n_k, nqc, nkc, block, block, q.device, use_full=kpm is None),
+            component_structure(comp, n_q, n_k, nqc, nkc, block, block, q.device, use_full=kpm is None),
             _mask_mod(comp, g, kpm)))
         out, lse = _run(g.q, g.k, g.v, bm, scale, kernel_options, need_lse)
         if need_lse:
@@ -198,7 +175,7 @@ def _class_block_mask(comp: Component, n: int, r: int, heads: Tensor, kpm, layou
     m = n // r
     repeat = heads.shape[0] if layout == "heads" else 1  # per-class block lists, one copy per head of a class
     return _block_mask(comp, ("flex-class-mask", n, block, str(device), layout, repeat), kpm, lambda: (
-        _structure(local_component(comp, n, r), m, m, m, m, block, block, device, use_full=kpm is None,
+        component_structure(local_component(comp, n, r), m, m, m, m, block, block, device, use_full=kpm is None,
                    head_repeat=repeat),
         class_mask_mod(comp, r, heads, kpm, layout)))
 

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from ..layout import Component
-from .block_mask import flex_complete, from_kv_blocks, ordered, raise_recompile_limits
+from .block_mask import component_structure, flex_complete, raise_recompile_limits
 from .gather import COMPILED_MERGE_MIN
 from .tiles import fused_block, install_backward_filter_fix
 
@@ -38,25 +38,6 @@ def sorted_components(components: list[Component], q: Tensor, n_k: int, k_start:
     if k_start or q.shape[2] != n_k or len({_config(c) for c in bands}) > 1:
         return []
     return bands
-
-
-def _structure(comp: Component, n: int, block: int, device, use_full: bool):
-    """The band's BlockMask block lists over n sorted slots (cached in the band's shared cache,
-    keyed by everything that decides which blocks are full)."""
-    from torch.nn.attention.flex_attention import noop_mask
-    full_ok = use_full and comp.exact and comp.band.left < 0
-    key = ("sorted-band", n, block, str(device), full_ok, bool(comp.diag_bias))
-    if key not in comp._cache:
-        blocks = comp.blocks(n, n, block, block).to(device)  # (1, nQB, K)
-        full = comp.full_blocks(n, n, block, block) if full_ok else None
-        full = torch.zeros_like(blocks, dtype=torch.bool) if full is None else full.to(device)
-        valid = blocks >= 0
-        nkb = -(-n // block)
-        kv_num, kv_idx = ordered(valid & ~full, blocks, nkb)
-        full_num, full_idx = ordered(valid & full, blocks, nkb)
-        comp._cache[key] = from_kv_blocks(kv_num[None], kv_idx[None], full_num[None], full_idx[None],
-                                           (block, block), noop_mask, (n, n))
-    return comp._cache[key]
 
 
 def _mask_mod(comp: Component, pos: Tensor, kpm: Tensor | None):
@@ -143,7 +124,7 @@ def sorted_pieces(q: Tensor, k: Tensor, v: Tensor, comps: list[Component], *, sc
     block = fused_block(dev, q.dtype, n, D)
     if block < 128:
         install_backward_filter_fix()
-    bm = copy.copy(_structure(comps[0], n, block, dev, use_full=kpm is None))
+    bm = copy.copy(component_structure(comps[0], n, n, n, n, block, block, dev, use_full=kpm is None))
     bm.mask_mod = _mask_mod(comps[0], pos, kpm_s)
     out, lse = run(qs, ks, vs, bm, scale, kernel_options)  # (R*B, H, n, D), (R*B, H, n)
     out = _Permute.apply(out.view(R, B, H, n, D), inv, order)  # (R, B, H, n, D) in natural order
