@@ -17,6 +17,7 @@ pytestmark = pytest.mark.usefixtures("eager_flex")  # conftest.py
 CASES = {"lsh": build("lsh", bucket_size=8, n_hashes=2, chunk=8),
          "lsh_3_rounds_chunk_16": build("lsh", bucket_size=8, n_hashes=3, chunk=16),
          "lsh_chunk_64": build("lsh", bucket_size=64, chunk=64),  # on 64-token blocks: full blocks
+         "lsh_1_round": build("lsh", bucket_size=8, n_hashes=1, chunk=8),
          "anchor": build("anchor", n_anchors=4, chunk=8, window=4)}
 
 
@@ -50,9 +51,11 @@ def _dense_run(q, k, v, bm, scale, kernel_options=None, need_lse=True):
 
 
 def _sorted_calls(monkeypatch, run=None):
-    """Batch sizes of the FlexAttention calls made (the sorted path stacks rounds: R * B)."""
-    calls, real = [], run or flex._run
+    """Batch sizes of the FlexAttention calls made (the sorted path stacks rounds: R * B); a call of the
+    sorted path is recorded as ("sorted", R * B)."""
+    calls, real, pieces = [], run or flex._run, flex.sorted_pieces
     monkeypatch.setattr(flex, "_run", lambda q, *a, **kw: calls.append(q.shape[0]) or real(q, *a, **kw))
+    monkeypatch.setattr(flex, "sorted_pieces", lambda q, *a, **kw: calls.append("sorted") or pieces(q, *a, **kw))
     return calls
 
 
@@ -73,7 +76,7 @@ def test_sorted_band_matches_reference(monkeypatch, name, causal, block, run):
             with torch.no_grad():
                 out = sparse_attention(q, k, v, p, backend="flex", key_padding_mask=mask)
                 ref = sparse_attention(q, k, v, p, backend="reference", key_padding_mask=mask)
-            assert calls[0] == rounds * 2  # every round in one call, rounds stacked on the batch
+            assert calls[:2] == ["sorted", rounds * 2]  # every round in one call, rounds stacked on the batch
             assert _rel(out, ref) < 1e-5, (n, mask is not None)
 
 
@@ -90,7 +93,7 @@ def test_sorted_band_gradients_match_reference(monkeypatch, name, causal):
             calls = _sorted_calls(monkeypatch, _dense_run)
             out = sparse_attention(*xs, p, backend=backend, key_padding_mask=mask)
             got.append((out, *torch.autograd.grad(out, xs, do)))
-            assert bool(calls) == (backend == "flex")
+            assert ("sorted" in calls) == (backend == "flex")
         for a, b in zip(*got):  # fp64, but the component path keeps the window piece's lse in fp32
             assert _rel(a, b) < 1e-6, mask is not None
 
@@ -107,9 +110,23 @@ def test_component_path_when_switched_off_or_decoding(monkeypatch):
         off = sparse_attention(q, k, v, p, backend="flex")
         monkeypatch.delenv("ZOO_ROUTED_SORTED")
         tail = sparse_attention(q[:, :, -20:], k, v, p, backend="flex")
-    assert calls == [4, 2, 2, 2, 2]  # sorted: one call for both rounds; then one per round, twice
+    assert calls == ["sorted", 4, 2, 2, 2, 2]  # sorted: one call for both rounds; then one per round, twice
     assert _rel(fast, off) < 1e-6
     assert _rel(tail, off[:, :, -20:]) < 1e-6  # the last 20 queries route the same keys
+
+
+@pytest.mark.parametrize("name", ["lsh", "anchor"])
+def test_values_of_another_head_dim(monkeypatch, name):
+    """v's head dim may differ from q's (the dispatcher allows it): outputs have v's."""
+    p = with_causal(CASES[name], True)
+    q, k, _, kpm = _inputs(70)
+    v = torch.randn(2, 2, 70, 8)
+    calls = _sorted_calls(monkeypatch)
+    with torch.no_grad():
+        out = sparse_attention(q, k, v, p, backend="flex", key_padding_mask=kpm)
+        ref = sparse_attention(q, k, v, p, backend="reference", key_padding_mask=kpm)
+    assert calls[0] == "sorted" and out.shape == (2, 2, 70, 8)
+    assert _rel(out, ref) < 1e-5
 
 
 def test_component_path_keeps_rules_apart_in_the_shared_band_cache(monkeypatch):
@@ -130,8 +147,10 @@ def test_component_path_keeps_rules_apart_in_the_shared_band_cache(monkeypatch):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("name", ["lsh_chunk_64", "anchor"])
 def test_compiled_plumbing_on_cuda_matches_eager_and_components(monkeypatch, name):
-    """At sizes where the gathers, the hashing and the merge run compiled (>= 4M elements), the sorted
-    path equals its eager plumbing and the component path, forward and gradients (bf16)."""
+    """At sizes where the gathers, lsh's hashing and the merge run compiled (>= 4M elements), the sorted
+    path equals its eager plumbing (ZOO_EAGER_PLUMBING=1: eager gathers, hashing and merge; a bucket
+    the compiled hash chose differently would move whole rows) and the component path, forward and
+    gradients (bf16)."""
     monkeypatch.delenv("ZOO_FLEX_EAGER")  # the fused kernels
     flex._compiled.cache_clear()
     p = with_causal(CASES[name], True)

@@ -17,6 +17,7 @@ padded keys are sorted like the others and masked out by the kernels.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar
@@ -96,9 +97,9 @@ def lsh_rotations(seed: int, n_heads: int, dim: int, n_hashes: int, n_buckets: i
 
 
 def _hash(k: Tensor, rot: Tensor, rounds: int) -> Tensor:
-    """k (B, H, N, D), rot (H, D, rounds * nb/2) -> argmax([k R, -k R]) per round, (rounds, B, H, N),
-    in the routing dtype, without building [k R, -k R] (nb/2 x the keys' size: 8.6 GB at 65,536 x
-    16 heads): the first half wins ties, as argmax's first index does."""
+    """k (B, H, N, D), rot (H, D, rounds * nb/2) -> bucket ids argmax([k R, -k R]) per round, int64
+    (rounds, B, H, N), computed in rot's dtype without building [k R, -k R] (nb/2 x the keys' size:
+    8.6 GB at 65,536 x 16 heads): the first half wins ties, as argmax's first index does."""
     xr = torch.einsum("bhnd,hdr->bhnr", k.to(rot.dtype), rot).unflatten(-1, (rounds, -1))  # (B, H, N, R, nb/2)
     hi, hi_at = xr.max(-1)
     lo, lo_at = xr.min(-1)
@@ -153,7 +154,8 @@ class LSH(Pattern):
         B, H, N, D = k.shape
         nb = self.n_buckets(N)
         rot = lsh_rotations(self.seed, H, D, self.n_hashes, nb, k.device, route_dtype(k)).flatten(2)
-        big = k.is_cuda and B * H * N * self.n_hashes * (nb // 2) >= COMPILED_MERGE_MIN  # projections
+        big = k.is_cuda and B * H * N * self.n_hashes * (nb // 2) >= COMPILED_MERGE_MIN and \
+            os.environ.get("ZOO_EAGER_PLUMBING") != "1"  # projections; the switch: A/B against the eager hash
         return (_compiled_hash() if big else _hash)(k.detach(), rot, self.n_hashes)
 
     def route(self, q: Tensor, k: Tensor, k_start: int = 0, **state) -> list[Component]:

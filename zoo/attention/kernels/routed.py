@@ -109,14 +109,14 @@ class _Permute(torch.autograd.Function):
 
 def sorted_pieces(q: Tensor, k: Tensor, v: Tensor, comps: list[Component], *, scale: float, kpm: Tensor | None,
                   kernel_options: dict | None, run) -> list[tuple[Tensor, Tensor]]:
-    """Every routed component of ``sorted_components`` as (out (B, H, n, D), lse (B, H, n)) pieces
+    """Every routed component of ``sorted_components`` as (out (B, H, n, Dv), lse (B, H, n)) pieces
     in natural order, through one FlexAttention call ``run(q, k, v, block_mask, scale, options)``."""
     B, H, n, D = q.shape
     R = len(comps)
     dev = q.device
     order = torch.stack([c.band.order for c in comps]).to(dev)  # (R, B, H, n) key index per slot
     inv = torch.stack([c.band.inverse for c in comps]).to(dev)  # (R, B, H, n) slot per key index
-    qs, ks, vs = (_Permute.apply(x[None], order, inv).reshape(R * B, H, n, D) for x in (q, k, v))
+    qs, ks, vs = (_Permute.apply(x[None], order, inv).reshape(R * B, H, n, x.shape[-1]) for x in (q, k, v))
     pos = order.view(R * B, H, n)
     kpm_s = None
     if kpm is not None:  # (B, n) by key index -> (R*B, H, n) by slot
@@ -124,9 +124,10 @@ def sorted_pieces(q: Tensor, k: Tensor, v: Tensor, comps: list[Component], *, sc
     block = fused_block(dev, q.dtype, n, D)
     if block < 128:
         install_backward_filter_fix()
+    # full blocks (mask skipped) only for exact components: bidirectional lsh; never anchor's (window exclusion)
     bm = copy.copy(component_structure(comps[0], n, n, n, n, block, block, dev, use_full=kpm is None))
     bm.mask_mod = _mask_mod(comps[0], pos, kpm_s)
     out, lse = run(qs, ks, vs, bm, scale, kernel_options)  # (R*B, H, n, D), (R*B, H, n)
-    out = _Permute.apply(out.view(R, B, H, n, D), inv, order)  # (R, B, H, n, D) in natural order
+    out = _Permute.apply(out.view(R, B, H, n, v.shape[-1]), inv, order)  # (R, B, H, n, Dv) in natural order
     lse = _Permute.apply(lse.view(R, B, H, n).to(torch.promote_types(lse.dtype, torch.float32)), inv, order)
     return [(out[r], lse[r]) for r in range(R)]

@@ -45,7 +45,8 @@ def _measured(device: torch.device, dtype: torch.dtype, head_dim: int) -> bool:
 
 
 def fused_block(device: torch.device, dtype: torch.dtype, n_q: int, head_dim: int) -> int:
-    """BlockMask block of a fused static pattern for these queries (``ZOO_FLEX_BLOCK`` read per call): 64 by
+    """BlockMask block of a fused static pattern, or of a routed band (kernels/routed.py), for these
+    queries (``ZOO_FLEX_BLOCK`` read per call): 64 by
     default where measured (an sm90 GPU where flex_tiles gives 64-wide tiles; torch 2.11's own do not divide
     64-token blocks, so ``ZOO_FLEX_TILES=0`` means 128 too), else 128; ``ZOO_FLEX_BLOCK=128`` keeps 128
     everywhere, ``=64`` also gives 64 on the CPU (to test that path). A query block of 64 rows spans a
