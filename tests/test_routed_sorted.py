@@ -51,8 +51,8 @@ def _dense_run(q, k, v, bm, scale, kernel_options=None, need_lse=True):
 
 
 def _sorted_calls(monkeypatch, run=None):
-    """Batch sizes of the FlexAttention calls made (the sorted path stacks rounds: R * B); a call of the
-    sorted path is recorded as ("sorted", R * B)."""
+    """Batch sizes of the FlexAttention calls made (the sorted path stacks rounds: R * B), each call of
+    the sorted path preceded by "sorted"."""
     calls, real, pieces = [], run or flex._run, flex.sorted_pieces
     monkeypatch.setattr(flex, "_run", lambda q, *a, **kw: calls.append(q.shape[0]) or real(q, *a, **kw))
     monkeypatch.setattr(flex, "sorted_pieces", lambda q, *a, **kw: calls.append("sorted") or pieces(q, *a, **kw))
