@@ -194,8 +194,9 @@ def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
     family but runs as class heads at this length (dilated r = 2), its BlockMask ("zoo_fused"); for
     component-path patterns the plumbing as it was before session 8, index gathers and the eager
     merge ("zoo_eager_plumbing"); for routed patterns (sorted since session 20) the component path
-    ("zoo_components") and the sorted path's eager plumbing ("zoo_eager_plumbing"); and, where residue classes run as heads (kernels/classes.py), the
-    transpose gathers they replaced ("zoo_class_gather")."""
+    ("zoo_components") and the sorted path's eager plumbing ("zoo_eager_plumbing"); and, where
+    residue classes run as heads (kernels/classes.py), the transpose gathers they replaced
+    ("zoo_class_gather")."""
     from zoo.attention.kernels.flex import flex_attention
     n, b = q.shape[2], q.shape[0]
     comps = None if p.data_dependent else p.components(n, n, H)

@@ -17,7 +17,6 @@ padded keys are sorted like the others and masked out by the kernels.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar
@@ -26,8 +25,7 @@ import torch
 from torch import Tensor
 
 from .anchors import AnchorRouter, assign, route_dtype, spherical_kmeans, unit
-from .kernels.block_mask import raise_recompile_limits
-from .kernels.gather import COMPILED_MERGE_MIN
+from .kernels.gather import plumbing
 from .layout import Component, SortedBand
 from .patterns import Pattern, SlidingWindow, _positive
 
@@ -106,14 +104,6 @@ def _hash(k: Tensor, rot: Tensor, rounds: int) -> Tensor:
     return torch.where(hi >= -lo, hi_at, lo_at + xr.shape[-1]).permute(3, 0, 1, 2)
 
 
-@lru_cache(maxsize=None)
-def _compiled_hash():
-    """_hash as one graph: eager max and min read the projections twice at ~0.9 TB/s (H200, 16k x 64
-    sequences: 2.3 of the 4.0 ms hashing)."""
-    raise_recompile_limits()
-    return torch.compile(_hash, dynamic=False)
-
-
 @dataclass(frozen=True)
 class LSH(Pattern):
     """Reformer (Kitaev et al. 2020): shared-QK angular LSH with random rotations.
@@ -154,9 +144,10 @@ class LSH(Pattern):
         B, H, N, D = k.shape
         nb = self.n_buckets(N)
         rot = lsh_rotations(self.seed, H, D, self.n_hashes, nb, k.device, route_dtype(k)).flatten(2)
-        big = k.is_cuda and B * H * N * self.n_hashes * (nb // 2) >= COMPILED_MERGE_MIN and \
-            os.environ.get("ZOO_EAGER_PLUMBING") != "1"  # projections; the switch: A/B against the eager hash
-        return (_compiled_hash() if big else _hash)(k.detach(), rot, self.n_hashes)
+        # one graph on the GPU: eager max and min read the projections twice at ~0.9 TB/s (H200, 16k x 64
+        # sequences: 2.3 of the 4.0 ms hashing); sized by the projections
+        fn = plumbing(_hash, k.is_cuda, B * H * N * self.n_hashes * (nb // 2))
+        return fn(k.detach(), rot, self.n_hashes)
 
     def route(self, q: Tensor, k: Tensor, k_start: int = 0, **state) -> list[Component]:
         _no_state(self.name, state)

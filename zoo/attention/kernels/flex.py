@@ -176,7 +176,7 @@ def _class_block_mask(comp: Component, n: int, r: int, heads: Tensor, kpm, layou
     repeat = heads.shape[0] if layout == "heads" else 1  # per-class block lists, one copy per head of a class
     return _block_mask(comp, ("flex-class-mask", n, block, str(device), layout, repeat), kpm, lambda: (
         component_structure(local_component(comp, n, r), m, m, m, m, block, block, device, use_full=kpm is None,
-                   head_repeat=repeat),
+                            head_repeat=repeat),
         class_mask_mod(comp, r, heads, kpm, layout)))
 
 

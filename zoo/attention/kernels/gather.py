@@ -200,10 +200,17 @@ def _merge(outs: tuple[Tensor, ...], lses: tuple[Tensor, ...], dtype: torch.dtyp
 
 
 @lru_cache(maxsize=None)
-def _compiled_merge():
-    """_merge as one graph: eagerly it is ~15 small kernels over (B,H,N,D) fp32, forward and backward."""
-    raise_recompile_limits()  # a graph per (piece count, shape, dtype)
-    return torch.compile(_merge, dynamic=False)
+def compiled(fn):
+    """fn as one compiled graph (a graph per piece count, shape and dtype): the merge is ~15 small
+    eager kernels over (B,H,N,D) fp32 forward and backward; the routed path's gathers and hashing use it too."""
+    raise_recompile_limits()
+    return torch.compile(fn, dynamic=False)
+
+
+def plumbing(fn, on_cuda: bool, size: int):
+    """``fn`` compiled where that pays: on CUDA for ``size`` >= COMPILED_MERGE_MIN elements, unless
+    ZOO_EAGER_PLUMBING=1; else ``fn`` itself."""
+    return compiled(fn) if on_cuda and size >= COMPILED_MERGE_MIN and not _eager_plumbing() else fn
 
 
 def merge(pieces: list[tuple[Tensor, Tensor]], dtype: torch.dtype | None = None) -> tuple[Tensor, Tensor]:
@@ -213,9 +220,7 @@ def merge(pieces: list[tuple[Tensor, Tensor]], dtype: torch.dtype | None = None)
         out, lse = pieces[0]
         return (out if dtype is None else out.to(dtype)), lse
     outs, lses = tuple(p[0] for p in pieces), tuple(p[1] for p in pieces)
-    big = outs[0].is_cuda and outs[0].numel() >= COMPILED_MERGE_MIN
-    fn = _compiled_merge() if big and not _eager_plumbing() else _merge
-    return fn(outs, lses, dtype)
+    return plumbing(_merge, outs[0].is_cuda, outs[0].numel())(outs, lses, dtype)
 
 
 def fill_alone(q: Tensor, k: Tensor, v: Tensor, out: Tensor, lse: Tensor, kpm: Tensor | None, scale: float,
@@ -245,11 +250,11 @@ def combine(pieces: list[tuple[Tensor, Tensor]], components, q: Tensor, k: Tenso
         return q.new_zeros(q.shape[:-1] + (v.shape[-1],)), q.new_full(q.shape[:-1], float("-inf"))
     bias = next((c.diag_bias for c in components if c.diag_bias), 0.0)
     if not bias:
-        out, lse = merge(pieces, q.dtype)
-        return out.to(q.dtype), lse
+        return merge(pieces, q.dtype)
     outs, lses = tuple(p[0] for p in pieces), tuple(p[1] for p in pieces)
-    big = q.is_cuda and outs[0].numel() >= COMPILED_MERGE_MIN and not _eager_plumbing()
-    return (_compiled_merge_alone() if big else _merge_alone)(outs, lses, q, k, v, kpm, scale, float(bias))
+    # one graph on the GPU: eagerly its fp32 casts of q, k and the output, selects and self scores were
+    # ~1.5 ms of lsh's 10.5 ms fwd+bwd at 16k x 4 (H200, session 20)
+    return plumbing(_merge_alone, q.is_cuda, outs[0].numel())(outs, lses, q, k, v, kpm, scale, float(bias))
 
 
 def _merge_alone(outs: tuple[Tensor, ...], lses: tuple[Tensor, ...], q: Tensor, k: Tensor, v: Tensor,
@@ -258,11 +263,3 @@ def _merge_alone(outs: tuple[Tensor, ...], lses: tuple[Tensor, ...], q: Tensor, 
     out, lse = _merge(outs, lses, None)
     out, lse = fill_alone(q, k, v, out, lse, kpm, scale, bias)
     return out.to(q.dtype), lse
-
-
-@lru_cache(maxsize=None)
-def _compiled_merge_alone():
-    """_merge_alone as one graph: eagerly its fp32 casts of q, k and the output, selects and the self
-    scores were ~1.5 ms of lsh's 10.5 ms fwd+bwd at 16k x 4 (H200, session 20)."""
-    raise_recompile_limits()
-    return torch.compile(_merge_alone, dynamic=False)
