@@ -147,10 +147,9 @@ def test_component_path_keeps_rules_apart_in_the_shared_band_cache(monkeypatch):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("name", ["lsh_chunk_64", "anchor"])
 def test_compiled_plumbing_on_cuda_matches_eager_and_components(monkeypatch, name):
-    """At sizes where the gathers, lsh's hashing and the merge run compiled (>= 4M elements), the sorted
-    path equals its eager plumbing (ZOO_EAGER_PLUMBING=1: eager gathers, hashing and merge; a bucket
-    the compiled hash chose differently would move whole rows) and the component path, forward and
-    gradients (bf16)."""
+    """At sizes where the gathers and the merge run compiled (>= 4M elements), the sorted path equals its
+    eager plumbing (ZOO_EAGER_PLUMBING=1: eager gathers and merge, the same fused routing) and the
+    component path, forward and gradients (bf16). The routing kernel itself: tests/test_argmax_proj.py."""
     monkeypatch.delenv("ZOO_FLEX_EAGER")  # the fused kernels
     flex._compiled.cache_clear()
     p = with_causal(CASES[name], True)

@@ -194,7 +194,8 @@ def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
     family but runs as class heads at this length (dilated r = 2), its BlockMask ("zoo_fused"); for
     component-path patterns the plumbing as it was before session 8, index gathers and the eager
     merge ("zoo_eager_plumbing"); for routed patterns (sorted since session 20) the component path
-    ("zoo_components") and the sorted path's eager plumbing ("zoo_eager_plumbing"); and, where
+    ("zoo_components"), the sorted path's eager plumbing ("zoo_eager_plumbing") and its routing in torch
+    instead of the fused argmax kernel ("zoo_torch_routing": a near-tie bucket may differ); and, where
     residue classes run as heads (kernels/classes.py), the transpose gathers they replaced
     ("zoo_class_gather")."""
     from zoo.attention.kernels.flex import flex_attention
@@ -214,7 +215,9 @@ def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
     elif p.data_dependent:  # routed chunk bands run in sorted order (kernels/routed.py) since session 20
         alts = [("zoo_components", "components, ZOO_ROUTED_SORTED=0", ours, ("ZOO_ROUTED_SORTED", "0")),
                 ("zoo_eager_plumbing", "sorted, ZOO_EAGER_PLUMBING=1 (no compiled gathers / merge)", ours,
-                 ("ZOO_EAGER_PLUMBING",))]
+                 ("ZOO_EAGER_PLUMBING",)),
+                ("zoo_torch_routing", "sorted, ZOO_FUSED_ROUTING=0 (torch hashing / anchor assignment)", ours,
+                 ("ZOO_FUSED_ROUTING", "0"))]
     else:
         alts = [("zoo_eager_plumbing", "components, ZOO_EAGER_PLUMBING=1", ours, ("ZOO_EAGER_PLUMBING",))]
         if comps is not None and any(c.per_class for c in comps):

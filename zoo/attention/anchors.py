@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .kernels import argmax_proj
+
 
 def route_dtype(x: Tensor) -> torch.dtype:
     """Routing arithmetic runs in fp64 for fp64 inputs (tests), else fp32 (never half)."""
@@ -29,6 +31,16 @@ def assign(x_unit: Tensor, anchors: Tensor) -> Tensor:
     if a.dim() == 3:
         a = a[None]
     return torch.einsum("bhnd,bhad->bhna", x_unit, a).argmax(-1)
+
+
+def nearest(k: Tensor, anchors: Tensor) -> Tensor:
+    """Nearest anchor of raw keys k (B, H, N, D) -> (B, H, N) = assign(unit(k), anchors). The key's
+    norm does not change its argmax, so on the GPU the fused kernel takes k as it is (no unit keys,
+    no (B, H, N, A) scores in memory)."""
+    if not argmax_proj.enabled(k):
+        return assign(unit(k), anchors)
+    a = F.normalize(anchors.detach().float(), dim=-1).transpose(-1, -2)  # (B|., H, D, A)
+    return argmax_proj.argmax_proj(k, a, 1, signed=False)[0]
 
 
 def _dist_world() -> bool:
@@ -154,12 +166,12 @@ class AnchorRouter(nn.Module):
         if k.shape[1] != H or k.shape[-1] != D:
             raise ValueError(f"keys must have {H} heads and head_dim {D} for this router, got {tuple(k.shape)}")
         self.aux_loss = None
-        x = unit(k)  # (B, H, N, D)
         if not self._is_ready():
             if not self.training:
                 return {}
-            self._init_from(x, key_padding_mask)
+            self._init_from(unit(k), key_padding_mask)
         if self.learned:
+            x = unit(k)  # (B, H, N, D)
             a = F.normalize(self.anchors.to(x.dtype), dim=-1)
             sims = torch.einsum("bhnd,had->bhna", x, a)  # grad reaches the anchors only
             clusters = sims.detach().argmax(-1)
@@ -171,9 +183,9 @@ class AnchorRouter(nn.Module):
                 else:
                     self.aux_loss = best.mean()
             return {"clusters": clusters}
-        clusters = assign(x, self.anchors)
+        clusters = nearest(k, self.anchors)
         if self.training:
-            ema_update(self.anchors, x, clusters, self.decay, key_padding_mask)
+            ema_update(self.anchors, unit(k), clusters, self.decay, key_padding_mask)
         return {"clusters": clusters}
 
 
