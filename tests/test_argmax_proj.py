@@ -38,14 +38,14 @@ def check_ids():
             x = torch.randn(B, H, N, D, generator=g).to(dtype)
             w = torch.randn(H, D, G * C, generator=g)
             assert ap.enabled(x)
-            assert torch.equal(ap.argmax_proj(x, w, G, signed=True), _hash(x, w, G)), (B, H, N, D, G, C, dtype)
+            assert torch.equal(ap.argmax_proj(x, w, G, signed=True).long(), _hash(x, w, G)), (B, H, N, D, G, C, dtype)
             wb = torch.randn(B, H, D, G * C, generator=g)  # per-example columns (per-call k-means anchors)
             want = torch.einsum("bhnd,bhdc->bhnc", x.float(), wb).unflatten(-1, (G, C)).argmax(-1).permute(3, 0, 1, 2)
-            assert torch.equal(ap.argmax_proj(x, wb, G, signed=False), want)
+            assert torch.equal(ap.argmax_proj(x, wb, G, signed=False).long(), want)
     # a non-contiguous view (B, N, H, D) -> (B, H, N, D), as attention layers pass keys
     x = torch.randn(2, 50, 3, 32, generator=g).transpose(1, 2)
     w = torch.randn(3, 32, 70, generator=g)
-    assert torch.equal(ap.argmax_proj(x, w, 1, signed=True), _hash(x, w, 1))
+    assert torch.equal(ap.argmax_proj(x, w, 1, signed=True).long(), _hash(x, w, 1))
 
 
 def check_ties():
@@ -56,7 +56,7 @@ def check_ties():
     w[..., 140], w[..., 150 + 100] = w[..., 3], w[..., 150 + 7]  # repeats in a later tile of each round
     w[..., 20] = -w[..., 5]  # a max of one column ties the min of another (the [x w, -x w] halves)
     x[:, :, :5] = 0  # all-zero rows: every score ties
-    got = ap.argmax_proj(x, w, 2, signed=True)
+    got = ap.argmax_proj(x, w, 2, signed=True).long()
     assert torch.equal(got, _hash(x, w, 2))
     assert (got[:, :, :, :5] == 0).all()
 
@@ -68,13 +68,13 @@ def check_patterns():
     q, k, v = (torch.randn(2, 4, 333, 32, generator=g) for _ in range(3))
     lsh = build("lsh", bucket_size=16, n_hashes=2, chunk=16)
     a, b = _same_without_kernel(lambda: lsh.buckets(k))
-    assert torch.equal(a, b)
+    assert a.dtype == torch.int32 and torch.equal(a.long(), b)
     rot = lsh_rotations(0, 4, 32, 2, lsh.n_buckets(333)).flatten(2)
-    assert torch.equal(a, ap.argmax_proj(k, rot, 2, signed=True))  # the kernel did run
+    assert torch.equal(a, ap.argmax_proj(k, rot, 2, signed=True))
     anchor = build("anchor", n_anchors=8, chunk=16, window=8)
     anchors = torch.randn(4, 8, 32, generator=g) * 3  # not unit: nearest() normalises them
     a, b = _same_without_kernel(lambda: anchor.clusters(k, anchors))
-    assert torch.equal(a, b) and torch.equal(a, assign(unit(k), anchors))
+    assert a.dtype == torch.int32 and torch.equal(a.long(), b) and torch.equal(b, assign(unit(k), anchors))
     for mode in ("eval", "train"):
         def route():
             r = AnchorRouter(4, 32, 8, seed=3)
@@ -83,7 +83,7 @@ def check_patterns():
             getattr(r, mode)()
             return r(q, k)["clusters"], r.anchors.clone()
         (ca, aa), (cb, ab) = _same_without_kernel(route)
-        assert torch.equal(ca, cb) and torch.allclose(aa, ab, atol=1e-6), mode
+        assert torch.equal(ca.long(), cb) and torch.allclose(aa, ab, atol=1e-6), mode
     for p, state in ((lsh, {}), (anchor, {"anchors": F.normalize(anchors, dim=-1)})):
         a, b = _same_without_kernel(lambda: sparse_attention(q, k, v, p, backend="reference", **state))
         assert torch.equal(a, b), p.name
@@ -128,7 +128,7 @@ def test_cuda_kernel_agrees_with_fp32_torch_up_to_near_ties(monkeypatch):
     assert differ.float().mean().item() < 1e-3
     scores = torch.einsum("bhnd,hdr->bhnr", k.double(), rot.double()).unflatten(-1, (2, -1))
     scores = torch.cat([scores, -scores], -1).permute(3, 0, 1, 2, 4)  # (rounds, B, H, N, nb)
-    pick = lambda ids: scores.gather(-1, ids[..., None])[..., 0][differ]  # noqa: E731
+    pick = lambda ids: scores.gather(-1, ids.long()[..., None])[..., 0][differ]  # noqa: E731
     assert (pick(got) - pick(want)).abs().max().item() <= 1e-4 if differ.any() else True
 
 

@@ -410,3 +410,16 @@ def test_routed_full_blocks_are_fully_allowed(name, causal):
             for qb, slot in full[0].nonzero().tolist():
                 kb = int(blocks[0, qb, slot])
                 assert ok[qb * bs:(qb + 1) * bs, kb * bs:(kb + 1) * bs].all(), (b, h, qb, kb)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_anchor_window_piece_is_its_fused_pattern(causal):
+    """Anchor's window piece names the sliding-window pattern that FlexAttention on the GPU runs in its
+    place (kernels/flex.py): that pattern's dense oracle gives the piece's output."""
+    from zoo.attention.kernels.reference import reference_attention
+    p = build("anchor", causal=causal, n_anchors=3, chunk=4, window=6)
+    q, k, v = _inputs(29, seed=4)
+    win = [c for c in p.route(q, k, anchors=_anchors(A=3)) if c.fused is not None]
+    assert len(win) == 1 and win[0].band is None
+    piece = reference_attention(q, k, v, win, scale=D ** -0.5)[0]
+    torch.testing.assert_close(piece, sparse_attention(q, k, v, win[0].fused, backend="dense"))

@@ -34,7 +34,8 @@ def assign(x_unit: Tensor, anchors: Tensor) -> Tensor:
 
 
 def nearest(k: Tensor, anchors: Tensor) -> Tensor:
-    """Nearest anchor of raw keys k (B, H, N, D) -> (B, H, N) = assign(unit(k), anchors). The key's
+    """Nearest anchor of raw keys k (B, H, N, D) -> (B, H, N) = assign(unit(k), anchors) (int32 from the
+    kernel, int64 from torch). The key's
     norm does not change its argmax, so on the GPU the fused kernel takes k as it is (no unit keys,
     no (B, H, N, A) scores in memory)."""
     if not argmax_proj.enabled(k):
@@ -51,6 +52,7 @@ def _dist_world() -> bool:
 def _cluster_sums(x: Tensor, ids: Tensor, w: Tensor, n: int) -> tuple[Tensor, Tensor]:
     """Per-cluster sums of x (G, H, M, D) and weights w (G, H, M) -> (G, H, A, D), (G, H, A)."""
     G, H, M, D = x.shape
+    ids = ids.long()  # the fused assignment gives int32
     sums = x.new_zeros(G, H, n, D).scatter_add_(2, ids[..., None].expand(G, H, M, D), x * w[..., None])
     counts = w.new_zeros(G, H, n).scatter_add_(2, ids, w)
     return sums, counts

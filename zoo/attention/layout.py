@@ -13,7 +13,7 @@ windows, residue classes, chunks) or as a boolean block table (BigBird, learned 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import Tensor
@@ -65,6 +65,7 @@ class Component:
     per_class: int = 0  # r > 0: q/k orders are residue classes mod r, every candidate pair inside one class
     buffers: tuple = ()  # tensors the mask reads (tables): mask(b, h, i, j, *buffers)
     band: SortedBand | None = None  # a routed chunk band: the same piece, described in sorted order
+    fused: Any = None  # a static Pattern whose one fused BlockMask may run this piece (anchor's window)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def buffers_on(self, device) -> tuple:

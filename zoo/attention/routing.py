@@ -17,6 +17,7 @@ padded keys are sorted like the others and masked out by the kernels.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar
@@ -141,7 +142,8 @@ class LSH(Pattern):
         return max(2, nb + nb % 2)
 
     def buckets(self, k: Tensor) -> Tensor:
-        """Bucket of every key per round: (n_hashes, B, H, N) int64 on k's device."""
+        """Bucket of every key per round: (n_hashes, B, H, N) on k's device (int32 from the fused kernel,
+        int64 from torch)."""
         B, H, N, D = k.shape
         nb = self.n_buckets(N)
         rot = lsh_rotations(self.seed, H, D, self.n_hashes, nb, k.device, route_dtype(k)).flatten(2)
@@ -236,8 +238,17 @@ class Anchor(Pattern):
         comps = [Component(mask=mask, q_pos=q_pos, k_pos=k_pos, ranges=(lo, hi),
                            band=SortedBand(order, rank, self.chunk, self.causal, left, right), _cache=cache)]
         if self.window > 0:
-            comps += SlidingWindow(left=left, right=right, causal=self.causal).components(n_q, n_k, n_heads, k_start)
+            comps += _window(left, right, self.causal, n_q, n_k, n_heads, k_start)
         return comps
+
+
+@lru_cache(maxsize=64)
+def _window(left: int, right: int, causal: bool, n_q: int, n_k: int, n_heads: int, k_start: int) -> list[Component]:
+    """Anchor's local window as a component that FlexAttention on the GPU runs as the sliding-window
+    pattern's own fused BlockMask (its block size, the band as index arithmetic) rather than on the
+    generic component path (128-token blocks, positions read from tables)."""
+    win = SlidingWindow(left=left, right=right, causal=causal)
+    return [dataclasses.replace(c, fused=win, _cache={}) for c in win.components(n_q, n_k, n_heads, k_start)]
 
 
 def make_router(pattern: Pattern, num_heads: int, head_dim: int):

@@ -4,7 +4,7 @@ projection, without writing the projections to memory.
 LSH hashes a key by argmax([x R, -x R]) over N/64 random rotations per round, so at 65,536 tokens x
 16 heads the projections are 4 GB of fp32, written by a GEMM and read back by max / min (H200:
 routing took 7.35 of lsh's 11.75 ms fwd+bwd; at 16k the fp32 GEMM 1.06 ms and the max / min 0.86 ms).
-Here one Triton program holds BLOCK_M rows, walks the columns in BLOCK_C tiles with tensor-core dots
+Here one Triton program holds BLOCK_M keys, walks the columns in BLOCK_C tiles with tensor-core dots
 (tf32x3: three TF32 products, about fp32's accuracy) and keeps a running max and min with their
 first index, so only the ids reach memory. Ties go to the first index, as torch.argmax's do; the
 scores differ from torch's fp32 GEMM in the last bits (another summation order), so a near-tie can
@@ -25,7 +25,15 @@ try:
 except ImportError:  # torch without triton (some CPU builds): the torch code serves
     triton = None
 
-BLOCK_M, BLOCK_C, MAX_D = 128, 64, 256
+# H200, lsh at 64k x 16 heads, D = 64 (benchmarks/jobs/s21_route_diag.py): 256 x 64 tiles with 8 warps
+# 2.93 ms, 128 x 64 with 4 warps 3.84, 128 x 32 3.00, 128 x 128 4.45; torch's fp32 GEMM + max / min
+# compiled 6.22. Fewer rows per tile for wider heads keep the (rows, D) fp32 tile in registers.
+BLOCK_C, NUM_WARPS, MAX_D = 64, 8, 256
+
+
+def block_m(d: int) -> int:
+    """Rows per program for head dim d."""
+    return 256 if d <= 64 else 128 if d <= 128 else 64
 
 
 def enabled(x: Tensor) -> bool:
@@ -34,11 +42,12 @@ def enabled(x: Tensor) -> bool:
     on = x.is_cuda or os.environ.get("TRITON_INTERPRET") == "1"
     return (triton is not None and on and os.environ.get("ZOO_FUSED_ROUTING") != "0"
             and x.dtype in (torch.float32, torch.bfloat16, torch.float16) and x.shape[-1] <= MAX_D
-            and triton.cdiv(x.shape[2], BLOCK_M) <= 65535)
+            and triton.cdiv(x.shape[2], block_m(x.shape[-1])) <= 65535)
 
 
 def argmax_proj(x: Tensor, w: Tensor, groups: int, signed: bool) -> Tensor:
-    """x (B, H, N, D), w (H, D, groups * C) or (B, H, D, groups * C) -> ids (groups, B, H, N) int64:
+    """x (B, H, N, D), w (H, D, groups * C) or (B, H, D, groups * C) -> ids (groups, B, H, N) int32 (the
+    stable sort that follows takes half the time of int64's):
     per group g, argmax over c of x . w[..., g * C + c], or with ``signed`` over [x w, -x w] (ids in
     [0, 2C), the first half winning ties). Call only where ``enabled(x)``."""
     B, H, N, D = x.shape
@@ -51,22 +60,23 @@ def argmax_proj(x: Tensor, w: Tensor, groups: int, signed: bool) -> Tensor:
     if x.stride(-1) != 1:
         x = x.contiguous()
     w = w.detach().to(torch.float32).contiguous()
-    out = torch.empty(groups, B, H, N, dtype=torch.int64, device=x.device)
+    out = torch.empty(groups, B, H, N, dtype=torch.int32, device=x.device)
     if out.numel():
         launch(x, w, out, signed)
     return out
 
 
-def launch(x: Tensor, w: Tensor, out: Tensor, signed: bool, block_m: int = BLOCK_M, block_c: int = BLOCK_C,
-           num_warps: int = 4, precision: str = "tf32x3") -> None:
-    """The kernel on checked tensors (argmax_proj); the other tile sizes and dot precisions are for
-    tuning runs (benchmarks/jobs)."""
+def launch(x: Tensor, w: Tensor, out: Tensor, signed: bool, rows: int = 0, block_c: int = BLOCK_C,
+           num_warps: int = NUM_WARPS, precision: str = "tf32x3") -> None:
+    """The kernel on checked tensors (argmax_proj); other tile sizes (rows: 0 = block_m(D)) and dot
+    precisions are for tuning runs (benchmarks/jobs)."""
     B, H, N, D = x.shape
-    grid = (B * H, triton.cdiv(N, block_m), out.shape[0])
+    rows = rows or block_m(D)
+    grid = (B * H, triton.cdiv(N, rows), out.shape[0])
     _kernel[grid](x, w, out, N, w.shape[-1] // out.shape[0], H,
                   x.stride(0), x.stride(1), x.stride(2), w.stride(0) if w.shape[0] > 1 else 0, w.stride(1),
                   w.stride(2), out.stride(0), out.stride(1), out.stride(2),
-                  D=D, BLOCK_D=max(16, triton.next_power_of_2(D)), BLOCK_M=block_m, BLOCK_C=block_c,
+                  D=D, BLOCK_D=max(16, triton.next_power_of_2(D)), BLOCK_M=rows, BLOCK_C=block_c,
                   SIGNED=signed, PRECISION=precision, num_warps=num_warps)
 
 
@@ -108,4 +118,4 @@ if triton is not None:
         ids = hi_at
         if SIGNED:
             ids = tl.where(hi >= -lo, hi_at, lo_at + C)
-        tl.store(out_ptr + g * so_g + b * so_b + h * so_h + rows, ids.to(tl.int64), mask=rows < N)
+        tl.store(out_ptr + g * so_g + b * so_b + h * so_h + rows, ids, mask=rows < N)

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from ..layout import Component
+from ..patterns import runs_fused
 from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, component_structure, flex_complete, flex_params,
                          from_kv_blocks, listed_blocks, ordered, raise_recompile_limits)
 from .classes import (class_layout, class_mask_mod, class_split, from_classes, local_component, runs_as_classes,
@@ -133,6 +134,10 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
         pieces += sorted_pieces(q, k, v, routed, scale=scale, kpm=kpm, kernel_options=kernel_options, run=_run)
     for comp in components:
         if any(comp is c for c in routed):
+            continue
+        if comp.fused is not None and need_lse and runs_fused(comp.fused, (n_q, n_k, H, k_start)):
+            pieces.append(fused_flex_attention(q, k, v, comp.fused, scale=scale, key_padding_mask=key_padding_mask,
+                                               k_start=k_start, kernel_options=kernel_options))
             continue
         r = class_split(comp, n_q, n_k, k_start) if need_lse else 0
         if r:
