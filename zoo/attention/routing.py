@@ -96,6 +96,13 @@ def lsh_rotations(seed: int, n_heads: int, dim: int, n_hashes: int, n_buckets: i
     return _rotations_cpu(seed, n_heads, dim, n_hashes, n_buckets // 2).to(device=device, dtype=dtype)
 
 
+@lru_cache(maxsize=32)
+def _rotations_on(seed: int, n_heads: int, dim: int, n_hashes: int, n_buckets: int, device, dtype) -> Tensor:
+    """lsh_rotations flattened to (H, D, n_hashes * n_buckets / 2), kept on the device: a copy from
+    pageable host memory per call would make the host wait for the GPU's queue."""
+    return lsh_rotations(seed, n_heads, dim, n_hashes, n_buckets, device, dtype).flatten(2)
+
+
 def _hash(k: Tensor, rot: Tensor, rounds: int) -> Tensor:
     """k (B, H, N, D), rot (H, D, rounds * nb/2) -> bucket ids argmax([k R, -k R]) per round, int64
     (rounds, B, H, N), computed in rot's dtype without building [k R, -k R] (nb/2 x the keys' size:
@@ -146,7 +153,7 @@ class LSH(Pattern):
         int64 from torch)."""
         B, H, N, D = k.shape
         nb = self.n_buckets(N)
-        rot = lsh_rotations(self.seed, H, D, self.n_hashes, nb, k.device, route_dtype(k)).flatten(2)
+        rot = _rotations_on(self.seed, H, D, self.n_hashes, nb, k.device, route_dtype(k))  # (H, D, rounds * nb/2)
         if argmax_proj.enabled(k):
             return argmax_proj.argmax_proj(k, rot, self.n_hashes, signed=True)
         # elsewhere one graph on the GPU: eager max and min read the projections twice at ~0.9 TB/s (H200, 16k x 64
