@@ -202,7 +202,8 @@ def attention_runs_markdown(doc: dict) -> str:
              "Useful TFLOP/s count allowed token pairs only (4 x B x D x pairs forward, x3.5 forward+backward); "
              "block TFLOP/s count every tile the kernel computes.", ""]
     for i, run in enumerate(doc["runs"], 1):
-        parts += [f"## Run {i}: {run['path']} path", "", run["note"], "",
+        noisy = [f"**Timings not used in the summaries (noisy run):** {run['noisy']}", ""] if run.get("noisy") else []
+        parts += [f"## Run {i}: {run['path']} path", "", run["note"], "", *noisy,
                   attention_markdown(dict(run, gpu=doc["gpu"], torch=doc["torch"], triton=doc["triton"]))]
     return "\n".join(parts)
 
@@ -225,11 +226,16 @@ def current_path(name: str) -> str:
     return path_of(cls() if isinstance(cls.fused_flex, property) else cls)
 
 
+def _timed_runs(doc: dict) -> list[dict]:
+    return [run for run in doc["runs"] if not run.get("noisy")]
+
+
 def latest(doc: dict, **match) -> tuple[dict, dict] | tuple[None, None]:
     """(row, run) of the last run holding a row that matches (later runs are newer code). A row's
-    own "path" (runs that mixed paths) wins over its run's."""
+    own "path" (runs that mixed paths) wins over its run's. Runs marked ``noisy`` (their own rows show
+    the timings unreliable; the run says why) keep their checks and profiles but give no times here."""
     path = match.pop("path", None)
-    for run in reversed(doc["runs"]):
+    for run in reversed(_timed_runs(doc)):
         for r in run["rows"]:
             if path is not None and r.get("path", run["path"]) != path:
                 continue
@@ -273,7 +279,7 @@ def peers_summary(doc: dict) -> str:
     lines = ["| peer | pattern | peer fwd+bwd ms (GiB) | zoo module fwd+bwd ms (GiB) | speed-up |", "|---|---|---|---|---|"]
     for peer in ("hf_longformer", "hf_bigbird", "hf_reformer"):
         p = z = None
-        for run in reversed(doc["runs"]):  # newest run holding both sides of the comparison
+        for run in reversed(_timed_runs(doc)):  # newest run holding both sides of the comparison
             p = next((r for r in run["rows"] if r.get("impl") == peer and "error" not in r), None)
             z = next((r for r in run["rows"] if r.get("impl") == "zoo_module" and r.get("peer_of") == peer
                       and "error" not in r), None)
@@ -291,7 +297,7 @@ def attention_plot(doc: dict, path: str, n: int = 16384) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     series: dict[str, dict[str, float]] = {}
-    for run in doc["runs"]:
+    for run in _timed_runs(doc):
         for r in run["rows"]:
             if r.get("N") == n and r.get("useful_tflops_fwdbwd") and r.get("impl") in ("zoo", "flex_mask_mod", "sdpa_dense"):
                 label = {"zoo": f"zoo ({r.get('path', run['path'])})", "flex_mask_mod": "plain FlexAttention mask_mod",

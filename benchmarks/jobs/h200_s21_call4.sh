@@ -1,4 +1,4 @@
-# session 21, call 4 (nvidia-h200, the budget's last ~3 minutes): call 3's timings were noisy (Hugging Face's
+# session 21, call 4 (nvidia-h200; prepared, not run: the budget left could not start a machine): call 3's timings were noisy (Hugging Face's
 # BigBird forward 54.7 ms > its forward+backward 41.1; our module lsh 7.34 vs 4.51 ms in call 2) while its
 # profiles showed the kernels as planned. LSH's rotations were copied from pageable host memory every call,
 # which makes the host wait for the GPU queue (then host speed shows in the timings); now kept on the device.
