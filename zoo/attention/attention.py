@@ -26,7 +26,8 @@ SMALL_DENSE = 256 * 256  # query x key pairs under which "auto" runs the exact m
 
 def _check(q: Tensor, k: Tensor, v: Tensor, key_padding_mask, global_mask, backend) -> None:
     if q.dim() != 4 or k.dim() != 4 or v.dim() != 4:
-        raise ValueError(f"q, k, v must have shape (B, H, N, D); got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+        raise ValueError(f"q, k, v must have shape (B, H, N, D); got {tuple(q.shape)}, {tuple(k.shape)}, "
+                         f"{tuple(v.shape)}")
     if q.shape[:2] != k.shape[:2] or k.shape[:3] != v.shape[:3] or q.shape[-1] != k.shape[-1]:
         raise ValueError(f"q, k, v shapes disagree: {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
     if q.shape[2] > k.shape[2]:
@@ -66,10 +67,12 @@ def sparse_attention(q: Tensor, k: Tensor, v: Tensor, pattern: P.Pattern, *, cau
     if backend == "auto":
         backend = auto_backend(pattern, q.shape[2], k.shape[2], q.is_cuda, return_lse)
     if global_mask is not None and not pattern.accepts_global_mask:
-        raise ValueError(f"global_mask is only accepted by patterns with global tokens (longformer), not {pattern.name}")
+        raise ValueError(f"global_mask is only accepted by patterns with global tokens (longformer), "
+                         f"not {pattern.name}")
     if global_mask is not None and (k_start or q.shape[2] != k.shape[2]):
         raise ValueError("global_mask needs full self-attention (Nq == Nk, k_start == 0)")
-    if backend == "flex" and not flex_complete(q) and torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v)):
+    grads = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v))
+    if backend == "flex" and not flex_complete(q) and grads:
         raise ValueError("backend='flex' on CPU has no backward (FlexAttention); use backend='reference' "
                          "or run under torch.no_grad()")
     n_q, n_k, n_heads = q.shape[2], k.shape[2], q.shape[1]

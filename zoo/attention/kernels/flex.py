@@ -30,7 +30,7 @@ from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, component_stru
                          from_kv_blocks, listed_blocks, ordered, raise_recompile_limits)
 from .classes import (class_layout, class_mask_mod, class_split, from_classes, local_component, runs_as_classes,
                       to_classes)
-from .gather import Gathered, combine, gather, head_index, put_heads, scatter_rows, take_heads
+from .gather import Gathered, combine, gather, head_index, lse_dtype, put_heads, scatter_rows, take_heads
 from .routed import sorted_components, sorted_pieces
 from .tiles import flex_tiles, fused_block, install_backward_filter_fix
 
@@ -152,7 +152,7 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
             _mask_mod(comp, g, kpm)))
         out, lse = _run(g.q, g.k, g.v, bm, scale, kernel_options, need_lse)
         if need_lse:
-            lse = lse.float()
+            lse = lse_dtype(lse)
         else:
             lse = torch.where(_any_key(comp, g, n_q, n_k, block, kpm), 0.0, float("-inf"))
         pieces.append((scatter_rows(out, g, n_q, H, 0.0), scatter_rows(lse, g, n_q, H, float("-inf"))))
@@ -172,7 +172,7 @@ def _class_piece(comp: Component, q: Tensor, k: Tensor, v: Tensor, r: int, kpm, 
     out, lse = _run(qc, kc, vc, bm, scale, kernel_options)
     subset = comp.heads is not None
     return (put_heads(from_classes(out, B, layout, r), heads, subset, H, 0.0),
-            put_heads(from_classes(lse.float(), B, layout, r), heads, subset, H, float("-inf")))
+            put_heads(from_classes(lse_dtype(lse), B, layout, r), heads, subset, H, float("-inf")))
 
 
 def _class_block_mask(comp: Component, n: int, r: int, heads: Tensor, kpm, layout: str, block: int, device):
@@ -268,4 +268,4 @@ def fused_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: flo
         bm.mask_mod = _fused_mask_mod(pattern, n_q, n_k, H, k_start, q.device, kpm)
     need_lse = flex_complete(q)
     out, lse = _run(q, k, v, bm, scale, kernel_options, need_lse)
-    return out, lse.float() if need_lse else None
+    return out, lse_dtype(lse) if need_lse else None

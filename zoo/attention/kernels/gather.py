@@ -213,6 +213,11 @@ def plumbing(fn, on_cuda: bool, size: int):
     return compiled(fn) if on_cuda and size >= COMPILED_MERGE_MIN and not _eager_plumbing() else fn
 
 
+def lse_dtype(lse: Tensor) -> Tensor:
+    """A kernel's lse in the merge's dtype: fp32, or fp64 for fp64 inputs (tests compare fp64 pieces)."""
+    return lse.to(torch.promote_types(lse.dtype, torch.float32))
+
+
 def merge(pieces: list[tuple[Tensor, Tensor]], dtype: torch.dtype | None = None) -> tuple[Tensor, Tensor]:
     """Merge (out (B,H,N,D), lse (B,H,N)) pieces over disjoint key sets; lse=-inf marks none.
     ``dtype``: cast the output (inside the compiled graph on CUDA)."""

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import copy
 import os
+
 import torch
 from torch import Tensor
 
 from ..layout import Component
 from .block_mask import component_structure, flex_complete
-from .gather import plumbing
+from .gather import lse_dtype, plumbing
 from .tiles import fused_block, install_backward_filter_fix
 
 
@@ -121,5 +122,7 @@ def sorted_pieces(q: Tensor, k: Tensor, v: Tensor, comps: list[Component], *, sc
     bm.mask_mod = _mask_mod(comps[0], pos, kpm_s)
     out, lse = run(qs, ks, vs, bm, scale, kernel_options)  # (R*B, H, n, D), (R*B, H, n)
     out = _Permute.apply(out.view(R, B, H, n, v.shape[-1]), inv, order)  # (R, B, H, n, Dv) in natural order
-    lse = _Permute.apply(lse.view(R, B, H, n).to(torch.promote_types(lse.dtype, torch.float32)), inv, order)
-    return [(out[r], lse[r]) for r in range(R)]
+    lse = _Permute.apply(lse_dtype(lse.view(R, B, H, n)), inv, order)
+    # unbind, not out[r]: each select's backward zero-fills a whole (R, B, H, n, Dv) gradient and autograd
+    # adds them (H200 profile, lsh at 16k: 4 select backwards 0.49 ms plus their fills and adds); unbind's stacks
+    return list(zip(out.unbind(0), lse.unbind(0)))
