@@ -11,14 +11,14 @@ import torch
 import torch.nn.functional as F
 
 from zoo.attention import build, sparse_attention
-from zoo.attention.anchors import AnchorRouter, assign, unit
+from zoo.attention.anchors import AnchorRouter, assign, nearest, unit
 from zoo.attention.kernels import argmax_proj as ap
 from zoo.attention.routing import _hash, lsh_rotations
 
 triton = pytest.importorskip("triton")
 
 
-def _same_without_kernel(fn, monkeypatch=None):
+def _same_without_kernel(fn):
     """fn() with the kernel and with ZOO_FUSED_ROUTING=0."""
     os.environ.pop("ZOO_FUSED_ROUTING", None)
     a = fn()
@@ -92,7 +92,9 @@ def check_patterns():
 def test_interpreted_kernel_matches_torch():
     env = dict(os.environ, TRITON_INTERPRET="1")
     env.pop("ZOO_FUSED_ROUTING", None)
-    res = subprocess.run([sys.executable, __file__], env=env, capture_output=True, text=True, timeout=600)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # this checkout's zoo, not an installed one
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    res = subprocess.run([sys.executable, __file__], env=env, cwd=root, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "all checks passed" in res.stdout
 
@@ -113,23 +115,34 @@ def test_bad_w_shape_is_named():
         ap.argmax_proj(torch.zeros(1, 2, 4, 8), torch.zeros(3, 8, 4), 1, signed=True)
 
 
+def _near_ties(got, want, scores, tol=1e-4):
+    """ids (…,) from the kernel and from torch agree on >= 99.9% of rows, and where not the two picks'
+    scores (…, C) in fp64 are within tol: a near-tie that another summation order may break the other way."""
+    differ = got.long() != want
+    assert differ.float().mean().item() < 1e-3
+    if differ.any():
+        pick = lambda ids: scores.gather(-1, ids.long()[..., None])[..., 0][differ]  # noqa: E731
+        assert (pick(got) - pick(want)).abs().max().item() <= tol
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_kernel_agrees_with_fp32_torch_up_to_near_ties(monkeypatch):
-    """At lsh's benchmark shape (16k tokens, 64 x 16 heads' keys in bf16): the compiled kernel picks
-    torch's fp32 bucket for >= 99.9% of keys, and where not, the two scores are within 1e-4 of each
-    other (fp64), i.e. a near-tie that another summation order may break the other way."""
+    """At the benchmark's shape (16k tokens, 64 x 16 heads' keys in bf16), lsh buckets and nearest anchors
+    from the compiled kernel against torch's fp32 ones."""
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    monkeypatch.delenv("ZOO_FUSED_ROUTING", raising=False)
     g = torch.Generator(device="cuda").manual_seed(0)
     k = torch.randn(4, 16, 16384, 64, device="cuda", dtype=torch.bfloat16, generator=g)
     rot = lsh_rotations(0, 16, 64, 2, 256, "cuda").flatten(2)
-    got, want = ap.argmax_proj(k, rot, 2, signed=True), _hash(k, rot, 2)
-    differ = got != want
-    assert differ.float().mean().item() < 1e-3
     scores = torch.einsum("bhnd,hdr->bhnr", k.double(), rot.double()).unflatten(-1, (2, -1))
     scores = torch.cat([scores, -scores], -1).permute(3, 0, 1, 2, 4)  # (rounds, B, H, N, nb)
-    pick = lambda ids: scores.gather(-1, ids.long()[..., None])[..., 0][differ]  # noqa: E731
-    assert (pick(got) - pick(want)).abs().max().item() <= 1e-4 if differ.any() else True
+    _near_ties(ap.argmax_proj(k, rot, 2, signed=True), _hash(k, rot, 2), scores)
+    anchors = F.normalize(torch.randn(16, 64, 64, device="cuda", generator=g), dim=-1)
+    assert ap.enabled(k)
+    got = nearest(k, anchors)
+    assert got.dtype == torch.int32  # the kernel ran
+    _near_ties(got, assign(unit(k), anchors), torch.einsum("bhnd,had->bhna", unit(k).double(), anchors.double()))
 
 
 if __name__ == "__main__":  # the interpreted checks (run by test_interpreted_kernel_matches_torch)

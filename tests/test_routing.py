@@ -413,13 +413,22 @@ def test_routed_full_blocks_are_fully_allowed(name, causal):
 
 
 @pytest.mark.parametrize("causal", [False, True])
-def test_anchor_window_piece_is_its_fused_pattern(causal):
+@pytest.mark.parametrize("n_q,n_k,k_start", [(40, 40, 0), (7, 40, 0), (7, 40, 13), (40, 40, 9)])
+def test_anchor_window_piece_runs_as_its_fused_pattern(eager_flex, causal, n_q, n_k, k_start):
     """Anchor's window piece names the sliding-window pattern that FlexAttention on the GPU runs in its
-    place (kernels/flex.py): that pattern's dense oracle gives the piece's output."""
+    place (kernels/flex.py, with the caller's key_padding_mask and k_start): that pattern's fused
+    BlockMask (FlexAttention's unfused CPU path) gives the piece's reference output, padded or not,
+    with a cache (fewer queries than keys) and an offset."""
+    from zoo.attention.kernels.flex import fused_flex_attention
     from zoo.attention.kernels.reference import reference_attention
     p = build("anchor", causal=causal, n_anchors=3, chunk=4, window=6)
-    q, k, v = _inputs(29, seed=4)
-    win = [c for c in p.route(q, k, anchors=_anchors(A=3)) if c.fused is not None]
+    q, k, v = (x.detach().float() for x in _inputs(n_q, n_k, seed=4))
+    kpm = torch.ones(B, n_k, dtype=torch.bool)
+    kpm[0, :5] = False
+    kpm[-1, -3:] = False
+    win = [c for c in p.route(q, k, k_start=k_start, anchors=_anchors(A=3)) if c.fused is not None]
     assert len(win) == 1 and win[0].band is None
-    piece = reference_attention(q, k, v, win, scale=D ** -0.5)[0]
-    torch.testing.assert_close(piece, sparse_attention(q, k, v, win[0].fused, backend="dense"))
+    for mask in (None, kpm):
+        want = reference_attention(q, k, v, win, scale=D ** -0.5, key_padding_mask=mask, k_start=k_start)[0]
+        got = fused_flex_attention(q, k, v, win[0].fused, scale=D ** -0.5, key_padding_mask=mask, k_start=k_start)[0]
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)

@@ -66,7 +66,11 @@ def _worker(args):
                         try:
                             q64, k64, v64 = (x.detach().double().requires_grad_() for x in (q, k, v))
                             if p.data_dependent:  # route once; both kernels run the same pieces
-                                comps = p.route(q.detach(), k.detach())
+                                state = {}  # anchor: a layer's anchors, so keys go through nearest() (the fused kernel)
+                                if p.name == "anchor":
+                                    a = torch.randn(2, p.n_anchors, 64, device="cuda", generator=g)
+                                    state = {"anchors": torch.nn.functional.normalize(a, dim=-1)}
+                                comps = p.route(q.detach(), k.detach(), **state)
                                 out = flex_attention(q, k, v, comps, scale=0.125, key_padding_mask=kpm)[0]
                                 ref = reference_attention(q64, k64, v64, comps, scale=0.125, key_padding_mask=kpm)[0]
                             else:

@@ -36,7 +36,7 @@ def _restrict(comp: Component, keep, keep_bufs: tuple = ()) -> Component:
     inner, n_in = comp.mask, len(comp.buffers)
     return dataclasses.replace(
         comp, mask=lambda b, h, i, j, *t: inner(b, h, i, j, *t[:n_in]) & keep(b, h, i, j, *t[n_in:]),
-        buffers=comp.buffers + tuple(keep_bufs), exact=False, _cache={})
+        buffers=comp.buffers + tuple(keep_bufs), exact=False, fused=None, _cache={})  # no longer that pattern
 
 
 def _combine(kids, n: int, n_heads: int, reduce):

@@ -14,6 +14,7 @@ ZOO_FUSED_ROUTING=0 (read per call) turns it off (the eager / compiled torch cod
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 import torch
@@ -37,9 +38,10 @@ def block_m(d: int) -> int:
 
 
 def enabled(x: Tensor) -> bool:
-    """Whether ids for x (B, H, N, D) come from the kernel: CUDA (or Triton's CPU interpreter,
-    TRITON_INTERPRET=1, for the tests), fp32/bf16/fp16, D <= 256, and ZOO_FUSED_ROUTING != 0."""
-    on = x.is_cuda or os.environ.get("TRITON_INTERPRET") == "1"
+    """Whether ids for x (B, H, N, D) come from the kernel: NVIDIA CUDA (ROCm's Triton has no tf32x3
+    dots) or Triton's CPU interpreter (TRITON_INTERPRET=1, the tests), fp32/bf16/fp16, D <= 256, and
+    ZOO_FUSED_ROUTING != 0."""
+    on = (x.is_cuda and torch.version.hip is None) or os.environ.get("TRITON_INTERPRET") == "1"
     return (triton is not None and on and os.environ.get("ZOO_FUSED_ROUTING") != "0"
             and x.dtype in (torch.float32, torch.bfloat16, torch.float16) and x.shape[-1] <= MAX_D
             and triton.cdiv(x.shape[2], block_m(x.shape[-1])) <= 65535)
@@ -73,11 +75,13 @@ def launch(x: Tensor, w: Tensor, out: Tensor, signed: bool, rows: int = 0, block
     B, H, N, D = x.shape
     rows = rows or block_m(D)
     grid = (B * H, triton.cdiv(N, rows), out.shape[0])
-    _kernel[grid](x, w, out, N, w.shape[-1] // out.shape[0], H,
-                  x.stride(0), x.stride(1), x.stride(2), w.stride(0) if w.shape[0] > 1 else 0, w.stride(1),
-                  w.stride(2), out.stride(0), out.stride(1), out.stride(2),
-                  D=D, BLOCK_D=max(16, triton.next_power_of_2(D)), BLOCK_M=rows, BLOCK_C=block_c,
-                  SIGNED=signed, PRECISION=precision, num_warps=num_warps)
+    # Triton launches on the current GPU, which need not be x's
+    with torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext():
+        _kernel[grid](x, w, out, N, w.shape[-1] // out.shape[0], H,
+                      x.stride(0), x.stride(1), x.stride(2), w.stride(0) if w.shape[0] > 1 else 0, w.stride(1),
+                      w.stride(2), out.stride(0), out.stride(1), out.stride(2),
+                      D=D, BLOCK_D=max(16, triton.next_power_of_2(D)), BLOCK_M=rows, BLOCK_C=block_c,
+                      SIGNED=signed, PRECISION=precision, num_warps=num_warps)
 
 
 if triton is not None:
@@ -86,7 +90,7 @@ if triton is not None:
                 D: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_C: tl.constexpr,
                 SIGNED: tl.constexpr, PRECISION: tl.constexpr):
         bh = tl.program_id(0)
-        g = tl.program_id(2)
+        g = tl.program_id(2).to(tl.int64)
         b = (bh // H).to(tl.int64)
         h = (bh % H).to(tl.int64)
         rows = tl.program_id(1) * BLOCK_M + tl.arange(0, BLOCK_M)  # (BLOCK_M,)
