@@ -35,6 +35,9 @@ class BigBird(Pattern):
         _positive("global_blocks", self.global_blocks, 0)
         _positive("random_blocks", self.random_blocks, 0)
 
+    def global_rows(self) -> int:
+        return 0 if self.causal else self.global_blocks * self.block
+
     def block_table(self, n_blocks: int) -> Tensor:
         """Bool (n_blocks, n_blocks): which key block each query block may see."""
         return _bigbird_table(self.window_blocks, self.global_blocks, self.random_blocks, self.seed,

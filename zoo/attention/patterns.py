@@ -59,6 +59,11 @@ class Pattern:
         """How many distinct head behaviours the pattern has; n_heads must be a multiple."""
         return 1
 
+    def global_rows(self) -> int:
+        """Leading query rows that attend every key (bidirectional global tokens): the GPU runs them
+        by split-KV next to the pattern's BlockMask (kernels/global_rows.py)."""
+        return 0
+
     def allowed(self, g: Tensor, i: Tensor, j: Tensor, gq: Tensor | None = None, gk: Tensor | None = None) -> Tensor:
         """Truth on absolute positions (broadcasting int64 tensors); g is the head group."""
         raise NotImplementedError(f"{self.name} is data-dependent: it has no static token mask")
@@ -353,6 +358,9 @@ class Longformer(Pattern):
     def __post_init__(self):
         _positive("window", self.window, 1)
         _positive("global_tokens", self.global_tokens, 0)
+
+    def global_rows(self) -> int:
+        return 0 if self.causal else self.global_tokens
 
     def allowed(self, g, i, j, gq=None, gk=None):
         gq = i < self.global_tokens if gq is None else gq

@@ -26,6 +26,7 @@ from torch import Tensor
 
 from ..layout import Component
 from ..patterns import runs_fused
+from . import global_rows
 from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, component_structure, flex_complete, flex_params,
                          from_kv_blocks, listed_blocks, ordered, raise_recompile_limits)
 from .classes import (class_layout, class_mask_mod, class_split, from_classes, local_component, runs_as_classes,
@@ -260,6 +261,10 @@ def fused_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: flo
     B, H, n_q, _ = q.shape
     block = block or fused_block(q.device, q.dtype, n_q, q.shape[-1])
     n_k = k.shape[2]
+    rows = global_rows.split_rows(pattern, n_q, n_k, k_start) if flex_complete(q) else 0
+    if rows:
+        return global_rows.attention(q, k, v, pattern, rows, block, fused_flex_attention, scale=scale,
+                                     key_padding_mask=key_padding_mask, kernel_options=kernel_options)
     dev = str(q.device)
     kpm = None if key_padding_mask is None else key_padding_mask.bool()
     bm = _fused_structure(pattern, n_q, n_k, H, k_start, block, dev, kpm is not None)

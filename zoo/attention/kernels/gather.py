@@ -187,16 +187,28 @@ def scatter_rows(x: Tensor, g: Gathered, n_q: int, n_heads: int, fill: float) ->
     return put_heads(rows, g.heads, g.head_subset, n_heads, fill)
 
 
+def _weights(lses: Tensor) -> tuple[Tensor, Tensor]:
+    """Stacked piece lses (C, …) -> each piece's softmax weight (C, …) (0 where it had no key) and
+    the merged lse (…) (-inf where no piece had one)."""
+    lse = torch.nan_to_num(lses, neginf=_NEG)
+    total = torch.logsumexp(lse, dim=0)
+    finite = torch.isfinite(lses)
+    return torch.where(finite, torch.exp(lse - total), 0.0), torch.where(finite.any(0), total, float("-inf"))
+
+
 def _merge(outs: tuple[Tensor, ...], lses: tuple[Tensor, ...], dtype: torch.dtype | None) -> tuple[Tensor, Tensor]:
     """outs (B,H,N,D) and lses (B,H,N) per piece -> merged (out cast to dtype, lse)."""
-    lse = torch.stack([torch.nan_to_num(t, neginf=_NEG) for t in lses])  # (C, B, H, N)
-    total = torch.logsumexp(lse, dim=0)  # (B, H, N)
-    finite = torch.stack([torch.isfinite(t) for t in lses])  # (C, B, H, N)
-    w = torch.where(finite, torch.exp(lse - total), 0.0)
-    out = sum(w[c][..., None] * outs[c] for c in range(len(outs)))  # (B, H, N, D)
-    if dtype is not None:
-        out = out.to(dtype)
-    return out, torch.where(finite.any(0), total, float("-inf"))
+    w, lse = _weights(torch.stack(lses))  # (C, B, H, N), (B, H, N)
+    out = sum(w[c][..., None] * outs[c] for c in range(len(outs)))  # (B, H, N, D), no (C, …, D) stack
+    return (out if dtype is None else out.to(dtype)), lse
+
+
+def merge_stacked(outs: Tensor, lses: Tensor, dtype: torch.dtype | None = None) -> tuple[Tensor, Tensor]:
+    """Pieces already stacked, outs (C, …, D) and lses (C, …) -> merged (out cast to dtype, lse):
+    one reduction instead of a sum of C terms (split-KV rows, kernels/global_rows.py)."""
+    w, lse = _weights(lses)
+    out = (w[..., None] * outs).sum(0)
+    return (out if dtype is None else out.to(dtype)), lse
 
 
 @lru_cache(maxsize=None)

@@ -1,0 +1,94 @@
+"""Global query rows by split-KV (kernels/global_rows.py): the decomposition the GPU runs with two
+FlexAttention BlockMasks (the pattern without its global rows; the rows once per key split, merged
+by log-sum-exp), here with each BlockMask's pattern evaluated densely, against the
+reference on the whole pattern: forward, lse and gradients (CPU, fp64), padded or not."""
+import pytest
+import torch
+
+from zoo.attention import build, sparse_attention
+from zoo.attention.kernels import global_rows as gr
+
+PATTERNS = {"longformer": build("longformer", window=16, global_tokens=5),
+            "bigbird": build("bigbird", block=8, window_blocks=3, global_blocks=1, random_blocks=1)}
+
+
+def _attend(q, k, v, p, *, block, scale, key_padding_mask=None, kernel_options=None):
+    """One 'BlockMask' densely: the pattern's token mask -> (out, lse), lse differentiable as
+    FlexAttention's is on the GPU (rows with no key: zeros, -inf)."""
+    allowed = p.token_mask(q.shape[2], k.shape[2])  # (1, n_q, n_k)
+    if key_padding_mask is not None:
+        allowed = allowed & key_padding_mask[:, None, None, :]
+    s = (q @ k.transpose(-1, -2) * scale).masked_fill(~allowed, float("-inf"))
+    lse = torch.logsumexp(s, -1)
+    return torch.exp(s - lse[..., None]).nan_to_num(0.0) @ v, lse
+
+
+@pytest.mark.parametrize("name", list(PATTERNS))
+@pytest.mark.parametrize("n", [200, 192])
+@pytest.mark.parametrize("padded", [False, True])
+def test_split_rows_equal_the_pattern(monkeypatch, name, n, padded):
+    monkeypatch.setattr(gr, "SPLIT", 64)  # several splits at a CPU-sized length (the last one partial at 200)
+    p = PATTERNS[name]
+    rows = gr.split_rows(p, n, n, 0)
+    assert rows == p.global_rows() > 0
+    g = torch.Generator().manual_seed(n)
+    q, k, v = (torch.randn(2, 2, n, 8, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    kpm = None
+    if padded:
+        kpm = torch.ones(2, n, dtype=torch.bool)
+        kpm[0, -70:] = False  # the whole last split padded away
+        kpm[1, :3] = False  # some global keys padded
+    out, lse = gr.attention(q, k, v, p, rows, 16, _attend, scale=0.3, key_padding_mask=kpm)
+    want, want_lse = sparse_attention(q, k, v, p, backend="reference", key_padding_mask=kpm, scale=0.3,
+                                      return_lse=True)
+    torch.testing.assert_close(out, want)
+    torch.testing.assert_close(lse, want_lse)
+    do = torch.randn_like(out)
+    for a, b in zip(torch.autograd.grad(out, (q, k, v), do), torch.autograd.grad(want, (q, k, v), do)):
+        torch.testing.assert_close(a, b)
+
+
+def test_split_only_where_it_applies(monkeypatch):
+    lf = PATTERNS["longformer"]
+    n = gr.SPLIT + 1
+    assert gr.split_rows(lf, n, n, 0) == 5
+    assert gr.split_rows(lf, gr.SPLIT, gr.SPLIT, 0) == 0  # one split: nothing to parallelise
+    assert gr.split_rows(lf, n - 3, n, 0) == 0 and gr.split_rows(lf, n, n, 2) == 0  # a cache
+    assert gr.split_rows(build("longformer", window=16, global_tokens=5, causal=True), n, n, 0) == 0
+    assert gr.split_rows(build("sliding_window"), n, n, 0) == 0
+    monkeypatch.setenv("ZOO_SPLIT_GLOBAL_ROWS", "0")
+    assert gr.split_rows(lf, n, n, 0) == 0
+
+
+def test_without_rows_drops_exactly_the_rows():
+    p = PATTERNS["bigbird"]
+    w = gr.WithoutRows(inner=p, rows=8)
+    full, cut = p.token_mask(40), w.token_mask(40)
+    assert not cut[:, :8].any() and torch.equal(cut[:, 8:], full[:, 8:])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("name", ["longformer", "bigbird"])
+@pytest.mark.parametrize("padded", [False, True])
+def test_cuda_split_rows_match_the_one_blockmask(monkeypatch, name, padded):
+    """On FlexAttention's fused kernels at the benchmark's pattern parameters (16k tokens, bf16): the
+    split-KV rows and the one BlockMask (ZOO_SPLIT_GLOBAL_ROWS=0) agree, forward and gradients."""
+    monkeypatch.delenv("ZOO_FLEX_EAGER", raising=False)
+    p = {"longformer": build("longformer", window=512, global_tokens=32),
+         "bigbird": build("bigbird", block=64, window_blocks=3, global_blocks=1, random_blocks=3)}[name]
+    g = torch.Generator(device="cuda").manual_seed(0)
+    q, k, v = (torch.randn(2, 4, 16384, 64, device="cuda", dtype=torch.bfloat16, generator=g) for _ in range(3))
+    kpm = None
+    if padded:
+        kpm = torch.ones(2, 16384, dtype=torch.bool, device="cuda")
+        kpm[0, 10000:] = False
+    do = torch.randn_like(q)
+    got = []
+    for env in ("1", "0"):
+        monkeypatch.setenv("ZOO_SPLIT_GLOBAL_ROWS", env)
+        xs = [t.clone().requires_grad_() for t in (q, k, v)]
+        out = sparse_attention(*xs, p, backend="flex", key_padding_mask=kpm)
+        got.append((out, *torch.autograd.grad(out, xs, do)))
+    for a, b in zip(*got):
+        assert ((a.float() - b.float()).abs().max() / b.float().abs().max().clamp(min=1)).item() < 2e-2

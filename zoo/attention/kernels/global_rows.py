@@ -1,0 +1,97 @@
+"""Global query rows by split-KV (Longformer's and BigBird's global tokens, bidirectional, on the GPU).
+
+In one BlockMask a global query block walks every key block inside one thread block: at 65,536
+tokens 1,024 key blocks run serially while the rest of the grid has long finished (H200, run 27:
+Longformer 117 useful TFLOP/s at 64k against 224 for its sliding window alone). Here the
+pattern's BlockMask leaves its leading global rows out (``WithoutRows``), and those rows run as a
+second FlexAttention call whose queries are the rows repeated once per split of SPLIT keys: the
+query block of split s sees only split s's key blocks (``Splits``), so the splits run in parallel
+thread blocks and read k and v in place (no copies). Their (out, lse) merge by log-sum-exp into the
+rows' outputs, which replace the BlockMask's empty ones. ZOO_SPLIT_GLOBAL_ROWS=0 (read per call)
+keeps the one BlockMask.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+
+from ..patterns import Pattern
+from .gather import merge_stacked
+
+SPLIT = 1024  # keys per split: 16 key blocks of 64 per thread block
+
+
+@dataclass(frozen=True)
+class WithoutRows(Pattern):
+    """``inner`` without its first ``rows`` query rows (absolute positions < rows)."""
+
+    inner: Pattern | None = None
+    rows: int = 0
+    name: ClassVar[str] = "without_rows"
+
+    def head_groups(self) -> int:
+        return self.inner.head_groups()
+
+    def allowed(self, g, i, j, gq=None, gk=None):
+        return self.inner.allowed(g, i, j) & (i >= self.rows)
+
+    def mask_parts(self, n):
+        return _rows_from(self.inner.mask_parts(n), self.rows)
+
+    def kernel_mask_parts(self, n):
+        return _rows_from(self.inner.kernel_mask_parts(n), self.rows)
+
+    def _components(self, n_q, n_k, n_heads, k_start):  # the CPU reference (tests)
+        return [self._dense_component(n_q, n_k, k_start, mask=lambda b, h, i, j: self.allowed(h, i, j))]
+
+
+def _rows_from(parts: tuple, rows: int) -> tuple:
+    fn, bufs = parts
+    return (lambda g, i, j, *b: fn(g, i, j, *b) & (i >= rows)), bufs
+
+
+@dataclass(frozen=True)
+class Splits(Pattern):
+    """Queries: ``splits`` groups of ``rows`` (the last splits * rows positions of ``n`` keys, as
+    FlexAttention places fewer queries than keys); group s sees keys [s * SPLIT, (s + 1) * SPLIT)."""
+
+    n: int = 0
+    splits: int = 1
+    rows: int = 1
+    name: ClassVar[str] = "splits"
+
+    def allowed(self, g, i, j, gq=None, gk=None):
+        return j // SPLIT == (i - (self.n - self.splits * self.rows)) // self.rows
+
+    def _components(self, n_q, n_k, n_heads, k_start):  # the CPU reference (tests)
+        return [self._dense_component(n_q, n_k, k_start, mask=lambda b, h, i, j: self.allowed(h, i, j))]
+
+
+def split_rows(pattern: Pattern, n_q: int, n_k: int, k_start: int) -> int:
+    """How many leading rows to run by split-KV: the pattern's global rows, for self-attention over
+    more than one split, unless ZOO_SPLIT_GLOBAL_ROWS=0."""
+    if n_q != n_k or k_start or n_k <= SPLIT or os.environ.get("ZOO_SPLIT_GLOBAL_ROWS") == "0":
+        return 0
+    rows = min(pattern.global_rows(), n_q)
+    return rows if rows <= SPLIT // 4 else 0  # a few global tokens; more rows: the one BlockMask
+
+
+def attention(q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, rows: int, block: int, attend,
+              **kw) -> tuple[Tensor, Tensor]:
+    """``pattern`` over q (B, H, N, D), k, v with its first ``rows`` rows by split-KV -> (out, lse).
+    ``attend(q, k, v, pattern, block=..., **kw)`` runs one fused BlockMask -> (out, lse)."""
+    B, H, n, D = q.shape
+    out, lse = attend(q, k, v, WithoutRows(inner=pattern, rows=rows), block=block, **kw)  # rows < `rows` empty
+    padded = -(-rows // block) * block  # each split's rows fill whole query blocks
+    splits = -(-n // SPLIT)
+    qs = torch.nn.functional.pad(q[:, :, :rows], (0, 0, 0, padded - rows))  # (B, H, padded, D)
+    qs = qs[:, :, None].expand(B, H, splits, padded, D).flatten(2, 3)  # (B, H, splits * padded, D)
+    g_out, g_lse = attend(qs, k, v, Splits(n=n, splits=splits, rows=padded), block=block, **kw)
+    g_out = g_out.unflatten(2, (splits, padded))[:, :, :, :rows].movedim(2, 0)  # (splits, B, H, rows, Dv)
+    g_lse = g_lse.unflatten(2, (splits, padded))[..., :rows].movedim(2, 0)  # (splits, B, H, rows)
+    g_out, g_lse = merge_stacked(g_out, g_lse, out.dtype)
+    return torch.cat([g_out, out[:, :, rows:]], 2), torch.cat([g_lse, lse[:, :, rows:]], 2)
