@@ -92,3 +92,30 @@ def test_cuda_split_rows_match_the_one_blockmask(monkeypatch, name, padded):
         got.append((out, *torch.autograd.grad(out, xs, do)))
     for a, b in zip(*got):
         assert ((a.float() - b.float()).abs().max() / b.float().abs().max().clamp(min=1)).item() < 2e-2
+
+
+@pytest.mark.parametrize("name", list(PATTERNS))
+def test_dispatcher_splits_on_flex_unfused_path(eager_flex, monkeypatch, name):
+    """The dispatcher's flex path with FlexAttention's unfused CPU kernels (forward): past one split it
+    runs the real WithoutRows / Splits BlockMasks and mask_mods, equal to the one BlockMask and to the
+    reference, padded or not."""
+    p = PATTERNS[name]
+    n = gr.SPLIT + 77
+    g = torch.Generator().manual_seed(1)
+    q, k, v = (torch.randn(2, 2, n, 8, generator=g) for _ in range(3))
+    kpm = torch.ones(2, n, dtype=torch.bool)
+    kpm[0, gr.SPLIT:] = False  # the whole last split
+    kpm[1, :2] = False  # global keys
+    calls = []
+    real = gr.attention
+    monkeypatch.setattr(gr, "attention", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    with torch.no_grad():
+        for mask in (None, kpm):
+            want = sparse_attention(q, k, v, p, backend="reference", key_padding_mask=mask)
+            got = sparse_attention(q, k, v, p, backend="flex", key_padding_mask=mask)
+            monkeypatch.setenv("ZOO_SPLIT_GLOBAL_ROWS", "0")
+            one = sparse_attention(q, k, v, p, backend="flex", key_padding_mask=mask)
+            monkeypatch.delenv("ZOO_SPLIT_GLOBAL_ROWS")
+            torch.testing.assert_close(got, want, atol=2e-5, rtol=2e-5)
+            torch.testing.assert_close(got, one, atol=2e-5, rtol=2e-5)
+    assert len(calls) == 2  # the split ran (and only without ZOO_SPLIT_GLOBAL_ROWS=0)

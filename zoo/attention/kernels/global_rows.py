@@ -8,7 +8,8 @@ second FlexAttention call whose queries are the rows repeated once per split of 
 query block of split s sees only split s's key blocks (``Splits``), so the splits run in parallel
 thread blocks and read k and v in place (no copies). Their (out, lse) merge by log-sum-exp into the
 rows' outputs, which replace the BlockMask's empty ones. ZOO_SPLIT_GLOBAL_ROWS=0 (read per call)
-keeps the one BlockMask.
+keeps the one BlockMask, as do compiled blocks that run attention inside their own graph
+(``fused_block_mask``: one BlockMask, no second call).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import torch
 from torch import Tensor
 
 from ..patterns import Pattern
-from .gather import merge_stacked
+from .gather import merge_stacked, plumbing
 
 SPLIT = 1024  # keys per split: 16 key blocks of 64 per thread block
 
@@ -91,7 +92,13 @@ def attention(q: Tensor, k: Tensor, v: Tensor, pattern: Pattern, rows: int, bloc
     qs = torch.nn.functional.pad(q[:, :, :rows], (0, 0, 0, padded - rows))  # (B, H, padded, D)
     qs = qs[:, :, None].expand(B, H, splits, padded, D).flatten(2, 3)  # (B, H, splits * padded, D)
     g_out, g_lse = attend(qs, k, v, Splits(n=n, splits=splits, rows=padded), block=block, **kw)
-    g_out = g_out.unflatten(2, (splits, padded))[:, :, :, :rows].movedim(2, 0)  # (splits, B, H, rows, Dv)
-    g_lse = g_lse.unflatten(2, (splits, padded))[..., :rows].movedim(2, 0)  # (splits, B, H, rows)
+    return plumbing(_put_rows, q.is_cuda, out.numel())(g_out, g_lse, out, lse, splits, rows)
+
+
+def _put_rows(g_out: Tensor, g_lse: Tensor, out: Tensor, lse: Tensor, splits: int, rows: int) -> tuple[Tensor, Tensor]:
+    """The split rows' pieces (B, H, splits * padded[, Dv]) merged into the first ``rows`` rows of
+    (out (B, H, N, Dv), lse (B, H, N)); one compiled graph on the GPU at long lengths."""
+    g_out = g_out.unflatten(2, (splits, -1))[:, :, :, :rows].movedim(2, 0)  # (splits, B, H, rows, Dv)
+    g_lse = g_lse.unflatten(2, (splits, -1))[..., :rows].movedim(2, 0)  # (splits, B, H, rows)
     g_out, g_lse = merge_stacked(g_out, g_lse, out.dtype)
     return torch.cat([g_out, out[:, :, rows:]], 2), torch.cat([g_lse, lse[:, :, rows:]], 2)
