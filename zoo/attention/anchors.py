@@ -35,9 +35,8 @@ def assign(x_unit: Tensor, anchors: Tensor) -> Tensor:
 
 def nearest(k: Tensor, anchors: Tensor) -> Tensor:
     """Nearest anchor of raw keys k (B, H, N, D) -> (B, H, N) = assign(unit(k), anchors) (int32 from the
-    kernel, int64 from torch). The key's
-    norm does not change its argmax, so on the GPU the fused kernel takes k as it is (no unit keys,
-    no (B, H, N, A) scores in memory)."""
+    kernel, int64 from torch). The key's norm does not change its argmax, so on the GPU the fused
+    kernel takes k as it is (no unit keys, no (B, H, N, A) scores in memory)."""
     if not argmax_proj.enabled(k):
         return assign(unit(k), anchors)
     a = F.normalize(anchors.detach().float(), dim=-1).transpose(-1, -2)  # (B|., H, D, A)
