@@ -48,10 +48,10 @@ def enabled(x: Tensor) -> bool:
 
 
 def argmax_proj(x: Tensor, w: Tensor, groups: int, signed: bool) -> Tensor:
-    """x (B, H, N, D), w (H, D, groups * C) or (B, H, D, groups * C) -> ids (groups, B, H, N) int32 (the
-    stable sort that follows takes half the time of int64's):
-    per group g, argmax over c of x . w[..., g * C + c], or with ``signed`` over [x w, -x w] (ids in
-    [0, 2C), the first half winning ties). Call only where ``enabled(x)``."""
+    """x (B, H, N, D), w (H, D, groups * C) or (B, H, D, groups * C) -> ids (groups, B, H, N): per group
+    g, argmax over c of x . w[..., g * C + c], or with ``signed`` over [x w, -x w] (ids in [0, 2C), the
+    first half winning ties). int32: the stable sort that follows takes half of int64's time. Call
+    only where ``enabled(x)``."""
     B, H, N, D = x.shape
     if w.dim() == 3:
         w = w[None]

@@ -27,7 +27,16 @@ SPLIT = 1024  # keys per split: 16 key blocks of 64 per thread block
 
 
 @dataclass(frozen=True)
-class WithoutRows(Pattern):
+class _ByMask(Pattern):
+    """A kernel-side pattern defined by ``allowed`` alone; its reference piece (CPU tests) is one dense
+    piece under that mask."""
+
+    def _components(self, n_q, n_k, n_heads, k_start):
+        return [self._dense_component(n_q, n_k, k_start, mask=lambda b, h, i, j: self.allowed(h, i, j))]
+
+
+@dataclass(frozen=True)
+class WithoutRows(_ByMask):
     """``inner`` without its first ``rows`` query rows (absolute positions < rows)."""
 
     inner: Pattern | None = None
@@ -46,9 +55,6 @@ class WithoutRows(Pattern):
     def kernel_mask_parts(self, n):
         return _rows_from(self.inner.kernel_mask_parts(n), self.rows)
 
-    def _components(self, n_q, n_k, n_heads, k_start):  # the CPU reference (tests)
-        return [self._dense_component(n_q, n_k, k_start, mask=lambda b, h, i, j: self.allowed(h, i, j))]
-
 
 def _rows_from(parts: tuple, rows: int) -> tuple:
     fn, bufs = parts
@@ -56,7 +62,7 @@ def _rows_from(parts: tuple, rows: int) -> tuple:
 
 
 @dataclass(frozen=True)
-class Splits(Pattern):
+class Splits(_ByMask):
     """Queries: ``splits`` groups of ``rows`` (the last splits * rows positions of ``n`` keys, as
     FlexAttention places fewer queries than keys); group s sees keys [s * SPLIT, (s + 1) * SPLIT)."""
 
@@ -67,9 +73,6 @@ class Splits(Pattern):
 
     def allowed(self, g, i, j, gq=None, gk=None):
         return j // SPLIT == (i - (self.n - self.splits * self.rows)) // self.rows
-
-    def _components(self, n_q, n_k, n_heads, k_start):  # the CPU reference (tests)
-        return [self._dense_component(n_q, n_k, k_start, mask=lambda b, h, i, j: self.allowed(h, i, j))]
 
 
 def split_rows(pattern: Pattern, n_q: int, n_k: int, k_start: int) -> int:
