@@ -125,15 +125,28 @@ def _near_ties(got, want, scores, tol=1e-4):
         assert (pick(got) - pick(want)).abs().max().item() <= tol
 
 
+def test_precision_choice(monkeypatch):
+    k = torch.randn(1, 1, 4, 8, dtype=torch.bfloat16)
+    assert ap.precision(k) == "tf32x3"
+    monkeypatch.setenv("ZOO_ARGMAX_PRECISION", "bf16x3")
+    assert ap.precision(k) == "tf32x3"  # bf16 dots only on the GPU (the interpreter's are wrong)
+    monkeypatch.setenv("ZOO_ARGMAX_PRECISION", "fp8")
+    with pytest.raises(ValueError, match="ZOO_ARGMAX_PRECISION must be one of"):
+        ap.precision(k)
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_cuda_kernel_agrees_with_fp32_torch_up_to_near_ties(monkeypatch):
+@pytest.mark.parametrize("prec", ap.PRECISIONS)
+def test_cuda_kernel_agrees_with_fp32_torch_up_to_near_ties(monkeypatch, prec):
     """At the benchmark's shape (16k tokens, 64 x 16 heads' keys in bf16), lsh buckets and nearest anchors
-    from the compiled kernel against torch's fp32 ones."""
+    from the compiled kernel against torch's fp32 ones, at each dot precision."""
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
     monkeypatch.delenv("ZOO_FUSED_ROUTING", raising=False)
+    monkeypatch.setenv("ZOO_ARGMAX_PRECISION", prec)
     g = torch.Generator(device="cuda").manual_seed(0)
     k = torch.randn(4, 16, 16384, 64, device="cuda", dtype=torch.bfloat16, generator=g)
+    assert ap.precision(k) == prec
     rot = lsh_rotations(0, 16, 64, 2, 256, "cuda").flatten(2)
     scores = torch.einsum("bhnd,hdr->bhnr", k.double(), rot.double()).unflatten(-1, (2, -1))
     scores = torch.cat([scores, -scores], -1).permute(3, 0, 1, 2, 4)  # (rounds, B, H, N, nb)

@@ -2,6 +2,8 @@
 FlexAttention BlockMasks (the pattern without its global rows; the rows once per key split, merged
 by log-sum-exp), here with each BlockMask's pattern evaluated densely, against the
 reference on the whole pattern: forward, lse and gradients (CPU, fp64), padded or not."""
+import os
+
 import pytest
 import torch
 
@@ -28,8 +30,9 @@ def _attend(q, k, v, p, *, block, scale, key_padding_mask=None, kernel_options=N
 @pytest.mark.parametrize("padded", [False, True])
 def test_split_rows_equal_the_pattern(monkeypatch, name, n, padded):
     monkeypatch.setattr(gr, "SPLIT", 64)  # several splits at a CPU-sized length (the last one partial at 200)
+    monkeypatch.setattr(gr, "MIN_TOKENS", 0)
     p = PATTERNS[name]
-    rows = gr.split_rows(p, n, n, 0)
+    rows = gr.split_rows(p, n, n, 0, grad=False)
     assert rows == p.global_rows() > 0
     g = torch.Generator().manual_seed(n)
     q, k, v = (torch.randn(2, 2, n, 8, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3))
@@ -50,14 +53,17 @@ def test_split_rows_equal_the_pattern(monkeypatch, name, n, padded):
 
 def test_split_only_where_it_applies(monkeypatch):
     lf = PATTERNS["longformer"]
-    n = gr.SPLIT + 1
-    assert gr.split_rows(lf, n, n, 0) == 5
-    assert gr.split_rows(lf, gr.SPLIT, gr.SPLIT, 0) == 0  # one split: nothing to parallelise
-    assert gr.split_rows(lf, n - 3, n, 0) == 0 and gr.split_rows(lf, n, n, 2) == 0  # a cache
-    assert gr.split_rows(build("longformer", window=16, global_tokens=5, causal=True), n, n, 0) == 0
-    assert gr.split_rows(build("sliding_window"), n, n, 0) == 0
+    n = gr.MIN_TOKENS
+    assert gr.split_rows(lf, n, n, 0, grad=False) == 5
+    assert gr.split_rows(lf, n, n, 0, grad=True) == 0  # with gradients the split lost on the H200
+    assert gr.split_rows(lf, n - 1, n - 1, 0, grad=False) == 0  # below MIN_TOKENS
+    monkeypatch.setattr(gr, "MIN_TOKENS", 0)
+    assert gr.split_rows(lf, gr.SPLIT, gr.SPLIT, 0, grad=False) == 0  # one split: nothing to parallelise
+    assert gr.split_rows(lf, n - 3, n, 0, grad=False) == 0 and gr.split_rows(lf, n, n, 2, grad=False) == 0  # a cache
+    assert gr.split_rows(build("longformer", window=16, global_tokens=5, causal=True), n, n, 0, grad=False) == 0
+    assert gr.split_rows(build("sliding_window"), n, n, 0, grad=False) == 0
     monkeypatch.setenv("ZOO_SPLIT_GLOBAL_ROWS", "0")
-    assert gr.split_rows(lf, n, n, 0) == 0
+    assert gr.split_rows(lf, n, n, 0, grad=False) == 0
 
 
 def test_without_rows_drops_exactly_the_rows():
@@ -73,8 +79,11 @@ def test_without_rows_drops_exactly_the_rows():
 @pytest.mark.parametrize("padded", [False, True])
 def test_cuda_split_rows_match_the_one_blockmask(monkeypatch, name, padded):
     """On FlexAttention's fused kernels at the benchmark's pattern parameters (16k tokens, bf16): the
-    split-KV rows and the one BlockMask (ZOO_SPLIT_GLOBAL_ROWS=0) agree, forward and gradients."""
+    split-KV rows (forced: without gradients and from MIN_TOKENS on by default) and the one BlockMask
+    (ZOO_SPLIT_GLOBAL_ROWS=0) agree, forward and gradients."""
     monkeypatch.delenv("ZOO_FLEX_EAGER", raising=False)
+    monkeypatch.setattr(gr, "split_rows", lambda p, n_q, n_k, k_start, grad: p.global_rows()
+                        if os.environ["ZOO_SPLIT_GLOBAL_ROWS"] == "1" else 0)
     p = {"longformer": build("longformer", window=512, global_tokens=32),
          "bigbird": build("bigbird", block=64, window_blocks=3, global_blocks=1, random_blocks=3)}[name]
     g = torch.Generator(device="cuda").manual_seed(0)
@@ -96,9 +105,10 @@ def test_cuda_split_rows_match_the_one_blockmask(monkeypatch, name, padded):
 
 @pytest.mark.parametrize("name", list(PATTERNS))
 def test_dispatcher_splits_on_flex_unfused_path(eager_flex, monkeypatch, name):
-    """The dispatcher's flex path with FlexAttention's unfused CPU kernels (forward): past one split it
-    runs the real WithoutRows / Splits BlockMasks and mask_mods, equal to the one BlockMask and to the
-    reference, padded or not."""
+    """The dispatcher's flex path with FlexAttention's unfused CPU kernels (forward without gradients):
+    past one split it runs the real WithoutRows / Splits BlockMasks and mask_mods, equal to the one
+    BlockMask and to the reference, padded or not."""
+    monkeypatch.setattr(gr, "MIN_TOKENS", 0)
     p = PATTERNS[name]
     n = gr.SPLIT + 77
     g = torch.Generator().manual_seed(1)
@@ -119,3 +129,9 @@ def test_dispatcher_splits_on_flex_unfused_path(eager_flex, monkeypatch, name):
             torch.testing.assert_close(got, want, atol=2e-5, rtol=2e-5)
             torch.testing.assert_close(got, one, atol=2e-5, rtol=2e-5)
     assert len(calls) == 2  # the split ran (and only without ZOO_SPLIT_GLOBAL_ROWS=0)
+    asked = []
+    real_rows = gr.split_rows
+    monkeypatch.setattr(gr, "split_rows", lambda *a, **kw: asked.append(a[-1]) or real_rows(*a, **kw))
+    with pytest.raises(NotImplementedError):  # FlexAttention has no CPU backward; the split was declined first
+        sparse_attention(q.requires_grad_(), k, v, p, backend="flex")
+    assert asked == [True] and len(calls) == 2  # not where autograd records the call

@@ -190,17 +190,16 @@ def _env(var: str | None = None, value: str = "1"):
 def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
     """The paths the dispatcher does not take, timed in the same process: a fused pattern's
     component pieces (rows "zoo_components") and, where the default runs it on 64-token blocks, its
-    BlockMask on 128-token ones ("zoo_block128", ZOO_FLEX_BLOCK=128) and, where its global rows run by
-    split-KV (kernels/global_rows.py), the one BlockMask with them inside ("zoo_one_blockmask"); for a
+    BlockMask on 128-token ones ("zoo_block128", ZOO_FLEX_BLOCK=128); for a
     pattern that fuses by family but runs as class heads at this length (dilated r = 2), its BlockMask
     ("zoo_fused"); for
     component-path patterns the plumbing as it was before session 8, index gathers and the eager
     merge ("zoo_eager_plumbing"); for routed patterns (sorted since session 20) the component path
-    ("zoo_components"), the sorted path's eager plumbing ("zoo_eager_plumbing") and its routing in torch
-    instead of the fused argmax kernel ("zoo_torch_routing": a near-tie bucket may differ); and, where
+    ("zoo_components"), the sorted path's eager plumbing ("zoo_eager_plumbing"), its routing in torch
+    instead of the fused argmax kernel ("zoo_torch_routing": a near-tie bucket may differ) and the
+    kernel's dots as three bf16 products ("zoo_bf16x3_routing", ZOO_ARGMAX_PRECISION=bf16x3); and, where
     residue classes run as heads (kernels/classes.py), the transpose gathers they replaced
     ("zoo_class_gather")."""
-    from zoo.attention.kernels import global_rows
     from zoo.attention.kernels.flex import flex_attention
     n, b = q.shape[2], q.shape[0]
     comps = None if p.data_dependent else p.components(n, n, H)
@@ -213,10 +212,6 @@ def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
             alts.append(("zoo_block128", "fused, 128-token blocks (ZOO_FLEX_BLOCK=128)", ours,
                          ("ZOO_FLEX_BLOCK", "128")))
             tiles["zoo_block128"] = block_pairs(p, n, H, block=128, device=q.device)
-        if global_rows.split_rows(p, n, n, 0):
-            alts.append(("zoo_one_blockmask", "fused, global rows in the BlockMask (ZOO_SPLIT_GLOBAL_ROWS=0)", ours,
-                         ("ZOO_SPLIT_GLOBAL_ROWS", "0")))
-            tiles["zoo_one_blockmask"] = blocks
     elif runs_fused(p):
         alts = [("zoo_fused", "fused, ZOO_NO_CLASS_HEADS=1", ours, ("ZOO_NO_CLASS_HEADS",)), class_gather]
     elif p.data_dependent:  # routed chunk bands run in sorted order (kernels/routed.py) since session 20
@@ -224,7 +219,9 @@ def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
                 ("zoo_eager_plumbing", "sorted, ZOO_EAGER_PLUMBING=1 (no compiled gathers / merge)", ours,
                  ("ZOO_EAGER_PLUMBING",)),
                 ("zoo_torch_routing", "sorted, ZOO_FUSED_ROUTING=0 (torch hashing / anchor assignment)", ours,
-                 ("ZOO_FUSED_ROUTING", "0"))]
+                 ("ZOO_FUSED_ROUTING", "0")),
+                ("zoo_bf16x3_routing", "sorted, ZOO_ARGMAX_PRECISION=bf16x3 (the routing kernel's dots in bf16)", ours,
+                 ("ZOO_ARGMAX_PRECISION", "bf16x3"))]
     else:
         alts = [("zoo_eager_plumbing", "components, ZOO_EAGER_PLUMBING=1", ours, ("ZOO_EAGER_PLUMBING",))]
         if comps is not None and any(c.per_class for c in comps):

@@ -11,6 +11,10 @@ scores differ from torch's fp32 GEMM in the last bits (another summation order),
 pick the other bucket, which LSH's and nearest-anchor semantics leave open anyway.
 
 ZOO_FUSED_ROUTING=0 (read per call) turns it off (the eager / compiled torch code instead).
+ZOO_ARGMAX_PRECISION=bf16x3 (bf16 keys only, GPU only) takes the dots as three bf16 products instead:
+bf16 keys are exact in bf16 and w = w1 + w2 + w3 in bf16 holds fp32's 24 bits, so the scores keep
+fp32's accuracy at half of tf32x3's tensor-core cost. Triton's CPU interpreter computes bf16 dots
+wrongly, so it is measured and tested on the GPU only (benchmarks/jobs/s22_gpu_diag.py).
 """
 from __future__ import annotations
 
@@ -47,6 +51,18 @@ def enabled(x: Tensor) -> bool:
             and triton.cdiv(x.shape[2], block_m(x.shape[-1])) <= 65535)
 
 
+PRECISIONS = ("tf32x3", "bf16x3")
+
+
+def precision(x: Tensor) -> str:
+    """The dot precision for keys x: ZOO_ARGMAX_PRECISION where it applies (bf16x3 needs bf16 keys on the
+    GPU), else tf32x3."""
+    want = os.environ.get("ZOO_ARGMAX_PRECISION", "tf32x3")
+    if want not in PRECISIONS:
+        raise ValueError(f"ZOO_ARGMAX_PRECISION must be one of {PRECISIONS}, got {want!r}")
+    return want if want == "tf32x3" or (x.is_cuda and x.dtype == torch.bfloat16) else "tf32x3"
+
+
 def argmax_proj(x: Tensor, w: Tensor, groups: int, signed: bool) -> Tensor:
     """x (B, H, N, D), w (H, D, groups * C) or (B, H, D, groups * C) -> ids (groups, B, H, N): per group
     g, argmax over c of x . w[..., g * C + c], or with ``signed`` over [x w, -x w] (ids in [0, 2C), the
@@ -64,7 +80,7 @@ def argmax_proj(x: Tensor, w: Tensor, groups: int, signed: bool) -> Tensor:
     w = w.detach().to(torch.float32).contiguous()
     out = torch.empty(groups, B, H, N, dtype=torch.int32, device=x.device)
     if out.numel():
-        launch(x, w, out, signed)
+        launch(x, w, out, signed, precision=precision(x))
     return out
 
 
@@ -96,7 +112,8 @@ if triton is not None:
         rows = tl.program_id(1) * BLOCK_M + tl.arange(0, BLOCK_M)  # (BLOCK_M,)
         dd = tl.arange(0, BLOCK_D)
         x = tl.load(x_ptr + b * sx_b + h * sx_h + rows[:, None].to(tl.int64) * sx_n + dd[None, :],
-                    mask=(rows[:, None] < N) & (dd[None, :] < D), other=0.0).to(tl.float32)  # (BLOCK_M, BLOCK_D)
+                    mask=(rows[:, None] < N) & (dd[None, :] < D), other=0.0)  # (BLOCK_M, BLOCK_D)
+        x = x.to(tl.bfloat16) if PRECISION == "bf16x3" else x.to(tl.float32)
         w_base = w_ptr + b * sw_b + h * sw_h + g * C
         hi = tl.full((BLOCK_M,), float("-inf"), tl.float32)
         lo = tl.full((BLOCK_M,), float("inf"), tl.float32)
@@ -107,7 +124,15 @@ if triton is not None:
             ok = cols < C
             w = tl.load(w_base + dd[:, None] * sw_d + cols[None, :], mask=(dd[:, None] < D) & ok[None, :],
                         other=0.0)  # (BLOCK_D, BLOCK_C)
-            s = tl.dot(x, w, input_precision=PRECISION)  # (BLOCK_M, BLOCK_C)
+            if PRECISION == "bf16x3":  # w = w1 + w2 + w3 exactly in bf16; x exact; the small terms first
+                w1 = w.to(tl.bfloat16)
+                r = w - w1.to(tl.float32)
+                w2 = r.to(tl.bfloat16)
+                s = tl.dot(x, (r - w2.to(tl.float32)).to(tl.bfloat16))
+                s = tl.dot(x, w2, s)
+                s = tl.dot(x, w1, s)  # (BLOCK_M, BLOCK_C)
+            else:
+                s = tl.dot(x, w, input_precision=PRECISION)  # (BLOCK_M, BLOCK_C)
             t, t_at = tl.max(tl.where(ok[None, :], s, float("-inf")), axis=1, return_indices=True,
                              return_indices_tie_break_left=True)
             take = t > hi  # strict: an earlier tile keeps a tie

@@ -261,7 +261,8 @@ def fused_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: flo
     B, H, n_q, _ = q.shape
     block = block or fused_block(q.device, q.dtype, n_q, q.shape[-1])
     n_k = k.shape[2]
-    rows = global_rows.split_rows(pattern, n_q, n_k, k_start) if flex_complete(q) else 0
+    grad = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v))
+    rows = global_rows.split_rows(pattern, n_q, n_k, k_start, grad) if flex_complete(q) else 0
     if rows:
         return global_rows.attention(q, k, v, pattern, rows, block, fused_flex_attention, scale=scale,
                                      key_padding_mask=key_padding_mask, kernel_options=kernel_options)

@@ -7,9 +7,14 @@ pattern's BlockMask leaves its leading global rows out (``WithoutRows``), and th
 second FlexAttention call whose queries are the rows repeated once per split of SPLIT keys: the
 query block of split s sees only split s's key blocks (``Splits``), so the splits run in parallel
 thread blocks and read k and v in place (no copies). Their (out, lse) merge by log-sum-exp into the
-rows' outputs, which replace the BlockMask's empty ones. ZOO_SPLIT_GLOBAL_ROWS=0 (read per call)
-keeps the one BlockMask, as do compiled blocks that run attention inside their own graph
-(``fused_block_mask``: one BlockMask, no second call).
+rows' outputs, which replace the BlockMask's empty ones.
+
+Forward only (no autograd graph: evaluation, generation) and from MIN_TOKENS on: with gradients the
+split lost on the H200 (run 42: Longformer fwd+bwd 4.75 vs 4.49 ms at 64k, 3.69 vs 3.05 at 16k;
+BigBird 4.82 vs 4.49, 4.17 vs 3.56) although its forward won at 64k (0.80 vs 1.54 ms, 1.12 vs 1.42):
+the rows' call writes whole dk and dv that autograd then adds to the BlockMask's. ZOO_SPLIT_GLOBAL_ROWS=0
+(read per call) keeps the one BlockMask always, as do compiled blocks that run attention inside their
+own graph (``fused_block_mask``: one BlockMask, no second call).
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from ..patterns import Pattern
 from .gather import merge_stacked, plumbing
 
 SPLIT = 1024  # keys per split: 16 key blocks of 64 per thread block
+MIN_TOKENS = 32 * SPLIT  # H200 forward (run 42): BigBird lost at 16k (1.10 vs 0.98 ms), both won at 64k
 
 
 @dataclass(frozen=True)
@@ -75,10 +81,12 @@ class Splits(_ByMask):
         return j // SPLIT == (i - (self.n - self.splits * self.rows)) // self.rows
 
 
-def split_rows(pattern: Pattern, n_q: int, n_k: int, k_start: int) -> int:
-    """How many leading rows to run by split-KV: the pattern's global rows, for self-attention over
-    more than one split, unless ZOO_SPLIT_GLOBAL_ROWS=0."""
-    if n_q != n_k or k_start or n_k <= SPLIT or os.environ.get("ZOO_SPLIT_GLOBAL_ROWS") == "0":
+def split_rows(pattern: Pattern, n_q: int, n_k: int, k_start: int, grad: bool) -> int:
+    """How many leading rows to run by split-KV: the pattern's global rows, for self-attention over at
+    least MIN_TOKENS without gradients (``grad``: autograd records this call), unless
+    ZOO_SPLIT_GLOBAL_ROWS=0."""
+    if (grad or n_q != n_k or k_start or n_k < max(MIN_TOKENS, SPLIT + 1)
+            or os.environ.get("ZOO_SPLIT_GLOBAL_ROWS") == "0"):
         return 0
     rows = min(pattern.global_rows(), n_q)
     return rows if rows <= SPLIT // 4 else 0  # a few global tokens; more rows: the one BlockMask
