@@ -35,3 +35,17 @@ def test_latest_skips_profile_rows():
                     {"path": "components", "rows": [dict(impl="zoo", pattern="strided", N=16384, profile=[])]}]}
     row, run = latest(doc, impl="zoo", pattern="strided", N=16384)
     assert row is timed and run is doc["runs"][0]
+
+
+def test_superseded_rows_give_no_times():
+    """A row of a path the dispatcher no longer takes stays in its run's table but not in the summaries."""
+    from zoo.bench import attention_runs_markdown, latest
+    old = dict(impl="zoo", pattern="bigbird", N=16384, fwdbwd_ms=3.0)
+    doc = {"gpu": "g", "torch": "t", "triton": "tr", "shapes": "s",
+           "runs": [{"path": "fused", "note": "a", "command": "c", "date": "d", "rows": [old]},
+                    {"path": "fused", "note": "b", "command": "c", "date": "d",
+                     "rows": [dict(old, fwdbwd_ms=4.0, superseded="split rows, default at abc only")]}]}
+    row, _ = latest(doc, impl="zoo", pattern="bigbird", N=16384)
+    assert row is old
+    md = attention_runs_markdown(doc)
+    assert "zoo (superseded path)" in md and "split rows, default at abc only" in md

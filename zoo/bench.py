@@ -188,6 +188,7 @@ def attention_markdown(doc: dict) -> str:
                          f"{r['error'][:80].replace('|', '/')} | | | | | |")
             continue
         impl = r["impl"] + (f" ({r['path']})" if r.get("path") else "") + (f" vs {r['peer_of']}" if r.get("peer_of") else "")
+        impl += " (superseded path)" if r.get("superseded") else ""
         lines.append(f"| {impl} | {r.get('pattern', '')} | "
                      f"{r.get('N', '')} | {r.get('B', '')} | {f(r.get('density'), 4)} | {f(r.get('fwd_ms'))} | "
                      f"{f(r.get('fwdbwd_ms'))} | {f(r.get('useful_tflops_fwdbwd'), 0)} | "
@@ -203,6 +204,8 @@ def attention_runs_markdown(doc: dict) -> str:
              "block TFLOP/s count every tile the kernel computes.", ""]
     for i, run in enumerate(doc["runs"], 1):
         noisy = [f"**Timings not used in the summaries (noisy run):** {run['noisy']}", ""] if run.get("noisy") else []
+        noisy += sorted({f"**Rows marked superseded path, not used in the summaries:** {r['superseded']}"
+                         for r in run["rows"] if r.get("superseded")}) + [""] * any(r.get("superseded") for r in run["rows"])
         parts += [f"## Run {i}: {run['path']} path", "", run["note"], "", *noisy,
                   attention_markdown(dict(run, gpu=doc["gpu"], torch=doc["torch"], triton=doc["triton"]))]
     return "\n".join(parts)
@@ -227,7 +230,10 @@ def current_path(name: str) -> str:
 
 
 def _timed_runs(doc: dict) -> list[dict]:
-    return [run for run in doc["runs"] if not run.get("noisy")]
+    """The runs whose times the summaries use: not ``noisy``, less their rows of a path the dispatcher no
+    longer takes (``superseded``: which, and why)."""
+    return [dict(run, rows=[r for r in run["rows"] if not r.get("superseded")])
+            if any(r.get("superseded") for r in run["rows"]) else run for run in doc["runs"] if not run.get("noisy")]
 
 
 def latest(doc: dict, **match) -> tuple[dict, dict] | tuple[None, None]:
