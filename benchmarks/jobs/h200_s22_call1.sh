@@ -11,7 +11,7 @@ python3 -c "import transformers" 2>/dev/null || python3 -m pip install -q --no-i
 export PYTHONPATH=$PYTHONPATH:/tmp/hfsite
 timeout -s ABRT 150 python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_argmax_proj.py \
   tests/test_global_rows.py -rA > $L/gpu_tests.log 2>&1
-timeout -s ABRT $(left 250) python3 benchmarks/jobs/s22_gpu_diag.py > $L/diag.log 2>&1
+timeout -s ABRT $(left 280) python3 benchmarks/jobs/s22_gpu_diag.py > $L/diag.log 2>&1
 timeout -s ABRT $(left 370) python3 tools/bench_attention.py --ab --no-peers --no-long --no-sdpa \
   --ns 16384,65536 --patterns lsh,anchor --deadline $(left 360) --out $OUT/attention > $L/attn.log 2>&1
 timeout -s ABRT $(left 430) python3 tools/bench_attention.py --patterns "" --no-sdpa --no-long \

@@ -3,7 +3,7 @@ H = 16, D = 64, bf16):
 1. the routing kernel's dots as three bf16 products (ZOO_ARGMAX_PRECISION=bf16x3) against tf32x3: time
    and the share of ids equal to torch's fp32 ones (lsh buckets, nearest anchors);
 2. Longformer's / BigBird's global rows by split-KV without gradients (where the dispatcher now takes
-   it) against the one BlockMask at 16k-128k tokens: forward time and difference;
+   it) against the one BlockMask at 16k-64k tokens: forward time and difference;
 3. where the split's forward+backward time goes at 64k (why it lost with gradients, run 42):
    torch.profiler's top kernels, split vs one BlockMask.
 Prints one line per measurement and writes $OUT/s22_diag.json."""
@@ -74,7 +74,7 @@ for n in (16384, 65536):
 
 # 2. global rows without gradients: split vs one BlockMask
 real_min = gr.MIN_TOKENS
-for n in (16384, 32768, 65536, 131072):
+for n in (16384, 32768, 65536):
     q, k, v = data(n)
     for name in ("longformer", "bigbird"):
         p = cases()[name]

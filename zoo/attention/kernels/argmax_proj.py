@@ -56,11 +56,12 @@ PRECISIONS = ("tf32x3", "bf16x3")
 
 def precision(x: Tensor) -> str:
     """The dot precision for keys x: ZOO_ARGMAX_PRECISION where it applies (bf16x3 needs bf16 keys on the
-    GPU), else tf32x3."""
+    GPU, compiled), else tf32x3."""
     want = os.environ.get("ZOO_ARGMAX_PRECISION", "tf32x3")
     if want not in PRECISIONS:
         raise ValueError(f"ZOO_ARGMAX_PRECISION must be one of {PRECISIONS}, got {want!r}")
-    return want if want == "tf32x3" or (x.is_cuda and x.dtype == torch.bfloat16) else "tf32x3"
+    gpu = x.is_cuda and os.environ.get("TRITON_INTERPRET") != "1"
+    return want if want == "tf32x3" or (gpu and x.dtype == torch.bfloat16) else "tf32x3"
 
 
 def argmax_proj(x: Tensor, w: Tensor, groups: int, signed: bool) -> Tensor:

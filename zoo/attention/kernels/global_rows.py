@@ -11,8 +11,10 @@ rows' outputs, which replace the BlockMask's empty ones.
 
 Forward only (no autograd graph: evaluation, generation) and from MIN_TOKENS on: with gradients the
 split lost on the H200 (run 42: Longformer fwd+bwd 4.75 vs 4.49 ms at 64k, 3.69 vs 3.05 at 16k;
-BigBird 4.82 vs 4.49, 4.17 vs 3.56) although its forward won at 64k (0.80 vs 1.54 ms, 1.12 vs 1.42):
-the rows' call writes whole dk and dv that autograd then adds to the BlockMask's. ZOO_SPLIT_GLOBAL_ROWS=0
+BigBird 4.82 vs 4.49, 4.17 vs 3.56) although its forward won at 64k (0.80 vs 1.54 ms, 1.12 vs 1.42).
+Likely causes (profiled by benchmarks/jobs/s22_gpu_diag.py): the global key columns still make a
+dK/dV program walk every query block, and the rows' call writes whole dk and dv that autograd adds
+to the BlockMask's. ZOO_SPLIT_GLOBAL_ROWS=0
 (read per call) keeps the one BlockMask always, as do compiled blocks that run attention inside their
 own graph (``fused_block_mask``: one BlockMask, no second call).
 """
