@@ -2,7 +2,7 @@
 # at 4.07 / 4.17 ms fwd+bwd (16k / 64k), and showed Longformer's / BigBird's global rows by split-KV faster in the
 # forward at 64k but slower with gradients; the dispatcher now splits only without gradients (from MIN_TOKENS).
 # 1. GPU tests (routing kernel at tf32x3 and bf16x3; split vs one BlockMask); 2. s22_gpu_diag.py (kernel precision,
-# split forward at 16k-128k, profiles of the split's backward); 3. lsh / anchor at 16k / 64k with --ab (new alt
+# split forward at 16k-64k, profiles of the split's backward); 3. lsh / anchor at 16k / 64k with --ab (new alt
 # zoo_bf16x3_routing); 4. the peers at 16k (our Longformer / BigBird modules back on the one BlockMask in training).
 # Carry: .whl, .whl_hf.
 source benchmarks/jobs/lib.sh
