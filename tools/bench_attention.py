@@ -197,7 +197,7 @@ def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
     merge ("zoo_eager_plumbing"); for routed patterns (sorted since session 20) the component path
     ("zoo_components"), the sorted path's eager plumbing ("zoo_eager_plumbing"), its routing in torch
     instead of the fused argmax kernel ("zoo_torch_routing": a near-tie bucket may differ) and the
-    kernel's dots as three bf16 products ("zoo_bf16x3_routing", ZOO_ARGMAX_PRECISION=bf16x3); and, where
+    kernel's dots in tf32x3 instead of three bf16 products ("zoo_tf32x3_routing", ZOO_ARGMAX_PRECISION=tf32x3); and, where
     residue classes run as heads (kernels/classes.py), the transpose gathers they replaced
     ("zoo_class_gather")."""
     from zoo.attention.kernels.flex import flex_attention
@@ -220,8 +220,8 @@ def bench_alternative(p, ours, q, k, v, do, out, pairs, blocks, rows, log):
                  ("ZOO_EAGER_PLUMBING",)),
                 ("zoo_torch_routing", "sorted, ZOO_FUSED_ROUTING=0 (torch hashing / anchor assignment)", ours,
                  ("ZOO_FUSED_ROUTING", "0")),
-                ("zoo_bf16x3_routing", "sorted, ZOO_ARGMAX_PRECISION=bf16x3 (the routing kernel's dots in bf16)", ours,
-                 ("ZOO_ARGMAX_PRECISION", "bf16x3"))]
+                ("zoo_tf32x3_routing", "sorted, ZOO_ARGMAX_PRECISION=tf32x3 (the routing kernel's dots in tf32x3)", ours,
+                 ("ZOO_ARGMAX_PRECISION", "tf32x3"))]
     else:
         alts = [("zoo_eager_plumbing", "components, ZOO_EAGER_PLUMBING=1", ours, ("ZOO_EAGER_PLUMBING",))]
         if comps is not None and any(c.per_class for c in comps):

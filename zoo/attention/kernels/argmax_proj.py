@@ -57,7 +57,7 @@ PRECISIONS = ("tf32x3", "bf16x3")
 def precision(x: Tensor) -> str:
     """The dot precision for keys x: ZOO_ARGMAX_PRECISION where it applies (bf16x3 needs bf16 keys on the
     GPU, compiled), else tf32x3."""
-    want = os.environ.get("ZOO_ARGMAX_PRECISION", "tf32x3")
+    want = os.environ.get("ZOO_ARGMAX_PRECISION", "bf16x3")
     if want not in PRECISIONS:
         raise ValueError(f"ZOO_ARGMAX_PRECISION must be one of {PRECISIONS}, got {want!r}")
     gpu = x.is_cuda and os.environ.get("TRITON_INTERPRET") != "1"
