@@ -49,3 +49,12 @@ def test_superseded_rows_give_no_times():
     assert row is old
     md = attention_runs_markdown(doc)
     assert "zoo (superseded path)" in md and "split rows, default at abc only" in md
+
+
+def test_peer_table_shows_newest_and_range():
+    from zoo.bench import peers_summary
+    runs = [{"path": "p", "rows": [dict(impl="hf_reformer", pattern="lsh", fwdbwd_ms=8.0, peak_mem_gib=1.0),
+                                   dict(impl="zoo_module", peer_of="hf_reformer", fwdbwd_ms=d, peak_mem_gib=0.5)]}
+            for d in (2.0, 4.0, 8.0)]
+    row = peers_summary({"runs": runs}, last=2).splitlines()[-1]
+    assert "| 8.00 (0.50) | 1.0x | 1.0-2.0x |" in row  # newest run; the range over the last two

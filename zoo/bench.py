@@ -280,20 +280,24 @@ def speed_summary(doc: dict, ns=(16384, 65536), goal: float = 200.0) -> str:
     return "\n".join(lines)
 
 
-def peers_summary(doc: dict) -> str:
-    """README table: Hugging Face attention modules vs ours, same shapes, newest run."""
-    lines = ["| peer | pattern | peer fwd+bwd ms (GiB) | zoo module fwd+bwd ms (GiB) | speed-up |", "|---|---|---|---|---|"]
+def peers_summary(doc: dict, last: int = 5) -> str:
+    """README table: Hugging Face attention modules vs ours, same shapes: the newest run, and the range of
+    the speed-up over the ``last`` runs holding both sides (both sides' times vary from run to run)."""
+    lines = ["| peer | pattern | peer fwd+bwd ms (GiB) | zoo module fwd+bwd ms (GiB) | speed-up | "
+             f"range, last {last} runs |", "|---|---|---|---|---|---|"]
     for peer in ("hf_longformer", "hf_bigbird", "hf_reformer"):
-        p = z = None
-        for run in reversed(_timed_runs(doc)):  # newest run holding both sides of the comparison
+        pairs = []
+        for run in reversed(_timed_runs(doc)):  # newest first
             p = next((r for r in run["rows"] if r.get("impl") == peer and "error" not in r), None)
             z = next((r for r in run["rows"] if r.get("impl") == "zoo_module" and r.get("peer_of") == peer
                       and "error" not in r), None)
             if p and z:
-                break
-        if p and z:
+                pairs.append((p, z))
+        if pairs:
+            (p, z), ratios = pairs[0], [a["fwdbwd_ms"] / b["fwdbwd_ms"] for a, b in pairs[:last]]
             lines.append(f"| {peer} | {p['pattern']} | {p['fwdbwd_ms']:.2f} ({p['peak_mem_gib']:.2f}) | "
-                         f"{z['fwdbwd_ms']:.2f} ({z['peak_mem_gib']:.2f}) | {p['fwdbwd_ms'] / z['fwdbwd_ms']:.1f}x |")
+                         f"{z['fwdbwd_ms']:.2f} ({z['peak_mem_gib']:.2f}) | {ratios[0]:.1f}x | "
+                         f"{min(ratios):.1f}-{max(ratios):.1f}x |")
     return "\n".join(lines)
 
 

@@ -5,16 +5,17 @@ LSH hashes a key by argmax([x R, -x R]) over N/64 random rotations per round, so
 16 heads the projections are 4 GB of fp32, written by a GEMM and read back by max / min (H200:
 routing took 7.35 of lsh's 11.75 ms fwd+bwd; at 16k the fp32 GEMM 1.06 ms and the max / min 0.86 ms).
 Here one Triton program holds BLOCK_M keys, walks the columns in BLOCK_C tiles with tensor-core dots
-(tf32x3: three TF32 products, about fp32's accuracy) and keeps a running max and min with their
-first index, so only the ids reach memory. Ties go to the first index, as torch.argmax's do; the
+and keeps a running max and min with their first index, so only the ids reach memory. The dots keep
+fp32's accuracy: for bf16 keys on the GPU (the default there) as three bf16 products, since the keys
+are exact in bf16 and w = w1 + w2 + w3 in bf16 holds fp32's 24 bits; otherwise (fp32 / fp16 keys,
+Triton's CPU interpreter, whose bf16 dots are wrong, or ZOO_ARGMAX_PRECISION=tf32x3) as tf32x3, three
+TF32 products. H200 (attention_h200.json run 44's diagnosis, B x N = 65,536, 16 heads): bf16x3 0.49 vs
+tf32x3 0.87 ms at 16k and 1.60 vs 2.95 at 64k (LSH; anchors 0.10 vs 0.24), ids >= 99.9999% equal to
+torch's fp32 ones. Ties go to the first index, as torch.argmax's do; the
 scores differ from torch's fp32 GEMM in the last bits (another summation order), so a near-tie can
 pick the other bucket, which LSH's and nearest-anchor semantics leave open anyway.
 
 ZOO_FUSED_ROUTING=0 (read per call) turns it off (the eager / compiled torch code instead).
-ZOO_ARGMAX_PRECISION=bf16x3 (bf16 keys only, GPU only) takes the dots as three bf16 products instead:
-bf16 keys are exact in bf16 and w = w1 + w2 + w3 in bf16 holds fp32's 24 bits, so the scores keep
-fp32's accuracy at half of tf32x3's tensor-core cost. Triton's CPU interpreter computes bf16 dots
-wrongly, so it is measured and tested on the GPU only (benchmarks/jobs/s22_gpu_diag.py).
 """
 from __future__ import annotations
 
@@ -55,8 +56,8 @@ PRECISIONS = ("tf32x3", "bf16x3")
 
 
 def precision(x: Tensor) -> str:
-    """The dot precision for keys x: ZOO_ARGMAX_PRECISION where it applies (bf16x3 needs bf16 keys on the
-    GPU, compiled), else tf32x3."""
+    """The dot precision for keys x: ZOO_ARGMAX_PRECISION (default bf16x3) where it applies (bf16x3 needs
+    bf16 keys on the GPU, compiled), else tf32x3."""
     want = os.environ.get("ZOO_ARGMAX_PRECISION", "bf16x3")
     if want not in PRECISIONS:
         raise ValueError(f"ZOO_ARGMAX_PRECISION must be one of {PRECISIONS}, got {want!r}")

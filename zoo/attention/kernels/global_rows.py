@@ -9,14 +9,14 @@ query block of split s sees only split s's key blocks (``Splits``), so the split
 thread blocks and read k and v in place (no copies). Their (out, lse) merge by log-sum-exp into the
 rows' outputs, which replace the BlockMask's empty ones.
 
-Forward only (no autograd graph: evaluation, generation) and from MIN_TOKENS on: with gradients the
-split lost on the H200 (run 42: Longformer fwd+bwd 4.75 vs 4.49 ms at 64k, 3.69 vs 3.05 at 16k;
-BigBird 4.82 vs 4.49, 4.17 vs 3.56) although its forward won at 64k (0.80 vs 1.54 ms, 1.12 vs 1.42).
-Likely causes (profiled by benchmarks/jobs/s22_gpu_diag.py): the global key columns still make a
-dK/dV program walk every query block, and the rows' call writes whole dk and dv that autograd adds
-to the BlockMask's. ZOO_SPLIT_GLOBAL_ROWS=0
-(read per call) keeps the one BlockMask always, as do compiled blocks that run attention inside their
-own graph (``fused_block_mask``: one BlockMask, no second call).
+Forward only (no autograd graph: evaluation, generation) and from MIN_TOKENS on. With gradients the
+split lost on the H200 (attention_h200.json run 42: Longformer fwd+bwd 4.75 vs 4.49 ms at 64k, 3.69
+vs 3.05 at 16k; BigBird 4.82 vs 4.49, 4.17 vs 3.56): the global key columns still make one dK/dV
+program walk every query block, so the backward keeps its serial tail (run 44's profile at 64k: the
+two backward kernels 3.45 ms against the one BlockMask's 2.99), and autograd adds the rows' whole dk
+and dv to the BlockMask's (0.55 vs 0.28 ms of adds); the forward halves (0.70 vs 1.39 ms of kernels).
+ZOO_SPLIT_GLOBAL_ROWS=0 (read per call) keeps the one BlockMask always, as do compiled blocks that run
+attention inside their own graph (``fused_block_mask``: one BlockMask, no second call).
 """
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ from ..patterns import Pattern
 from .gather import merge_stacked, plumbing
 
 SPLIT = 1024  # keys per split: 16 key blocks of 64 per thread block
-MIN_TOKENS = 32 * SPLIT  # H200 forward (run 42): BigBird lost at 16k (1.10 vs 0.98 ms), both won at 64k
+# H200, forward without gradients (run 44's diagnosis), split vs one BlockMask: Longformer 0.80 vs 0.85 /
+# 0.81 vs 1.09 / 0.81 vs 1.54 ms at 16k / 32k / 64k, BigBird 1.11 vs 0.97 / 1.12 vs 1.13 / 1.13 vs 1.44
+MIN_TOKENS = 32 * SPLIT
 
 
 @dataclass(frozen=True)
