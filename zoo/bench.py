@@ -203,10 +203,10 @@ def attention_runs_markdown(doc: dict) -> str:
              "Useful TFLOP/s count allowed token pairs only (4 x B x D x pairs forward, x3.5 forward+backward); "
              "block TFLOP/s count every tile the kernel computes.", ""]
     for i, run in enumerate(doc["runs"], 1):
-        noisy = [f"**Timings not used in the summaries (noisy run):** {run['noisy']}", ""] if run.get("noisy") else []
-        noisy += sorted({f"**Rows marked superseded path, not used in the summaries:** {r['superseded']}"
-                         for r in run["rows"] if r.get("superseded")}) + [""] * any(r.get("superseded") for r in run["rows"])
-        parts += [f"## Run {i}: {run['path']} path", "", run["note"], "", *noisy,
+        why = [f"**Timings not used in the summaries (noisy run):** {run['noisy']}"] if run.get("noisy") else []
+        why += [f"**Rows marked superseded path, not used in the summaries:** {s}"
+                for s in sorted({r["superseded"] for r in run["rows"] if r.get("superseded")})]
+        parts += [f"## Run {i}: {run['path']} path", "", run["note"], "", *(line for w in why for line in (w, "")),
                   attention_markdown(dict(run, gpu=doc["gpu"], torch=doc["torch"], triton=doc["triton"]))]
     return "\n".join(parts)
 
