@@ -5,9 +5,7 @@
 # tables grow 4x on 64-token blocks; run 1's 8.19 GiB peak was on 128). Carry: .whl, and .whl_hf if the
 # image lacks transformers (session 5's recipe: transformers 5.17.0 and its wheels, installed only if missing).
 source benchmarks/jobs/lib.sh
-python3 -c "import transformers" 2>/dev/null || python3 -m pip install -q --no-index --no-deps --no-compile \
-  --no-cache-dir --target /tmp/hfsite .whl_hf/*.whl
-export PYTHONPATH=$PYTHONPATH:/tmp/hfsite
+hf_wheels
 timeout -s ABRT 420 python3 tools/bench_attention.py --ab --no-peers --no-long --no-sdpa --ns 16384,65536 \
   --patterns sliding_window,longformer,bigbird --deadline 400 --out $OUT/attention > $L/attn.log 2>&1
 timeout -s ABRT $(left 590) python3 tools/bench_attention.py --patterns "" --no-sdpa \

@@ -4,9 +4,7 @@
 # with --ab (zoo_components: the component path, ZOO_ROUTED_SORTED=0, same process), each zoo row with its
 # route_ms, and their top kernels at 16k; 3. the Hugging Face peers at 16k. Carry: .whl, .whl_hf.
 source benchmarks/jobs/lib.sh
-python3 -c "import transformers" 2>/dev/null || python3 -m pip install -q --no-index --no-deps --no-compile \
-  --no-cache-dir --target /tmp/hfsite .whl_hf/*.whl
-export PYTHONPATH=$PYTHONPATH:/tmp/hfsite
+hf_wheels
 timeout -s ABRT 130 python3 tools/gpu_correctness.py --workers 14 --deadline 115 --lengths 1,7,128,257,1000 \
   --patterns lsh,anchor,lsh_chunk64,anchor_chunk64 --out $OUT/correctness.json > $L/corr.log 2>&1
 timeout -s ABRT $(left 430) python3 tools/bench_attention.py --ab --no-peers --no-long --no-sdpa \

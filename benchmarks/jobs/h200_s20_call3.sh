@@ -5,9 +5,7 @@
 # plumbing, outputs and gradients compared), lsh's profile at 16k; 2. 4k; 3. the Hugging Face peers at 16k;
 # 4. the GPU test of the compiled plumbing (tests/test_routed_sorted.py). Carry: .whl, .whl_hf.
 source benchmarks/jobs/lib.sh
-python3 -c "import transformers" 2>/dev/null || python3 -m pip install -q --no-index --no-deps --no-compile \
-  --no-cache-dir --target /tmp/hfsite .whl_hf/*.whl
-export PYTHONPATH=$PYTHONPATH:/tmp/hfsite
+hf_wheels
 timeout -s ABRT 220 python3 tools/bench_attention.py --ab --no-peers --no-long --no-sdpa --ns 16384,65536 \
   --patterns lsh,anchor --profile lsh --deadline 200 --out $OUT/attention > $L/attn.log 2>&1
 timeout -s ABRT $(left 270) python3 tools/bench_attention.py --no-peers --no-long --no-sdpa --ns 4096 \

@@ -6,9 +6,7 @@
 # (s21_route_diag.py: kernel tiles / precisions, sort, profiles); 3. routed correctness (reduced matrix);
 # 4. lsh / anchor at 4k / 16k / 64k with --ab (incl. zoo_torch_routing); 5. the peers at 16k. Carry: .whl, .whl_hf.
 source benchmarks/jobs/lib.sh
-python3 -c "import transformers" 2>/dev/null || python3 -m pip install -q --no-index --no-deps --no-compile \
-  --no-cache-dir --target /tmp/hfsite .whl_hf/*.whl
-export PYTHONPATH=$PYTHONPATH:/tmp/hfsite
+hf_wheels
 timeout -s ABRT 150 python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_argmax_proj.py \
   tests/test_routed_sorted.py -rA > $L/gpu_tests.log 2>&1
 timeout -s ABRT $(left 250) python3 benchmarks/jobs/s21_route_diag.py > $L/diag.log 2>&1

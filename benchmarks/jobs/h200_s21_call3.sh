@@ -6,9 +6,7 @@
 # correctness (reduced matrix); 3. lsh / anchor at 4k / 16k / 64k with --ab and profiles; 4. the peers at 16k.
 # Carry: .whl, .whl_hf.
 source benchmarks/jobs/lib.sh
-python3 -c "import transformers" 2>/dev/null || python3 -m pip install -q --no-index --no-deps --no-compile \
-  --no-cache-dir --target /tmp/hfsite .whl_hf/*.whl
-export PYTHONPATH=$PYTHONPATH:/tmp/hfsite
+hf_wheels
 timeout -s ABRT 150 python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_argmax_proj.py \
   tests/test_routed_sorted.py -rA > $L/gpu_tests.log 2>&1
 timeout -s ABRT $(left 260) python3 tools/gpu_correctness.py --workers 14 --deadline $(left 250) \

@@ -6,9 +6,7 @@
 # patterns past one split (2,100 and 4,097 tokens) and below it; 3. longformer / bigbird at 16k / 64k with --ab
 # (zoo_one_blockmask: ZOO_SPLIT_GLOBAL_ROWS=0) and plain masks; 4. the peers at 16k. Carry: .whl, .whl_hf.
 source benchmarks/jobs/lib.sh
-python3 -c "import transformers" 2>/dev/null || python3 -m pip install -q --no-index --no-deps --no-compile \
-  --no-cache-dir --target /tmp/hfsite .whl_hf/*.whl
-export PYTHONPATH=$PYTHONPATH:/tmp/hfsite
+hf_wheels
 timeout -s ABRT 150 python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_global_rows.py -rA > $L/gpu_tests.log 2>&1
 timeout -s ABRT $(left 280) python3 tools/gpu_correctness.py --workers 14 --deadline $(left 270) \
   --lengths 257,1000,2100,4097 --patterns longformer,bigbird --out $OUT/correctness.json > $L/corr.log 2>&1

@@ -6,9 +6,7 @@
 # zoo_bf16x3_routing); 4. the peers at 16k (our Longformer / BigBird modules back on the one BlockMask in training).
 # Carry: .whl, .whl_hf.
 source benchmarks/jobs/lib.sh
-python3 -c "import transformers" 2>/dev/null || python3 -m pip install -q --no-index --no-deps --no-compile \
-  --no-cache-dir --target /tmp/hfsite .whl_hf/*.whl
-export PYTHONPATH=$PYTHONPATH:/tmp/hfsite
+hf_wheels
 timeout -s ABRT 150 python3 -m pytest -q -p no:cacheprovider -m gpu tests/test_argmax_proj.py \
   tests/test_global_rows.py -rA > $L/gpu_tests.log 2>&1
 timeout -s ABRT $(left 280) python3 benchmarks/jobs/s22_gpu_diag.py > $L/diag.log 2>&1

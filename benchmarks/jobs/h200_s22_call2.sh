@@ -2,9 +2,7 @@
 # 0.49 vs 0.87 ms (16k) and 1.60 vs 2.95 ms (64k), lsh 4.67 / 5.90 vs 5.07 / 7.27 ms fwd+bwd; bf16x3 is the default
 # for bf16 keys now. Re-times lsh / anchor at 16k / 64k on it (no --ab) and the peers at 16k. Carry: .whl, .whl_hf.
 source benchmarks/jobs/lib.sh
-python3 -c "import transformers" 2>/dev/null || python3 -m pip install -q --no-index --no-deps --no-compile \
-  --no-cache-dir --target /tmp/hfsite .whl_hf/*.whl
-export PYTHONPATH=$PYTHONPATH:/tmp/hfsite
+hf_wheels
 timeout -s ABRT $(left 100) python3 tools/bench_attention.py --no-peers --no-long --no-sdpa \
   --ns 16384,65536 --patterns lsh,anchor --deadline $(left 95) --out $OUT/attention > $L/attn.log 2>&1
 timeout -s ABRT $(left 150) python3 tools/bench_attention.py --patterns "" --no-sdpa --no-long \

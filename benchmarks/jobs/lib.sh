@@ -1,12 +1,18 @@
 # Sourced by the jobs from session 17 on (run from the tree root with $OUT set): the carried wheels
-# installed outside the tree, the tree on PYTHONPATH, a deadline helper, the logs' tails under $OUT
-# and the compiled ZeRO-2 bf16 training-step benchmark ($TRAIN) with a short print of its rows.
+# installed outside the tree, the tree on PYTHONPATH, a deadline helper, the logs' tails under $OUT,
+# the compiled ZeRO-2 bf16 training-step benchmark ($TRAIN) with a short print of its rows, and the
+# Hugging Face peers' wheels (hf_wheels).
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 DS_BUILD_OPS=0 PYTHONFAULTHANDLER=1
 L=/tmp/logs; mkdir -p $L; T0=$(date +%s)
 TRAIN="python3 tools/bench_train.py --warmup 3 --steps 10 --profile-steps 1 --compile --zero 2 --out $OUT/train.json"
 left() { echo $(($1 - $(date +%s) + T0)); }  # seconds left until $1 seconds after the job started
 keep_logs() { for f in $L/*.log; do echo "=== $f"; tr '\r' '\n' < $f | tail -n ${1:-30}; done > $OUT/logs.txt 2>&1; }
+hf_wheels() {  # the Hugging Face peers' wheels (carried as .whl_hf) where transformers is missing
+  python3 -c "import transformers" 2>/dev/null || python3 -m pip install -q --no-index --no-deps --no-compile \
+    --no-cache-dir --target /tmp/hfsite .whl_hf/*.whl
+  export PYTHONPATH=$PYTHONPATH:/tmp/hfsite
+}
 train_rows() {  # $1: a bench_train --out JSON
   python3 - "$1" <<'PY'
 import json, sys

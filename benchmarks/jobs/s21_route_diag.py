@@ -3,7 +3,6 @@ against the torch hashing / anchor assignment it replaces, its tile sizes and do
 share of ids equal to torch's fp32 ones), the sort that follows, and where lsh's and anchor's fwd+bwd
 time goes after it (torch.profiler, top kernels). Shapes of the attention benchmark (B x N = 65,536,
 H = 16, D = 64, bf16). Prints one line per measurement and writes $OUT/route_diag.json."""
-import json
 import os
 import sys
 
@@ -11,6 +10,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.getcwd())
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from diag import note, profile, save  # noqa: E402
 from tools.bench_attention import timeit  # noqa: E402
 from zoo.attention import build, sparse_attention  # noqa: E402
 from zoo.attention.anchors import assign, nearest, unit  # noqa: E402
@@ -19,26 +20,6 @@ from zoo.attention.kernels.gather import compiled  # noqa: E402
 from zoo.attention.routing import _hash, lsh_rotations  # noqa: E402
 
 H, D = 16, 64
-rows = []
-
-
-def note(**r):
-    rows.append(r)
-    print(r, flush=True)
-
-
-def profile(name, n, fn, top=12):
-    """Top CUDA kernels of one call of fn (after warm-up), ms per call."""
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
-        fn()
-        torch.cuda.synchronize()
-    ev = sorted(prof.key_averages(), key=lambda e: -e.device_time_total)[:top]
-    note(N=n, what=f"profile_{name}", total_ms=sum(e.device_time_total for e in prof.key_averages()) / 1e3,
-         kernels=[(e.key[:90], round(e.device_time_total / 1e3, 3), e.count) for e in ev])
-
 
 for n in (16384, 65536):
     B = 65536 // n
@@ -82,6 +63,4 @@ for n in (16384, 65536):
         step = lambda: torch.autograd.backward(sparse_attention(*xs, p, backend="flex", **state), do)  # noqa: E731
         note(N=n, what=f"{name}_fwdbwd", ms=timeit(step))
         profile(f"{name}_fwdbwd", n, step)
-out = os.environ.get("OUT", ".")
-with open(os.path.join(out, "route_diag.json"), "w") as f:
-    json.dump({"gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "rows": rows}, f, indent=1)
+save("route_diag.json")

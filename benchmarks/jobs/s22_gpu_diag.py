@@ -7,7 +7,6 @@ H = 16, D = 64, bf16):
 3. where the split's forward+backward time goes at 64k (why it lost with gradients, run 42):
    torch.profiler's top kernels, split vs one BlockMask.
 Prints one line per measurement and writes $OUT/s22_diag.json."""
-import json
 import os
 import sys
 
@@ -15,6 +14,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.getcwd())
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from diag import note, profile, save  # noqa: E402
 from tools.bench_attention import cases, rel_err, timeit  # noqa: E402
 from zoo.attention import sparse_attention  # noqa: E402
 from zoo.attention.anchors import assign, unit  # noqa: E402
@@ -23,25 +24,6 @@ from zoo.attention.kernels import global_rows as gr  # noqa: E402
 from zoo.attention.routing import _hash, lsh_rotations  # noqa: E402
 
 H, D = 16, 64
-rows = []
-
-
-def note(**r):
-    rows.append(r)
-    print(r, flush=True)
-
-
-def profile(name, n, fn, top=14):
-    """Top CUDA kernels of one call of fn (after warm-up), ms per call."""
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
-        fn()
-        torch.cuda.synchronize()
-    ev = sorted(prof.key_averages(), key=lambda e: -e.device_time_total)[:top]
-    note(N=n, what=f"profile_{name}", total_ms=sum(e.device_time_total for e in prof.key_averages()) / 1e3,
-         kernels=[(e.key[:90], round(e.device_time_total / 1e3, 3), e.count) for e in ev])
 
 
 def data(n, grad=False):
@@ -98,12 +80,10 @@ xs = data(n, grad=True)
 do = torch.randn_like(xs[0])
 p = cases()["longformer"]
 step = lambda: torch.autograd.backward(sparse_attention(*xs, p, backend="flex"), do)  # noqa: E731
-profile("longformer_one_blockmask_fwdbwd", n, step)
+profile("longformer_one_blockmask_fwdbwd", n, step, top=14)
 real_split = gr.split_rows
 gr.split_rows = lambda p, n_q, n_k, k_start, grad: p.global_rows()
-profile("longformer_split_fwdbwd", n, step)
+profile("longformer_split_fwdbwd", n, step, top=14)
 gr.split_rows = real_split
 
-out = os.environ.get("OUT", ".")
-with open(os.path.join(out, "s22_diag.json"), "w") as f:
-    json.dump({"gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "rows": rows}, f, indent=1)
+save("s22_diag.json")
