@@ -126,6 +126,18 @@ def _near_ties(got, want, scores, tol=1e-4):
 
 
 def test_precision_choice(monkeypatch):
+    """bf16x3 by default for bf16 keys on the GPU (stand-ins: precision reads is_cuda and dtype), tf32x3
+    elsewhere, under Triton's interpreter, or where asked."""
+    from types import SimpleNamespace
+    monkeypatch.delenv("ZOO_ARGMAX_PRECISION", raising=False)
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    gpu = {dt: SimpleNamespace(is_cuda=True, dtype=dt) for dt in (torch.bfloat16, torch.float16, torch.float32)}
+    assert [ap.precision(gpu[dt]) for dt in gpu] == ["bf16x3", "tf32x3", "tf32x3"]
+    monkeypatch.setenv("TRITON_INTERPRET", "true")
+    assert ap.precision(gpu[torch.bfloat16]) == "tf32x3"
+    monkeypatch.delenv("TRITON_INTERPRET")
+    monkeypatch.setenv("ZOO_ARGMAX_PRECISION", "tf32x3")
+    assert ap.precision(gpu[torch.bfloat16]) == "tf32x3"
     k = torch.randn(1, 1, 4, 8, dtype=torch.bfloat16)
     assert ap.precision(k) == "tf32x3"
     monkeypatch.setenv("ZOO_ARGMAX_PRECISION", "bf16x3")

@@ -57,4 +57,4 @@ def test_peer_table_shows_newest_and_range():
                                    dict(impl="zoo_module", peer_of="hf_reformer", fwdbwd_ms=d, peak_mem_gib=0.5)]}
             for d in (2.0, 4.0, 8.0)]
     row = peers_summary({"runs": runs}, last=2).splitlines()[-1]
-    assert "| 8.00 (0.50) | 1.0x | 1.0-2.0x |" in row  # newest run; the range over the last two
+    assert "| 8.00 (0.50) | 1.0x (run 3) | 1.0-2.0x (3, 2) |" in row  # newest run; the range over the last two

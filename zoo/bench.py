@@ -284,20 +284,22 @@ def peers_summary(doc: dict, last: int = 5) -> str:
     """README table: Hugging Face attention modules vs ours, same shapes: the newest run, and the range of
     the speed-up over the ``last`` runs holding both sides (both sides' times vary from run to run)."""
     lines = ["| peer | pattern | peer fwd+bwd ms (GiB) | zoo module fwd+bwd ms (GiB) | speed-up | "
-             f"range, last {last} runs |", "|---|---|---|---|---|---|"]
+             f"range over the last {last} runs (run numbers) |", "|---|---|---|---|---|---|"]
     for peer in ("hf_longformer", "hf_bigbird", "hf_reformer"):
-        pairs = []
-        for run in reversed(_timed_runs(doc)):  # newest first
+        pairs = []  # (run number, peer row, our row), newest first
+        for i, run in reversed(list(enumerate(doc["runs"], 1))):
+            if run.get("noisy"):
+                continue
             p = next((r for r in run["rows"] if r.get("impl") == peer and "error" not in r), None)
             z = next((r for r in run["rows"] if r.get("impl") == "zoo_module" and r.get("peer_of") == peer
-                      and "error" not in r), None)
+                      and "error" not in r and not r.get("superseded")), None)
             if p and z:
-                pairs.append((p, z))
+                pairs.append((i, p, z))
         if pairs:
-            (p, z), ratios = pairs[0], [a["fwdbwd_ms"] / b["fwdbwd_ms"] for a, b in pairs[:last]]
+            (i, p, z), ratios = pairs[0], [a["fwdbwd_ms"] / b["fwdbwd_ms"] for _, a, b in pairs[:max(last, 1)]]
             lines.append(f"| {peer} | {p['pattern']} | {p['fwdbwd_ms']:.2f} ({p['peak_mem_gib']:.2f}) | "
-                         f"{z['fwdbwd_ms']:.2f} ({z['peak_mem_gib']:.2f}) | {ratios[0]:.1f}x | "
-                         f"{min(ratios):.1f}-{max(ratios):.1f}x |")
+                         f"{z['fwdbwd_ms']:.2f} ({z['peak_mem_gib']:.2f}) | {ratios[0]:.1f}x (run {i}) | "
+                         f"{min(ratios):.1f}-{max(ratios):.1f}x ({', '.join(str(n) for n, _, _ in pairs[:last])}) |")
     return "\n".join(lines)
 
 

@@ -42,11 +42,16 @@ def block_m(d: int) -> int:
     return 256 if d <= 64 else 128 if d <= 128 else 64
 
 
+def _interpreting() -> bool:
+    """Whether Triton runs kernels in its CPU interpreter (TRITON_INTERPRET, any of Triton's true values)."""
+    return os.environ.get("TRITON_INTERPRET", "").strip().lower() in ("1", "true", "on", "yes")
+
+
 def enabled(x: Tensor) -> bool:
     """Whether ids for x (B, H, N, D) come from the kernel: NVIDIA CUDA (ROCm's Triton has no tf32x3
     dots) or Triton's CPU interpreter (TRITON_INTERPRET=1, the tests), fp32/bf16/fp16, D <= 256, and
     ZOO_FUSED_ROUTING != 0."""
-    on = (x.is_cuda and torch.version.hip is None) or os.environ.get("TRITON_INTERPRET") == "1"
+    on = (x.is_cuda and torch.version.hip is None) or _interpreting()
     return (triton is not None and on and os.environ.get("ZOO_FUSED_ROUTING") != "0"
             and x.dtype in (torch.float32, torch.bfloat16, torch.float16) and x.shape[-1] <= MAX_D
             and triton.cdiv(x.shape[2], block_m(x.shape[-1])) <= 65535)
@@ -61,7 +66,7 @@ def precision(x: Tensor) -> str:
     want = os.environ.get("ZOO_ARGMAX_PRECISION", "bf16x3")
     if want not in PRECISIONS:
         raise ValueError(f"ZOO_ARGMAX_PRECISION must be one of {PRECISIONS}, got {want!r}")
-    gpu = x.is_cuda and os.environ.get("TRITON_INTERPRET") != "1"
+    gpu = x.is_cuda and not _interpreting()
     return want if want == "tf32x3" or (gpu and x.dtype == torch.bfloat16) else "tf32x3"
 
 
