@@ -229,11 +229,16 @@ def current_path(name: str) -> str:
     return path_of(cls() if isinstance(cls.fused_flex, property) else cls)
 
 
+def _numbered_timed_runs(doc: dict) -> list[tuple[int, dict]]:
+    """(run number from 1, run) of the runs whose times the summaries use: not ``noisy``, less their rows
+    of a path the dispatcher no longer takes (``superseded``: which, and why)."""
+    return [(i, dict(run, rows=[r for r in run["rows"] if not r.get("superseded")])
+             if any(r.get("superseded") for r in run["rows"]) else run)
+            for i, run in enumerate(doc["runs"], 1) if not run.get("noisy")]
+
+
 def _timed_runs(doc: dict) -> list[dict]:
-    """The runs whose times the summaries use: not ``noisy``, less their rows of a path the dispatcher no
-    longer takes (``superseded``: which, and why)."""
-    return [dict(run, rows=[r for r in run["rows"] if not r.get("superseded")])
-            if any(r.get("superseded") for r in run["rows"]) else run for run in doc["runs"] if not run.get("noisy")]
+    return [run for _, run in _numbered_timed_runs(doc)]
 
 
 def latest(doc: dict, **match) -> tuple[dict, dict] | tuple[None, None]:
@@ -287,12 +292,10 @@ def peers_summary(doc: dict, last: int = 5) -> str:
              f"range over the last {last} runs (run numbers) |", "|---|---|---|---|---|---|"]
     for peer in ("hf_longformer", "hf_bigbird", "hf_reformer"):
         pairs = []  # (run number, peer row, our row), newest first
-        for i, run in reversed(list(enumerate(doc["runs"], 1))):
-            if run.get("noisy"):
-                continue
+        for i, run in reversed(_numbered_timed_runs(doc)):
             p = next((r for r in run["rows"] if r.get("impl") == peer and "error" not in r), None)
             z = next((r for r in run["rows"] if r.get("impl") == "zoo_module" and r.get("peer_of") == peer
-                      and "error" not in r and not r.get("superseded")), None)
+                      and "error" not in r), None)
             if p and z:
                 pairs.append((i, p, z))
         if pairs:

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch.nn.attention.flex_attention import BlockMask, flex_attention
 
 from . import patterns as P
-from .kernels.block_mask import flex_complete
+from .kernels.block_mask import flex_complete, records_grad
 from .kernels.classes import from_classes, to_classes
 from .kernels.tiles import flex_tiles
 from .kernels.dense import dense_attention
@@ -71,8 +71,7 @@ def sparse_attention(q: Tensor, k: Tensor, v: Tensor, pattern: P.Pattern, *, cau
                          f"not {pattern.name}")
     if global_mask is not None and (k_start or q.shape[2] != k.shape[2]):
         raise ValueError("global_mask needs full self-attention (Nq == Nk, k_start == 0)")
-    grads = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v))
-    if backend == "flex" and not flex_complete(q) and grads:
+    if backend == "flex" and not flex_complete(q) and records_grad(q, k, v):
         raise ValueError("backend='flex' on CPU has no backward (FlexAttention); use backend='reference' "
                          "or run under torch.no_grad()")
     n_q, n_k, n_heads = q.shape[2], k.shape[2], q.shape[1]

@@ -33,6 +33,11 @@ def flex_complete(x: Tensor) -> bool:
     return x.is_cuda or os.environ.get("ZOO_FLEX_EAGER") == "1"
 
 
+def records_grad(*xs: Tensor) -> bool:
+    """Whether autograd records a call on these inputs (some need a gradient and grad mode is on)."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in xs)
+
+
 @lru_cache(maxsize=None)
 def flex_params() -> frozenset:
     """Parameter names this torch's flex_attention (and BlockMask.from_kv_blocks) accept."""

@@ -28,7 +28,7 @@ from ..layout import Component
 from ..patterns import runs_fused
 from . import global_rows
 from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, component_structure, flex_complete, flex_params,
-                         from_kv_blocks, listed_blocks, ordered, raise_recompile_limits)
+                         from_kv_blocks, listed_blocks, ordered, raise_recompile_limits, records_grad)
 from .classes import (class_layout, class_mask_mod, class_split, from_classes, local_component, runs_as_classes,
                       to_classes)
 from .gather import Gathered, combine, gather, head_index, lse_dtype, put_heads, scatter_rows, take_heads
@@ -261,8 +261,7 @@ def fused_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: flo
     B, H, n_q, _ = q.shape
     block = block or fused_block(q.device, q.dtype, n_q, q.shape[-1])
     n_k = k.shape[2]
-    grad = torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v))
-    rows = global_rows.split_rows(pattern, n_q, n_k, k_start, grad) if flex_complete(q) else 0
+    rows = global_rows.split_rows(pattern, n_q, n_k, k_start, records_grad(q, k, v)) if flex_complete(q) else 0
     if rows:
         return global_rows.attention(q, k, v, pattern, rows, block, fused_flex_attention, scale=scale,
                                      key_padding_mask=key_padding_mask, kernel_options=kernel_options)
