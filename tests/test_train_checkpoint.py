@@ -173,6 +173,40 @@ def test_time_budget_ends_the_run_as_finished(setup):
     assert (run / "metrics.json").is_file()
 
 
+def _lrs(run: Path) -> list[float]:
+    with (run / "train.csv").open() as f:
+        return [float(r["lr"]) for r in csv.DictReader(f)]
+
+
+def test_time_decay_ends_its_schedule_inside_the_budget(setup):
+    """schedule.decay_by=time: a 1,000-step schedule cut by a 3-second budget still decays (a
+    step-planned cosine would sit near its peak when the clock stops it)."""
+    root, recipe, _ = setup
+    run = root / "time_decay"
+    p = _train(recipe, run, "--set", "schedule.steps=1000", "--set", "schedule.max_minutes=0.05",
+               "--set", "schedule.decay_by=time", "--set", "checkpoint.every=0")
+    assert "time budget" in p.stdout + p.stderr
+    lrs = _lrs(run)
+    assert 3 < len(lrs) < 1000
+    after_warmup = lrs[3:]
+    assert all(a >= b for a, b in zip(after_warmup, after_warmup[1:]))
+    assert lrs[-1] < 0.5 * 3.0e-3
+
+
+def test_resume_continues_the_training_clock(setup):
+    """The clock (what max_minutes budgets and decay_by=time reads) is in the checkpoint and a
+    resumed run adds to it, instead of starting a fresh budget."""
+    root, recipe, _ = setup
+    run = root / "clock"
+    extra = ("--set", "schedule.steps=8", "--set", "schedule.max_minutes=10", "--set", "schedule.decay_by=time")
+    _train(recipe, run, *extra, "--stop-at", "4")
+    first = ckpt.module_state_from_checkpoint(run / "checkpoints" / ckpt.TAG_FORMAT.format(4))[1]["clock"]
+    _train(recipe, run, *extra, "--resume", "latest")
+    last = ckpt.module_state_from_checkpoint(run / "checkpoints" / ckpt.TAG_FORMAT.format(8))[1]["clock"]
+    assert first["elapsed_s"] > 0 and first["warmup_end_s"] is not None
+    assert last["elapsed_s"] > first["elapsed_s"] and last["warmup_end_s"] == first["warmup_end_s"]
+
+
 def test_time_budget_rejects_non_positive():
     from zoo.train.schema import RecipeError, ScheduleSpec
     with pytest.raises(RecipeError, match="max_minutes"):

@@ -285,12 +285,11 @@ def routed_pairs(p, q, k, state):
     return total // q.shape[0]
 
 
-def bench_peers(rows, log, n=16384):
-    """Hugging Face modules vs SparseSelfAttention modules (projections included), B=1, hidden 1024."""
-    import transformers
-    dev, dt, hidden = "cuda", torch.bfloat16, H * D
-    x = torch.randn(1, n, hidden, device=dev, dtype=dt, requires_grad=True)
-    do = torch.randn_like(x)
+def peer_modules(x, n):
+    """The Hugging Face modules users would otherwise pick, with the zoo pattern of the same shapes:
+    impl -> (function of x (1, n, H*D) -> out, pattern); impl -> error string where one fails to build."""
+    import transformers  # noqa: F401
+    dev, dt, hidden = x.device, x.dtype, x.shape[-1]
     peers = {}
     try:
         from transformers.models.longformer.modeling_longformer import LongformerConfig, LongformerSelfAttention
@@ -300,12 +299,12 @@ def bench_peers(rows, log, n=16384):
         mask[:, :32] = 10000.0
         is_masked, is_global = mask < 0, mask > 0
 
-        def hf_lf():
+        def hf_lf(x):
             return mod(x, attention_mask=mask, is_index_masked=is_masked, is_index_global_attn=is_global,
                        is_global_attn=True)[0]
         peers["hf_longformer"] = (hf_lf, build("longformer", window=512, global_tokens=32))
     except Exception as e:
-        rows.append(dict(impl="hf_longformer", error=repr(e)[:300]))
+        peers["hf_longformer"] = repr(e)[:300]
     try:
         from transformers.models.big_bird.modeling_big_bird import (BigBirdBlockSparseAttention, BigBirdConfig,
                                                                     BigBirdModel)
@@ -315,38 +314,68 @@ def bench_peers(rows, log, n=16384):
         am = torch.ones(1, n, device=dev, dtype=dt)
         blocked, band, from_m, to_m = BigBirdModel.create_masks_for_block_sparse_attn(am, 64)
 
-        def hf_bb():
+        def hf_bb(x):
             return mod_bb(x, band_mask=band, from_mask=from_m, to_mask=to_m, from_blocked_mask=blocked,
                           to_blocked_mask=blocked)[0]
         peers["hf_bigbird"] = (hf_bb, build("bigbird", block=64, window_blocks=3, global_blocks=1, random_blocks=3))
     except Exception as e:
-        rows.append(dict(impl="hf_bigbird", error=repr(e)[:300]))
+        peers["hf_bigbird"] = repr(e)[:300]
     try:
         from transformers.models.reformer.modeling_reformer import LSHSelfAttention, ReformerConfig
         cfg = ReformerConfig(hidden_size=hidden, num_attention_heads=H, attention_head_size=D, lsh_attn_chunk_length=64,
                              num_hashes=2, num_buckets=n // 64, lsh_num_chunks_before=1, lsh_num_chunks_after=0,
                              is_decoder=False, max_position_embeddings=n)
         mod_r = LSHSelfAttention(cfg).to(dev, dt)
-
-        def hf_ref():
-            return mod_r(x)[0]
-        peers["hf_reformer"] = (hf_ref, build("lsh", bucket_size=64, n_hashes=2, chunk=64))
+        peers["hf_reformer"] = (lambda x: mod_r(x)[0], build("lsh", bucket_size=64, n_hashes=2, chunk=64))
     except Exception as e:
-        rows.append(dict(impl="hf_reformer", error=repr(e)[:300]))
-    for impl, (fn, pattern) in peers.items():
-        for who, f in ((impl, fn), ("zoo_module", None)):
-            try:
-                if f is None:
-                    ours = SparseSelfAttention(hidden, H, pattern).to(dev, dt)
-                    f = lambda: ours(x)  # noqa: E731
-                f()
-                tf, tb = timeit(f, 5, 20), timeit(fwd_bwd(f, (x,), do), 5, 20)
-                rows.append(dict(impl=who, peer_of=impl, pattern=pattern.name, N=n, B=1, H=H, D=D, dtype="bfloat16",
-                                 fwd_ms=tf, fwdbwd_ms=tb, peak_mem_gib=peak_gib(fwd_bwd(f, (x,), do)),
-                                 transformers=transformers.__version__))
-            except Exception as e:
-                rows.append(dict(impl=who, peer_of=impl, pattern=pattern.name, N=n, error=repr(e)[:300]))
+        peers["hf_reformer"] = repr(e)[:300]
+    return peers
+
+
+def graphed(fn, x):
+    """fn (x -> out) captured as CUDA graphs, forward and backward (``torch.cuda.make_graphed_callables``;
+    gradients for x only, as ``fwd_bwd`` takes them): the same kernels with no host work between
+    them. At B = 1 our modules are host-bound (3.2-6.0 ms vs ~2 ms of kernels, runs 43-47). Capture
+    fails where fn synchronises with the host."""
+    return torch.cuda.make_graphed_callables(fn, (x,))
+
+
+def bench_peers(rows, log, n=16384, graphs=True):
+    """Hugging Face modules vs SparseSelfAttention modules (projections included), B=1, hidden 1024,
+    eager; with ``graphs`` each also as CUDA graphs (impl + "_graphed"), checked against its eager
+    output and input gradient."""
+    import transformers
+    dev, dt, hidden = "cuda", torch.bfloat16, H * D
+    x = torch.randn(1, n, hidden, device=dev, dtype=dt, requires_grad=True)
+    do = torch.randn_like(x)
+    for impl, peer in peer_modules(x, n).items():
+        if isinstance(peer, str):
+            rows.append(dict(impl=impl, error=peer))
             log(rows[-1])
+            continue
+        fn, pattern = peer
+        ours = SparseSelfAttention(hidden, H, pattern).to(dev, dt)
+        for who, f in ((impl, fn), ("zoo_module", lambda x: ours(x))):
+            for graph in (False, True) if graphs else (False,):
+                name = who + ("_graphed" if graph else "")
+                try:
+                    before = torch.cuda.memory_allocated()
+                    g = graphed(f, x) if graph else f
+                    extra = dict(graph_mem_gib=(torch.cuda.memory_allocated() - before) / 2**30) if graph else {}
+                    if graph:  # the graphs replay the eager kernels: same output and gradient
+                        out, want = g(x), f(x)
+                        extra.update(max_rel_err=rel_err(out, want), grad_rel_err=rel_err(
+                            *(torch.autograd.grad(o, x, do)[0] for o in (out, want))))
+                    call = lambda: g(x)  # noqa: E731
+                    call()
+                    tf, tb = timeit(call, 5, 20), timeit(fwd_bwd(call, (x,), do), 5, 20)
+                    rows.append(dict(impl=name, peer_of=impl, pattern=pattern.name, N=n, B=1, H=H, D=D,
+                                     dtype="bfloat16", fwd_ms=tf, fwdbwd_ms=tb,
+                                     peak_mem_gib=peak_gib(fwd_bwd(call, (x,), do)),
+                                     transformers=transformers.__version__, **extra))
+                except Exception as e:
+                    rows.append(dict(impl=name, peer_of=impl, pattern=pattern.name, N=n, error=repr(e)[:300]))
+                log(rows[-1])
 
 
 def profile_patterns(names, rows, log, n=16384, top=12):
@@ -404,6 +433,7 @@ def main(argv=None):
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--no-long", action="store_true")
     ap.add_argument("--no-sdpa", action="store_true")
+    ap.add_argument("--no-graphs", action="store_true", help="time the peers eagerly only (no CUDA-graph rows)")
     ap.add_argument("--peers-first", action="store_true", help="run the Hugging Face peers before the kernels")
     ap.add_argument("--profile", default="", help="patterns whose top GPU kernels to list (N=16,384)")
     ap.add_argument("--ab", action="store_true",
@@ -436,13 +466,13 @@ def main(argv=None):
         return not args.deadline or time.time() - t0 < args.deadline
     names = [x for x in args.patterns.split(",") if x]
     if args.peers_first and not args.no_peers:
-        bench_peers(rows, log)
+        bench_peers(rows, log, graphs=not args.no_graphs)
     for n in [int(x) for x in args.ns.split(",") if x]:
         for name in names:
             if time_left():
                 bench_kernels(n, [name], rows, log, sdpa=(name == names[0]) and not args.no_sdpa, ab=args.ab)
     if not args.no_peers and not args.peers_first and time_left():
-        bench_peers(rows, log)
+        bench_peers(rows, log, graphs=not args.no_graphs)
     if args.profile and time_left():
         profile_patterns([x for x in args.profile.split(",") if x], rows, log)
     if not args.no_long and time_left():

@@ -71,23 +71,29 @@ def _timed(call, cycles: int = 0) -> tuple[float, float]:
 
 
 def host_vs_gpu(engine, inputs, steps: int = 3, head_start_ms: float = 300.0) -> dict[str, Any]:
-    """Whether each phase of a step (forward, backward, optimizer step) waits on the host, without
-    a profiler's own host overhead. Per phase (medians of ``steps``): ``wall_ms`` synced before and
-    after; ``host_ms`` to enqueue it; ``gpu_ms`` when a sleep kernel first gives the host a head
-    start, so its kernels run back to back. ``wall_ms`` well above ``gpu_ms`` is GPU time lost to
-    the host. ``synced`` counts runs where the host reached the phase's end after the sleep did:
-    a sync point inside waited on the GPU and spent the head start (``gpu_ms`` then includes host
-    time after it). ``sync_points``: the step's synchronising lines (``set_sync_debug_mode``)."""
+    """Whether each phase of a training step (forward, backward, optimizer step) waits on the host,
+    without a profiler's own host overhead (``phases_host_gpu``)."""
+    return phases_host_gpu(lambda: _phases(engine, inputs), steps, head_start_ms)
+
+
+def phases_host_gpu(phases, steps: int = 3, head_start_ms: float = 300.0) -> dict[str, Any]:
+    """Whether each of ``phases()`` (a fresh sequence of (name, call) pairs per step, run in order)
+    waits on the host. Per phase (medians of ``steps``): ``wall_ms`` synced before and after;
+    ``host_ms`` to enqueue it; ``gpu_ms`` when a sleep kernel first gives the host a head start, so
+    its kernels run back to back. ``wall_ms`` well above ``gpu_ms`` is GPU time lost to the host.
+    ``synced`` counts runs where the host reached the phase's end after the sleep did: a sync point
+    inside waited on the GPU and spent the head start (``gpu_ms`` then includes host time after
+    it). ``sync_points``: the synchronising lines (``set_sync_debug_mode``)."""
     import statistics
     import warnings
     if not on_cuda():
         return {}
     cycles = int(head_start_ms * 10**8 / _timed(lambda: None, 10**8)[1])  # calibrated sleep
-    rec = {name: {"wall": [], "host": [], "gpu": [], "synced": 0} for name, _ in _phases(engine, inputs)}
+    rec = {name: {"wall": [], "host": [], "gpu": [], "synced": 0} for name, _ in phases()}
     for _ in range(steps):
         sleep_ms = _timed(lambda: None, cycles)[1]
         for sleep in (False, True):
-            for name, call in _phases(engine, inputs):
+            for name, call in phases():
                 t_host, t_wall = _timed(call, cycles if sleep else 0)
                 r = rec[name]
                 if sleep:
@@ -104,7 +110,7 @@ def host_vs_gpu(engine, inputs, steps: int = 3, head_start_ms: float = 300.0) ->
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            for _, call in _phases(engine, inputs):
+            for _, call in phases():
                 call()
     finally:
         torch.cuda.set_sync_debug_mode("default")

@@ -259,7 +259,7 @@ def module_state_from_checkpoint(ckpt: str | os.PathLike) -> tuple[dict[str, tor
             [k for k in module]) < expected:
         raise ValueError(f"{tag_dir}: the weights are partitioned (ZeRO-3) and this checkpoint has "
                          f"no {EXPORT_NAME}; run DeepSpeed's zero_to_fp32.py on it first")
-    client = {k: v for k, v in sd.items() if k in ("step", "model", "model_config", "data", "recipe")}
+    client = {k: v for k, v in sd.items() if k in ("step", "model", "model_config", "data", "recipe", "clock")}
     return module, client
 
 

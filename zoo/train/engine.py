@@ -24,6 +24,7 @@ from .distributed import init_distributed, replica_agreement
 from .data import (ResumableStream, batch_size_of, batch_tokens, kind_of, make_loader, model_inputs,
                    segment_length)
 from .grad_norm import install_fused_grad_norm
+from .schedule import RunClock, lr_lambda
 from .schema import Recipe, dump_recipe
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -129,22 +130,6 @@ def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, 
             {"params": no_decay, "weight_decay": 0.0}]
 
 
-def lr_lambda(recipe: Recipe):
-    """Multiplier of the base lr at optimizer step t: linear warmup, then cosine/linear/constant."""
-    s = recipe.schedule
-
-    def f(t: int) -> float:
-        if t < s.warmup_steps:
-            return (t + 1) / s.warmup_steps
-        if s.decay == "constant":
-            return 1.0
-        frac = min(1.0, (t - s.warmup_steps) / max(1, s.steps - s.warmup_steps))
-        shape = 0.5 * (1 + math.cos(math.pi * frac)) if s.decay == "cosine" else 1 - frac
-        return s.min_lr_ratio + (1 - s.min_lr_ratio) * shape
-
-    return f
-
-
 def step_seed(seed: int, rank: int, step: int) -> int:
     """Seed of the randomness (dropout, ...) of one step on one rank: resumes reproduce it."""
     return (seed * 1_000_003 + rank * 10_007 + step) % (2**63 - 1)
@@ -203,7 +188,8 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
         s = recipe.schedule
         opt = torch.optim.AdamW(param_groups(model, s.weight_decay), lr=s.lr, betas=tuple(s.betas),
                                 eps=s.eps)
-    sched = lambda o: torch.optim.lr_scheduler.LambdaLR(o, lr_lambda(recipe))  # noqa: E731
+    clock = RunClock()  # training time: the budget and a time-based decay read it
+    sched = lambda o: torch.optim.lr_scheduler.LambdaLR(o, lr_lambda(recipe, clock))  # noqa: E731
     engine, _, _, scheduler = deepspeed.initialize(
         model=model, optimizer=opt, lr_scheduler=sched, config=ds_cfg,
         model_parameters=None if opt is not None else param_groups(model, recipe.schedule.weight_decay))
@@ -222,6 +208,8 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
             raise ValueError(f"--resume {resume}: checkpoint is of {client.get('model')}, recipe trains {name}")
         step = int(client["step"])
         stream = ResumableStream.restore(factory, client["data"])
+        restored = RunClock.restore(client.get("clock"))
+        clock.elapsed_s, clock.warmup_end_s = restored.elapsed_s, restored.warmup_end_s
 
     seq_tokens = getattr(model, "max_seq_len", None)  # tokens/s counts every backbone token
     total = recipe.schedule.steps
@@ -240,7 +228,7 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
 
     def client_state() -> dict[str, Any]:
         return {"step": step, "model": name, "model_config": mcfg, "data": stream.state(),
-                "recipe": recipe.to_dict()}
+                "recipe": recipe.to_dict(), "clock": clock.state()}
 
     def save() -> Path:
         return ckpt.save(engine, run, step, client_state(), model_name=name, model_config=mcfg,
@@ -254,10 +242,10 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
 
     last_saved = step
     t_last, tok, samples = time.perf_counter(), 0, 0
-    # the budget's clock starts after this process's first step, which compiles the attention
-    # kernels (minutes on a GPU for some patterns): equal-time runs compare training, not compilers
+    # the clock starts after this process's first step, which compiles the attention kernels
+    # (minutes on a GPU for some patterns): equal-time runs compare training, not compilers
     budget_s = None if recipe.schedule.max_minutes is None else 60 * recipe.schedule.max_minutes
-    deadline = None
+    t_started, clock_base = None, clock.elapsed_s
     out_of_time = False
     with ckpt.StopSignal() as stop:
         try:
@@ -274,16 +262,17 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
                     engine.step()
                     losses.append(loss.detach().float())
                 step += 1
-                if budget_s is not None and deadline is None:
-                    deadline = time.perf_counter() + budget_s
+                t_started = time.perf_counter() if t_started is None else t_started
                 # one collective per step: the mean loss over ranks, "has any rank been signalled",
-                # "is any rank past the time budget" (so every rank stops at the same step)
-                late = deadline is not None and time.perf_counter() > deadline
-                flags = torch.tensor([0.0, float(stop.requested), float(late)], device=losses[0].device)
+                # the mean training time (every rank decays and stops alike)
+                flags = torch.tensor([0.0, float(stop.requested), clock_base + time.perf_counter() - t_started],
+                                     device=losses[0].device, dtype=torch.float64)
                 flags[0] = torch.stack(losses).mean()
                 if world > 1:
                     dist.all_reduce(flags)
-                loss_v, stopping, out_of_time = flags[0].item() / world, flags[1].item() > 0, flags[2].item() > 0
+                loss_v, stopping, elapsed = flags[0].item() / world, flags[1].item() > 0, flags[2].item() / world
+                clock.update(elapsed, step, recipe.schedule.warmup_steps)
+                out_of_time = budget_s is not None and elapsed > budget_s
                 result.losses[step] = loss_v
                 grad_norm = _grad_norm(engine)
                 check_finite(step, loss_v, grad_norm, ds_cfg)

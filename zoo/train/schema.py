@@ -61,9 +61,12 @@ class ScheduleSpec:
     eps: float = 1e-8
     grad_clip: float | None = None  # None: the DeepSpeed config's gradient_clipping
     # wall-clock budget: the run ends (saved, final eval) at the first step past it, for
-    # comparisons at equal time; the clock starts after the first (compiling) step; the
-    # learning-rate schedule still plans for `steps`
+    # comparisons at equal time; the clock starts after each process's first (compiling) step and
+    # resumes continue it (zoo.train.schedule.RunClock)
     max_minutes: float | None = None
+    # what the decay spans: "steps" (warmup_steps .. steps) or "time" (the rest of max_minutes after
+    # the warmup: every run of an equal-time comparison ends its decay; steps then only caps the run)
+    decay_by: str = "steps"
 
     def __post_init__(self) -> None:
         if self.decay not in ("cosine", "linear", "constant"):
@@ -72,6 +75,10 @@ class ScheduleSpec:
             raise RecipeError(f"betas: needs two numbers, got {self.betas}")
         if self.max_minutes is not None and self.max_minutes <= 0:
             raise RecipeError(f"max_minutes: must be > 0 (or null for no budget), got {self.max_minutes}")
+        if self.decay_by not in ("steps", "time"):
+            raise RecipeError(f"decay_by: {self.decay_by!r} is not one of steps, time")
+        if self.decay_by == "time" and self.max_minutes is None:
+            raise RecipeError("decay_by: time decays over schedule.max_minutes; set max_minutes (> 0)")
         if self.steps < 1 or self.warmup_steps < 0 or self.lr <= 0:
             raise RecipeError("steps: steps >= 1, warmup_steps >= 0 and lr > 0 are required")
 
