@@ -57,4 +57,11 @@ def test_peer_table_shows_newest_and_range():
                                    dict(impl="zoo_module", peer_of="hf_reformer", fwdbwd_ms=d, peak_mem_gib=0.5)]}
             for d in (2.0, 4.0, 8.0)]
     row = peers_summary({"runs": runs}, last=2).splitlines()[-1]
-    assert "| 8.00 (0.50) | 1.0x (run 3) | 1.0-2.0x (3, 2) |" in row  # newest run; the range over the last two
+    assert "| 8.00 (0.50) | 1.0x (run 3) | 1.0-2.0x (3, 2) | – | – |" in row  # newest run; the range over the last two
+    runs[1]["rows"].append(dict(impl="zoo_module_graphed", peer_of="hf_reformer", fwdbwd_ms=1.0))
+    row = peers_summary({"runs": runs}, last=2).splitlines()[-1]
+    assert row.endswith("| 1.00 (run 2) | 8.0x vs eager (no capture) 8.00 ms |")  # ours graphed vs the eager peer
+    runs[1]["rows"].append(dict(impl="hf_reformer_graphed", peer_of="hf_reformer", fwdbwd_ms=6.0))
+    runs[2]["rows"].append(dict(impl="zoo_module_graphed", peer_of="hf_reformer", fwdbwd_ms=2.0, error="capture"))
+    row = peers_summary({"runs": runs}, last=2).splitlines()[-1]
+    assert row.endswith("| 1.00 (run 2) | 6.0x vs its graphs 6.00 ms |")  # both graphed; failed captures skipped

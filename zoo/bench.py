@@ -287,22 +287,37 @@ def speed_summary(doc: dict, ns=(16384, 65536), goal: float = 200.0) -> str:
 
 def peers_summary(doc: dict, last: int = 5) -> str:
     """README table: Hugging Face attention modules vs ours, same shapes: the newest run, and the range of
-    the speed-up over the ``last`` runs holding both sides (both sides' times vary from run to run)."""
+    the speed-up over the ``last`` runs holding both sides (both sides' times vary from run to run). The
+    last two columns: ours as CUDA graphs (``*_graphed`` rows, the newest run holding them) against the
+    peer's graphs where they capture, else the peer eager from that run."""
     lines = ["| peer | pattern | peer fwd+bwd ms (GiB) | zoo module fwd+bwd ms (GiB) | speed-up | "
-             f"range over the last {last} runs (run numbers) |", "|---|---|---|---|---|---|"]
+             f"range over the last {last} runs (run numbers) | zoo module as CUDA graphs ms | speed-up, graphs |",
+             "|---|---|---|---|---|---|---|---|"]
+
+    def pick(run, impl, peer):  # a peer's own rows need not name it in peer_of
+        return next((r for r in run["rows"] if r.get("impl") == impl and r.get("peer_of", impl) == peer
+                     and "error" not in r), None)
     for peer in ("hf_longformer", "hf_bigbird", "hf_reformer"):
-        pairs = []  # (run number, peer row, our row), newest first
+        pairs, graphs = [], None  # (run number, peer row, our row), newest first; (run, ours, theirs, graphed)
         for i, run in reversed(_numbered_timed_runs(doc)):
-            p = next((r for r in run["rows"] if r.get("impl") == peer and "error" not in r), None)
-            z = next((r for r in run["rows"] if r.get("impl") == "zoo_module" and r.get("peer_of") == peer
-                      and "error" not in r), None)
+            p, z = pick(run, peer, peer), pick(run, "zoo_module", peer)
             if p and z:
                 pairs.append((i, p, z))
+            zg = pick(run, "zoo_module_graphed", peer)
+            if graphs is None and zg and p:
+                pg = pick(run, peer + "_graphed", peer)
+                graphs = (i, zg, pg or p, pg is not None)
         if pairs:
             (i, p, z), ratios = pairs[0], [a["fwdbwd_ms"] / b["fwdbwd_ms"] for _, a, b in pairs[:max(last, 1)]]
+            graph_cols = "– | –"
+            if graphs:
+                gi, zg, theirs, both = graphs
+                graph_cols = (f"{zg['fwdbwd_ms']:.2f} (run {gi}) | {theirs['fwdbwd_ms'] / zg['fwdbwd_ms']:.1f}x vs "
+                              f"{'its graphs' if both else 'eager (no capture)'} {theirs['fwdbwd_ms']:.2f} ms")
             lines.append(f"| {peer} | {p['pattern']} | {p['fwdbwd_ms']:.2f} ({p['peak_mem_gib']:.2f}) | "
                          f"{z['fwdbwd_ms']:.2f} ({z['peak_mem_gib']:.2f}) | {ratios[0]:.1f}x (run {i}) | "
-                         f"{min(ratios):.1f}-{max(ratios):.1f}x ({', '.join(str(n) for n, _, _ in pairs[:last])}) |")
+                         f"{min(ratios):.1f}-{max(ratios):.1f}x ({', '.join(str(n) for n, _, _ in pairs[:last])}) | "
+                         f"{graph_cols} |")
     return "\n".join(lines)
 
 
