@@ -6,8 +6,9 @@ positions' chunks (four table loads per score, every block partial, one FlexAtte
 round); here the band is index arithmetic, every round runs in one call (rounds stacked on the
 batch axis) on one cached BlockMask, and only causality, the window exclusion and padding read
 the sorted positions. Gathers and unsorts are gathers by the permutation and its inverse both
-ways (``_Permute``, compiled on the GPU). Self-attention only (Nq == Nk, no cache offset);
-``ZOO_ROUTED_SORTED=0`` (read per call) keeps the component path for A/B runs.
+ways (``_Permute``: compiled on the GPU, one call per direction for all tensors that share a
+permutation). Self-attention only (Nq == Nk, no cache offset); ``ZOO_ROUTED_SORTED=0`` (read per
+call) keeps the component path for A/B runs.
 """
 from __future__ import annotations
 
@@ -74,30 +75,42 @@ def _take_sum(x: Tensor, idx: Tensor) -> Tensor:
     return _take(x, idx).sum(0)
 
 
-def _run_take(fn, x: Tensor, idx: Tensor) -> Tensor:
-    """fn(x, idx), compiled on the GPU (one Triton kernel): torch's index_select / index_add on rows of
-    D = 64 bf16 values run one thread block per row (H200, 16k x 64 sequences: 1.3 ms per tensor, 8.7 of
-    lsh's 19 ms fwd+bwd; 0.16 ms compiled)."""
-    return plumbing(fn, x.is_cuda, x.numel())(x, idx)
+def _take_each(xs: tuple[Tensor, ...], idx: Tensor) -> tuple[Tensor, ...]:
+    """Each x (S, …, n[, D]) (S = 1: shared by every round) gathered by idx (R, …, n) -> (R, …, n[, D])."""
+    return tuple(_take(x.expand((idx.shape[0],) + x.shape[1:]), idx) for x in xs)
+
+
+def _untake_each(gs: tuple[Tensor, ...], inv: Tensor, shared: tuple[bool, ...]) -> tuple[Tensor, ...]:
+    """_take_each's backward: each g (R, …, n[, D]) gathered by the inverse permutations, summed over
+    the rounds (-> (1, …)) where its input was shared."""
+    return tuple(_take_sum(g, inv)[None] if s else _take(g, inv) for g, s in zip(gs, shared))
+
+
+def _run_take(fn, xs: tuple[Tensor, ...], *args) -> tuple[Tensor, ...]:
+    """fn(xs, *args), compiled on the GPU (one graph for every tensor): torch's index_select / index_add on
+    rows of D = 64 bf16 values run one thread block per row (H200, 16k x 64 sequences: 1.3 ms per tensor, 8.7
+    of lsh's 19 ms fwd+bwd; 0.16 ms compiled). A compiled call also costs ~0.1-0.2 ms of host time in its
+    wrappers (guards, AOT autograd, launchers), which made anchor host-bound (benchmarks/attention_h200.json
+    run 48's diagnosis), so the tensors that share a permutation go through one call."""
+    return plumbing(fn, xs[0].is_cuda, max(x.numel() for x in xs))(xs, *args)
 
 
 class _Permute(torch.autograd.Function):
-    """y[r] = x[r or 0] gathered by the permutations idx[r] along n: x (S, B, H, n[, D]) with S = R, or
-    S = 1 shared by every round -> (R, B, H, n[, D]). The backward gathers by the inverse
-    permutations (summed over rounds when shared): a gather both ways, never a scatter."""
+    """ys[t][r] = xs[t][r or 0] gathered by the permutations idx[r] along n, for each x (S, B, H, n[, D])
+    with S = R, or S = 1 shared by every round -> (R, B, H, n[, D]), in one compiled call each way. The
+    backward gathers by the inverse permutations (summed over rounds when shared): a gather both ways,
+    never a scatter."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, idx: Tensor, inv: Tensor) -> Tensor:
+    def forward(ctx, idx: Tensor, inv: Tensor, *xs: Tensor) -> tuple[Tensor, ...]:
         ctx.save_for_backward(inv)
-        ctx.shared = x.shape[0] == 1
-        return _run_take(_take, x.expand((idx.shape[0],) + x.shape[1:]), idx)
+        ctx.shared = tuple(x.shape[0] == 1 for x in xs)
+        return _run_take(_take_each, xs, idx)
 
     @staticmethod
-    def backward(ctx, g: Tensor):
+    def backward(ctx, *gs: Tensor):
         (inv,) = ctx.saved_tensors
-        if ctx.shared:
-            return _run_take(_take_sum, g, inv)[None], None, None
-        return _run_take(_take, g, inv), None, None
+        return (None, None) + _run_take(_untake_each, gs, inv, ctx.shared)
 
 
 def sorted_pieces(q: Tensor, k: Tensor, v: Tensor, comps: list[Component], *, scale: float, kpm: Tensor | None,
@@ -109,7 +122,7 @@ def sorted_pieces(q: Tensor, k: Tensor, v: Tensor, comps: list[Component], *, sc
     dev = q.device
     order = torch.stack([c.band.order for c in comps]).to(dev)  # (R, B, H, n) key index per slot
     inv = torch.stack([c.band.inverse for c in comps]).to(dev)  # (R, B, H, n) slot per key index
-    qs, ks, vs = (_Permute.apply(x[None], order, inv).reshape(R * B, H, n, x.shape[-1]) for x in (q, k, v))
+    qs, ks, vs = (x.reshape(R * B, H, n, x.shape[-1]) for x in _Permute.apply(order, inv, q[None], k[None], v[None]))
     pos = order.view(R * B, H, n)
     kpm_s = None
     if kpm is not None:  # (B, n) by key index -> (R*B, H, n) by slot
@@ -121,8 +134,8 @@ def sorted_pieces(q: Tensor, k: Tensor, v: Tensor, comps: list[Component], *, sc
     bm = copy.copy(component_structure(comps[0], n, n, n, n, block, block, dev, use_full=kpm is None))
     bm.mask_mod = _mask_mod(comps[0], pos, kpm_s)
     out, lse = run(qs, ks, vs, bm, scale, kernel_options)  # (R*B, H, n, D), (R*B, H, n)
-    out = _Permute.apply(out.view(R, B, H, n, v.shape[-1]), inv, order)  # (R, B, H, n, Dv) in natural order
-    lse = _Permute.apply(lse_dtype(lse.view(R, B, H, n)), inv, order)
+    # (R, B, H, n, Dv), (R, B, H, n) in natural order
+    out, lse = _Permute.apply(inv, order, out.view(R, B, H, n, v.shape[-1]), lse_dtype(lse.view(R, B, H, n)))
     # unbind, not out[r]: each select's backward zero-fills a whole (R, B, H, n, Dv) gradient and autograd
     # adds them (H200 profile, lsh at 16k: 4 select backwards 0.49 ms plus their fills and adds); unbind's stacks
     return list(zip(out.unbind(0), lse.unbind(0)))
