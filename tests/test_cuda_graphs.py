@@ -25,8 +25,10 @@ def test_module_replays_as_cuda_graphs(name):
     """Captured on one input, replayed on others: each replay equals an eager call on its input (a
     routing decision taken on the host at capture would replay stale buckets and fail here)."""
     torch.manual_seed(0)
-    mod = SparseSelfAttention(256, 4, PATTERNS[name]).cuda().to(torch.bfloat16).eval()  # eval: anchors stay put
+    mod = SparseSelfAttention(256, 4, PATTERNS[name]).cuda().to(torch.bfloat16)
     xs = [torch.randn(1, 4096, 256, device="cuda", dtype=torch.bfloat16, requires_grad=True) for _ in range(3)]
+    mod(xs[0])  # in training mode: anchors initialised from these keys (an untrained router in eval runs k-means)
+    mod.eval()  # anchors stay put between the eager and the graphed calls
     do = torch.randn_like(xs[0])
     graphed = torch.cuda.make_graphed_callables(lambda t: mod(t), (xs[0],))
     for x in xs[1:]:
