@@ -195,16 +195,30 @@ def test_time_decay_ends_its_schedule_inside_the_budget(setup):
 
 def test_resume_continues_the_training_clock(setup):
     """The clock (what max_minutes budgets and decay_by=time reads) is in the checkpoint and a
-    resumed run adds to it, instead of starting a fresh budget."""
+    resumed run adds to it, instead of starting a fresh budget; stopped mid-warmup (warmup 3 steps),
+    the warmup's end is set after the resume."""
     root, recipe, _ = setup
     run = root / "clock"
     extra = ("--set", "schedule.steps=8", "--set", "schedule.max_minutes=10", "--set", "schedule.decay_by=time")
-    _train(recipe, run, *extra, "--stop-at", "4")
-    first = ckpt.module_state_from_checkpoint(run / "checkpoints" / ckpt.TAG_FORMAT.format(4))[1]["clock"]
+    _train(recipe, run, *extra, "--stop-at", "2")
+    first = ckpt.module_state_from_checkpoint(run / "checkpoints" / ckpt.TAG_FORMAT.format(2))[1]["clock"]
     _train(recipe, run, *extra, "--resume", "latest")
     last = ckpt.module_state_from_checkpoint(run / "checkpoints" / ckpt.TAG_FORMAT.format(8))[1]["clock"]
-    assert first["elapsed_s"] > 0 and first["warmup_end_s"] is not None
-    assert last["elapsed_s"] > first["elapsed_s"] and last["warmup_end_s"] == first["warmup_end_s"]
+    assert first["elapsed_s"] > 0 and first["warmup_end_s"] is None
+    assert last["elapsed_s"] > first["elapsed_s"] and last["warmup_end_s"] >= first["elapsed_s"]
+
+
+def test_resume_with_its_budget_spent_trains_no_further(setup):
+    """A run resumed after its max_minutes of training are spent (a preemptible job relaunched with
+    --resume auto) trains no step more: the budget counts the checkpoint's training time."""
+    root, recipe, _ = setup
+    run = root / "spent"
+    _train(recipe, run, "--set", "schedule.steps=8", "--stop-at", "4")
+    p = _train(recipe, run, "--set", "schedule.steps=8", "--set", "schedule.max_minutes=0.000001",
+               "--resume", "latest")
+    assert "already spent" in p.stdout + p.stderr
+    assert sorted(_losses(run)) == [1, 2, 3, 4]
+    assert ckpt.latest_tag(run / "checkpoints") == ckpt.TAG_FORMAT.format(4)
 
 
 def test_time_budget_rejects_non_positive():

@@ -335,8 +335,8 @@ def peer_modules(x, n):
 def graphed(fn, x):
     """fn (x -> out) captured as CUDA graphs, forward and backward (``torch.cuda.make_graphed_callables``;
     gradients for x only, as ``fwd_bwd`` takes them): the same kernels with no host work between
-    them. At B = 1 our modules are host-bound (3.2-6.0 ms vs ~2 ms of kernels, runs 43-47). Capture
-    fails where fn synchronises with the host."""
+    them. At B = 1 our LSH module is host-bound (3.2-6.0 ms eager in runs 41-47, 2.39 ms as graphs in
+    run 48). Capture fails where fn synchronises with the host."""
     return torch.cuda.make_graphed_callables(fn, (x,))
 
 

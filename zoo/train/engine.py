@@ -246,10 +246,13 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
     # (minutes on a GPU for some patterns): equal-time runs compare training, not compilers
     budget_s = None if recipe.schedule.max_minutes is None else 60 * recipe.schedule.max_minutes
     t_started, clock_base = None, clock.elapsed_s
-    out_of_time = False
+    out_of_time = budget_s is not None and clock.elapsed_s > budget_s  # a resumed run whose budget is spent
+    if out_of_time:
+        log.print(f"time budget of {recipe.schedule.max_minutes} min already spent ({clock.elapsed_s:.1f} s of "
+                  f"training at step {step}): nothing left to train")
     with ckpt.StopSignal() as stop:
         try:
-            while step < total:
+            while step < total and not out_of_time:
                 batches = [next(stream) for _ in range(recipe.grad_accum)]
                 torch.manual_seed(step_seed(recipe.seed, rank, step))
                 losses = []
@@ -286,7 +289,7 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
                 if recipe.eval.every and step % recipe.eval.every == 0 and step < total:
                     result.metrics = run_eval()
                 if out_of_time:
-                    log.print(f"time budget of {recipe.schedule.max_minutes} min (after the first step) "
+                    log.print(f"time budget of {recipe.schedule.max_minutes} min of training (summed over resumes) "
                               f"reached at step {step}")
                     break
                 if stopping or (stop_at is not None and step >= stop_at) or (

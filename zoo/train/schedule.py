@@ -18,7 +18,8 @@ class RunClock:
     """Training time of a run in seconds, summed over the processes that trained it (a resume
     continues it). It counts from the end of each process's first (compiling) step, so equal-time
     runs compare training, not compilers. The engine sets ``elapsed_s`` once per step to the ranks'
-    mean, so every rank schedules the same learning rate."""
+    mean, so every rank schedules the same learning rate. The schedule reads it a step late (DeepSpeed
+    steps the scheduler inside the optimizer step, before the engine agrees on that step's time)."""
     elapsed_s: float = 0.0
     warmup_end_s: float | None = None  # elapsed_s when the warmup's last step ended
 

@@ -92,7 +92,8 @@ def _run_take(fn, xs: tuple[Tensor, ...], *args) -> tuple[Tensor, ...]:
     of lsh's 19 ms fwd+bwd; 0.16 ms compiled). A compiled call also costs ~0.1-0.2 ms of host time in its
     wrappers (guards, AOT autograd, launchers), which made anchor host-bound (benchmarks/attention_h200.json
     run 48's diagnosis), so the tensors that share a permutation go through one call."""
-    return plumbing(fn, xs[0].is_cuda, max(x.numel() for x in xs))(xs, *args)
+    rounds = args[0].shape[0]  # the permutations (R, B, H, n): each output holds R rows per input row
+    return plumbing(fn, xs[0].is_cuda, rounds * max(x[0].numel() for x in xs))(xs, *args)
 
 
 class _Permute(torch.autograd.Function):
