@@ -53,9 +53,13 @@ def _train(recipe: Path, out: Path, *extra: str, check: bool = True) -> subproce
     return p
 
 
-def _losses(run: Path) -> dict[int, str]:
+def _rows(run: Path) -> list[dict[str, str]]:
     with (run / "train.csv").open() as f:
-        return {int(r["step"]): r["loss"] for r in csv.DictReader(f)}
+        return list(csv.DictReader(f))
+
+
+def _losses(run: Path) -> dict[int, str]:
+    return {int(r["step"]): r["loss"] for r in _rows(run)}
 
 
 @pytest.fixture(scope="module")
@@ -173,11 +177,6 @@ def test_time_budget_ends_the_run_as_finished(setup):
     assert (run / "metrics.json").is_file()
 
 
-def _lrs(run: Path) -> list[float]:
-    with (run / "train.csv").open() as f:
-        return [float(r["lr"]) for r in csv.DictReader(f)]
-
-
 def test_time_decay_ends_its_schedule_inside_the_budget(setup):
     """schedule.decay_by=time: a 1,000-step schedule cut by a 3-second budget still decays (a
     step-planned cosine would sit near its peak when the clock stops it)."""
@@ -186,7 +185,7 @@ def test_time_decay_ends_its_schedule_inside_the_budget(setup):
     p = _train(recipe, run, "--set", "schedule.steps=1000", "--set", "schedule.max_minutes=0.05",
                "--set", "schedule.decay_by=time", "--set", "checkpoint.every=0")
     assert "time budget" in p.stdout + p.stderr
-    lrs = _lrs(run)
+    lrs = [float(r["lr"]) for r in _rows(run)]
     assert 3 < len(lrs) < 1000
     after_warmup = lrs[3:]
     assert all(a >= b for a, b in zip(after_warmup, after_warmup[1:]))

@@ -308,7 +308,8 @@ def peers_summary(doc: dict, last: int = 5) -> str:
                 pg = pick(run, peer + "_graphed", peer)
                 graphs = (i, zg, pg or p, pg is not None)
         if pairs:
-            (i, p, z), ratios = pairs[0], [a["fwdbwd_ms"] / b["fwdbwd_ms"] for _, a, b in pairs[:max(last, 1)]]
+            (i, p, z), recent = pairs[0], pairs[:max(last, 1)]
+            ratios = [a["fwdbwd_ms"] / b["fwdbwd_ms"] for _, a, b in recent]
             graph_cols = "– | –"
             if graphs:
                 gi, zg, theirs, both = graphs
@@ -316,7 +317,7 @@ def peers_summary(doc: dict, last: int = 5) -> str:
                               f"{'its graphs' if both else 'eager (no capture)'} {theirs['fwdbwd_ms']:.2f} ms")
             lines.append(f"| {peer} | {p['pattern']} | {p['fwdbwd_ms']:.2f} ({p['peak_mem_gib']:.2f}) | "
                          f"{z['fwdbwd_ms']:.2f} ({z['peak_mem_gib']:.2f}) | {ratios[0]:.1f}x (run {i}) | "
-                         f"{min(ratios):.1f}-{max(ratios):.1f}x ({', '.join(str(n) for n, _, _ in pairs[:last])}) | "
+                         f"{min(ratios):.1f}-{max(ratios):.1f}x ({', '.join(str(n) for n, _, _ in recent)}) | "
                          f"{graph_cols} |")
     return "\n".join(lines)
 

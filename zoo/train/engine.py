@@ -208,8 +208,7 @@ def train(recipe: Recipe, *, out: str | None = None, resume: str | None = None,
             raise ValueError(f"--resume {resume}: checkpoint is of {client.get('model')}, recipe trains {name}")
         step = int(client["step"])
         stream = ResumableStream.restore(factory, client["data"])
-        restored = RunClock.restore(client.get("clock"))
-        clock.elapsed_s, clock.warmup_end_s = restored.elapsed_s, restored.warmup_end_s
+        clock.load(client.get("clock"))
 
     seq_tokens = getattr(model, "max_seq_len", None)  # tokens/s counts every backbone token
     total = recipe.schedule.steps

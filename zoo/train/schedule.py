@@ -32,10 +32,11 @@ class RunClock:
     def state(self) -> dict:
         return asdict(self)
 
-    @classmethod
-    def restore(cls, state: dict | None) -> "RunClock":
-        """From a checkpoint's client state (checkpoints without one start at zero)."""
-        return cls(**(state or {}))
+    def load(self, state: dict | None) -> None:
+        """Set from a checkpoint's client state, in place (the schedule holds this clock; checkpoints
+        without one start at zero)."""
+        restored = RunClock(**(state or {}))
+        self.elapsed_s, self.warmup_end_s = restored.elapsed_s, restored.warmup_end_s
 
 
 def lr_lambda(recipe: Recipe, clock: RunClock | None = None):
