@@ -38,6 +38,9 @@ class BigBird(Pattern):
     def global_rows(self) -> int:
         return 0 if self.causal else self.global_blocks * self.block
 
+    def global_cols(self) -> int:
+        return self.global_blocks * self.block
+
     def block_table(self, n_blocks: int) -> Tensor:
         """Bool (n_blocks, n_blocks): which key block each query block may see."""
         return _bigbird_table(self.window_blocks, self.global_blocks, self.random_blocks, self.seed,

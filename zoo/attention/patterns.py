@@ -64,6 +64,11 @@ class Pattern:
         by split-KV next to the pattern's BlockMask (kernels/global_rows.py)."""
         return 0
 
+    def global_cols(self) -> int:
+        """Leading key columns that every query sees (global tokens, also causal): the GPU gives them
+        copies inside the pattern's BlockMask call when gradients are taken (kernels/global_copies.py)."""
+        return 0
+
     def allowed(self, g: Tensor, i: Tensor, j: Tensor, gq: Tensor | None = None, gk: Tensor | None = None) -> Tensor:
         """Truth on absolute positions (broadcasting int64 tensors); g is the head group."""
         raise NotImplementedError(f"{self.name} is data-dependent: it has no static token mask")
@@ -361,6 +366,9 @@ class Longformer(Pattern):
 
     def global_rows(self) -> int:
         return 0 if self.causal else self.global_tokens
+
+    def global_cols(self) -> int:
+        return self.global_tokens
 
     def allowed(self, g, i, j, gq=None, gk=None):
         gq = i < self.global_tokens if gq is None else gq

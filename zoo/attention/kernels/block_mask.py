@@ -48,6 +48,16 @@ def flex_params() -> frozenset:
     return frozenset(names)
 
 
+def flex_lse(fn, q: Tensor, k: Tensor, v: Tensor, **kw) -> tuple[Tensor, Tensor]:
+    """fn (FlexAttention, compiled or not) on q, k, v -> (out, lse): ``return_lse`` before torch 2.9,
+    ``return_aux`` after."""
+    if "return_aux" in flex_params():
+        from torch.nn.attention.flex_attention import AuxRequest
+        out, aux = fn(q, k, v, return_aux=AuxRequest(lse=True), **kw)
+        return out, aux.lse
+    return fn(q, k, v, return_lse=True, **kw)
+
+
 def from_kv_blocks(kv_num, kv_idx, full_num, full_idx, block: tuple[int, int], mask_mod, lengths):
     """BlockMask.from_kv_blocks, passing the true lengths where this torch accepts them."""
     from torch.nn.attention.flex_attention import BlockMask

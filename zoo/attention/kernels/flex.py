@@ -26,8 +26,8 @@ from torch import Tensor
 
 from ..layout import Component
 from ..patterns import runs_fused
-from . import global_rows
-from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, component_structure, flex_complete, flex_params,
+from . import global_copies, global_rows
+from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, component_structure, flex_complete, flex_lse,
                          from_kv_blocks, listed_blocks, ordered, raise_recompile_limits, records_grad)
 from .classes import (class_layout, class_mask_mod, class_split, from_classes, local_component, runs_as_classes,
                       to_classes)
@@ -80,11 +80,7 @@ def _run(q: Tensor, k: Tensor, v: Tensor, block_mask, scale: float, kernel_optio
     if not need_lse:  # FlexAttention on CPU returns no lse; a single piece needs none
         out = fn(q, k, v, **kw)
         return out, torch.zeros(out.shape[:-1], device=out.device)
-    if "return_aux" in flex_params():
-        from torch.nn.attention.flex_attention import AuxRequest
-        out, aux = fn(q, k, v, return_aux=AuxRequest(lse=True), **kw)
-        return out, aux.lse
-    return fn(q, k, v, return_lse=True, **kw)
+    return flex_lse(fn, q, k, v, **kw)
 
 
 def _any_key(comp: Component, g: Gathered, n_q: int, n_k: int, block: int, kpm) -> Tensor:
@@ -210,12 +206,7 @@ def _fused_structure(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, bl
     mask. With padding every block stays partial, since padded keys can fall in any block; the
     per-call mask_mod then adds the padding."""
     if padded:
-        bm = _fused_structure(pattern, n_q, n_k, n_heads, k_start, block, device, False)
-        nkb = -(-n_k // block)
-        partial, full = listed_blocks(bm, nkb)
-        hit = partial | full  # (B, H, nQB, nKB)
-        num, idx = ordered(hit, torch.arange(nkb, device=device).expand(hit.shape), nkb)
-        return from_kv_blocks(num, idx, None, None, (block, block), bm.mask_mod, (n_q, n_k))
+        return _all_partial(_fused_structure(pattern, n_q, n_k, n_heads, k_start, block, device, False), n_q, n_k)
     if block < 128:  # smaller than torch 2.11's default backward tiles: its lowering needs this
         install_backward_filter_fix()
     mask_mod = _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None, kernel=False)
@@ -225,6 +216,50 @@ def _fused_structure(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, bl
     BUILD_SECONDS[f"{pattern!r} {n_q}x{n_k}"] = round(time.perf_counter() - t0, 2)
     bm.mask_mod = _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None)
     return bm
+
+
+def _all_partial(bm, n_q: int, n_k: int):
+    """bm with every listed block partial: padded keys can fall in any block, so the per-call
+    mask_mod (which adds the padding) must run on all of them."""
+    block = bm.BLOCK_SIZE[1]
+    nkb = -(-n_k // block)
+    partial, full = listed_blocks(bm, nkb)
+    hit = partial | full  # (B, H, nQB, nKB)
+    num, idx = ordered(hit, torch.arange(nkb, device=hit.device).expand(hit.shape), nkb)
+    return from_kv_blocks(num, idx, None, None, tuple(bm.BLOCK_SIZE), bm.mask_mod, (n_q, n_k))
+
+
+@lru_cache(maxsize=256)
+def _copies_structure(pattern, plan: global_copies.Plan, n_heads: int, device: str, padded: bool):
+    """BlockMask of a pattern with its global rows and columns as copies (global_copies.py) over
+    (n_q', n_k'), built once per (pattern, plan, heads, device) like ``_fused_structure``."""
+    if padded:
+        return _all_partial(_copies_structure(pattern, plan, n_heads, device, False), plan.n_q, plan.n_k)
+    if plan.block < 128:
+        install_backward_filter_fix()
+    t0 = time.perf_counter()
+    bm = block_mask_from_mask_mod(_copies_mask_mod(pattern, plan, n_heads, device, None, kernel=False),
+                                  n_heads if pattern.head_groups() > 1 else 1, plan.n_q, plan.n_k, plan.block, device)
+    BUILD_SECONDS[f"{pattern!r} {plan}"] = round(time.perf_counter() - t0, 2)
+    bm.mask_mod = _copies_mask_mod(pattern, plan, n_heads, device, None)
+    return bm
+
+
+def _copies_mask_mod(pattern, plan, n_heads: int, device, kpm: Tensor | None, kernel: bool = True):
+    fn, bufs = _mask_parts_on(pattern, plan.n, str(device), kernel)
+    return global_copies.mask_mod(fn, bufs, plan, pattern.head_groups(), n_heads, kpm)
+
+
+def _copies_attention(q: Tensor, k: Tensor, v: Tensor, pattern, plan, kpm: Tensor | None, scale: float,
+                      kernel_options) -> tuple[Tensor, Tensor]:
+    """A fused pattern with its global tokens as copies (global_copies.py) -> (out, lse)."""
+    bm = _copies_structure(pattern, plan, q.shape[1], str(q.device), kpm is not None)
+    if kpm is not None:
+        bm = copy.copy(bm)
+        bm.mask_mod = _copies_mask_mod(pattern, plan, q.shape[1], q.device, kpm)
+    out, lse = global_copies.compiled_attention()(q, k, v, plan, bm, scale,
+                                                  flex_tiles(q, bm.BLOCK_SIZE, kernel_options) or None)
+    return out, lse_dtype(lse)
 
 
 @lru_cache(maxsize=256)
@@ -261,12 +296,15 @@ def fused_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: flo
     B, H, n_q, _ = q.shape
     block = block or fused_block(q.device, q.dtype, n_q, q.shape[-1])
     n_k = k.shape[2]
+    kpm = None if key_padding_mask is None else key_padding_mask.bool()
+    plan = global_copies.plan(pattern, n_q, n_k, k_start, block, records_grad(q, k, v)) if flex_complete(q) else None
+    if plan is not None:
+        return _copies_attention(q, k, v, pattern, plan, kpm, scale, kernel_options)
     rows = global_rows.split_rows(pattern, n_q, n_k, k_start, records_grad(q, k, v)) if flex_complete(q) else 0
     if rows:
         return global_rows.attention(q, k, v, pattern, rows, block, fused_flex_attention, scale=scale,
                                      key_padding_mask=key_padding_mask, kernel_options=kernel_options)
     dev = str(q.device)
-    kpm = None if key_padding_mask is None else key_padding_mask.bool()
     bm = _fused_structure(pattern, n_q, n_k, H, k_start, block, dev, kpm is not None)
     if kpm is not None:
         bm = copy.copy(bm)

@@ -1,0 +1,92 @@
+"""Session 24 diagnosis (run by h200_s24_call1.sh): global tokens as copies inside the pattern's one
+BlockMask call (kernels/global_copies.py) against the one BlockMask (ZOO_GLOBAL_COPIES=0,
+ZOO_SPLIT_GLOBAL_ROWS=0) and, without gradients, against the split-KV rows (kernels/global_rows.py),
+at the attention benchmark's shapes (B x N = 65,536, H = 16, D = 64, bf16): forward (with and without
+autograd recording), forward+backward, the differences of outputs and gradients, the first call's
+seconds, copies per SPLIT in {512, 1024, 2048}, and torch.profiler's top kernels at 64k.
+Prints one line per measurement and writes $OUT/s24_diag.json."""
+import os
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.getcwd())
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from diag import note, profile, save  # noqa: E402
+from tools.bench_attention import fwd_bwd, rel_err, timeit  # noqa: E402
+from zoo.attention import build, sparse_attention  # noqa: E402
+from zoo.attention.kernels import global_copies as gc  # noqa: E402
+
+H, D = 16, 64
+PATTERNS = {"longformer": build("longformer", window=510, global_tokens=32),
+            "bigbird": build("bigbird", block=128, window_blocks=3, global_blocks=1, random_blocks=3),
+            "longformer_causal": build("longformer", window=510, global_tokens=32, causal=True)}
+VARIANTS = {"one": {"ZOO_GLOBAL_COPIES": "0", "ZOO_SPLIT_GLOBAL_ROWS": "0"},
+            "split_rows": {"ZOO_GLOBAL_COPIES": "0", "ZOO_SPLIT_GLOBAL_ROWS": "1"},
+            "copies": {"ZOO_GLOBAL_COPIES": "1", "ZOO_SPLIT_GLOBAL_ROWS": "0"}}
+
+
+def env(**kv):
+    for k, v in kv.items():
+        os.environ[k] = v
+
+
+for n in (16384, 65536):
+    b = 65536 // n
+    g = torch.Generator(device="cuda").manual_seed(0)
+    q, k, v = (torch.randn(b, H, n, D, device="cuda", dtype=torch.bfloat16, generator=g).requires_grad_()
+               for _ in range(3))
+    do = torch.randn_like(q)
+    for name, p in PATTERNS.items():
+        ref = None
+        for var, e in VARIANTS.items():
+            env(**e)
+            fn = lambda: sparse_attention(q, k, v, p, backend="flex")  # noqa: E731
+            try:
+                t0 = time.perf_counter()
+                with torch.no_grad():
+                    out_ng = fn()
+                torch.cuda.synchronize()
+                first_nograd = time.perf_counter() - t0
+                with torch.no_grad():
+                    fwd_nograd = timeit(fn)
+                if var == "split_rows":  # with gradients it is the one BlockMask
+                    note(N=n, pattern=name, variant=var, fwd_nograd_ms=fwd_nograd, first_s=round(first_nograd, 2),
+                         err_nograd_vs_one=rel_err(out_ng, ref[0]))
+                    continue
+                t0 = time.perf_counter()
+                out = fn()
+                grads = torch.autograd.grad(out, (q, k, v), do)
+                torch.cuda.synchronize()
+                first = time.perf_counter() - t0
+                r = dict(N=n, pattern=name, variant=var, fwd_nograd_ms=fwd_nograd, fwd_ms=timeit(fn),
+                         fwdbwd_ms=timeit(fwd_bwd(fn, (q, k, v), do)), first_s=round(first, 2),
+                         first_nograd_s=round(first_nograd, 2))
+                if ref is None:
+                    ref = (out.detach(), *grads)
+                else:
+                    r.update(err_nograd=rel_err(out_ng, ref[0]), err_out=rel_err(out, ref[0]),
+                             err_grads=[rel_err(a, b_) for a, b_ in zip(grads, ref[1:])])
+                note(**r)
+                del out, grads
+            except Exception as ex:  # noqa: BLE001 - a failing variant is a row, not the end of the job
+                note(N=n, pattern=name, variant=var, error=repr(ex)[:600])
+        env(**VARIANTS["copies"])
+        if name == "longformer":  # keys per copy
+            for split in (512, 2048):
+                gc.SPLIT = split
+                fn = lambda: sparse_attention(q, k, v, p, backend="flex")  # noqa: E731
+                try:
+                    note(N=n, pattern=name, variant=f"copies_split{split}", fwd_ms=timeit(fn),
+                         fwdbwd_ms=timeit(fwd_bwd(fn, (q, k, v), do)))
+                except Exception as ex:  # noqa: BLE001
+                    note(N=n, pattern=name, variant=f"copies_split{split}", error=repr(ex)[:600])
+            gc.SPLIT = 1024
+    if n == 65536:
+        p = PATTERNS["longformer"]
+        for var in ("copies", "one"):
+            env(**VARIANTS[var])
+            profile(f"longformer_{var}", n, fwd_bwd(lambda: sparse_attention(q, k, v, p, backend="flex"), (q, k, v), do))
+    del q, k, v, do
+save("s24_diag.json")

@@ -1,0 +1,142 @@
+"""Global tokens without a serial program: the pattern's one BlockMask call, with copies of the
+global key block and of the global query rows appended to k, v and q.
+
+In one BlockMask over (q, k, v), Longformer's / BigBird's global tokens each give the kernel a
+program that walks every block of the sequence: the global query block's forward (and its dQ)
+walks every key block, and the global key block's dK/dV walks every query block. At 65,536 tokens
+that is 1,024 serial tiles while the rest of the grid has long finished (H200: Longformer 117
+useful TFLOP/s at 64k against 218 for its sliding window alone, attention_h200.json run 27; the
+backward's share, run 44's profile: 2.99 ms of BlockMask backward).
+
+Here the call runs on q' = [q; the first ``rows`` query rows once per SPLIT keys] and
+k' = [k; the first ``cols`` keys once per SPLIT queries] (v' as k'): row copy s sees only keys
+[s*SPLIT, (s+1)*SPLIT), key copy c serves only queries [c*SPLIT, (c+1)*SPLIT), and the natural part
+keeps the pattern without its global rows and columns. Every program then walks at most SPLIT /
+block tiles more than the window's. The row copies' (out, lse) merge by log-sum-exp into the rows'
+outputs; autograd sums the copies' gradients into the originals (inside one compiled graph, so the
+sums fuse with the slices instead of adding whole-size tensors).
+
+Applies to self-attention without a cache, lengths that the BlockMask block divides, from
+MIN_TOKENS on (below, a global block walks few tiles); without gradients no key copies are made
+(the forward has no serial column program: every query block reads the global block once).
+``ZOO_GLOBAL_COPIES=0`` (read per call) keeps the one BlockMask.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+from torch import Tensor
+
+from .block_mask import flex_lse, raise_recompile_limits
+from .gather import merge_stacked
+
+SPLIT = 1024  # keys per row copy, queries per key copy: 16 tiles of 64
+MIN_TOKENS = 4 * SPLIT
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How q', k' extend q, k (B, H, n, D): ``rows`` leading global query rows, copied ``row_copies``
+    times (once per ``split`` keys) in slots of ``row_slot`` (rows rounded up to the block); likewise
+    the ``cols`` leading keys, once per ``split`` queries."""
+
+    n: int
+    rows: int
+    cols: int
+    block: int
+    split: int  # SPLIT when planned
+
+    @property
+    def row_slot(self) -> int:
+        return -(-self.rows // self.block) * self.block
+
+    @property
+    def col_slot(self) -> int:
+        return -(-self.cols // self.block) * self.block
+
+    @property
+    def row_copies(self) -> int:
+        return -(-self.n // self.split) if self.rows else 0
+
+    @property
+    def col_copies(self) -> int:
+        return -(-self.n // self.split) if self.cols else 0
+
+    @property
+    def n_q(self) -> int:
+        return self.n + self.row_copies * self.row_slot
+
+    @property
+    def n_k(self) -> int:
+        return self.n + self.col_copies * self.col_slot
+
+
+def plan(pattern, n_q: int, n_k: int, k_start: int, block: int, grad: bool) -> Plan | None:
+    """The copies for this call, or None where the one BlockMask runs: a cache (n_q != n_k, k_start),
+    a length the block does not divide or below MIN_TOKENS, no global tokens, globals over a quarter
+    of SPLIT, or ``ZOO_GLOBAL_COPIES=0``. ``grad``: autograd records the call (key copies only then)."""
+    if (n_q != n_k or k_start or n_k % block or n_k < max(MIN_TOKENS, 2 * SPLIT)
+            or os.environ.get("ZOO_GLOBAL_COPIES") == "0"):
+        return None
+    rows, cols = min(pattern.global_rows(), n_q), min(pattern.global_cols(), n_k) if grad else 0
+    if not (rows or cols) or max(rows, cols) > SPLIT // 4:
+        return None
+    return Plan(n_k, rows, cols, block, SPLIT)
+
+
+def mask_mod(fn, bufs: tuple, p: Plan, groups: int, n_heads: int, kpm: Tensor | None = None):
+    """The BlockMask's mask_mod on (q', k') indices: fn(g, i, j, *bufs) is the pattern's mask on
+    absolute positions; ``kpm`` (B, n) the key padding mask."""
+    n, rows, cols, rs, cs, split = p.n, p.rows, p.cols, max(p.row_slot, 1), max(p.col_slot, 1), p.split
+
+    def mod(b, h, qi, ki):
+        row_copy, key_copy = qi >= n, ki >= n
+        i = torch.where(row_copy, (qi - n) % rs, qi)  # absolute positions
+        j = torch.where(key_copy, (ki - n) % cs, ki)
+        ok = fn(h * groups // n_heads, i, j, *bufs)
+        natural = ~row_copy & ~key_copy & (i >= rows) & (j >= cols)
+        from_copy = ~row_copy & key_copy & (j < cols) & (i >= rows) & ((ki - n) // cs == qi // split)
+        copy_rows = row_copy & ~key_copy & (i < rows) & (ki // split == (qi - n) // rs)
+        ok = ok & (natural | from_copy | copy_rows)
+        return ok if kpm is None else ok & kpm[b, j]
+    return mod
+
+
+def _append(x: Tensor, slot: int, copies: int) -> Tensor:
+    """x (B, H, n, D) -> (B, H, n + copies * slot, D): its first ``slot`` rows appended ``copies`` times."""
+    if not copies:
+        return x
+    return torch.cat([x, x[:, :, :slot].repeat(1, 1, copies, 1)], 2)
+
+
+def attention(q: Tensor, k: Tensor, v: Tensor, p: Plan, block_mask, scale: float,
+              kernel_options: dict | None, flex=None) -> tuple[Tensor, Tensor]:
+    """q, k, v (B, H, n, D) -> (out (B, H, n, D), lse (B, H, n)) of the pattern: ``flex``
+    (FlexAttention by default) on (q', k', v') with the copies' ``block_mask`` (n_q' x n_k'), then
+    the row copies merged."""
+    from torch.nn.attention.flex_attention import flex_attention
+    kw = {"kernel_options": kernel_options} if kernel_options else {}
+    out, lse = flex_lse(flex or flex_attention, _append(q, p.row_slot, p.row_copies), _append(k, p.col_slot, p.col_copies),
+                        _append(v, p.col_slot, p.col_copies), block_mask=block_mask, scale=scale, **kw)
+    if not p.rows:  # out (B, H, n_q', D), lse (B, H, n_q')
+        return out[:, :, :p.n], lse[:, :, :p.n]
+    r_out = out[:, :, p.n:].unflatten(2, (p.row_copies, p.row_slot))[:, :, :, :p.rows].movedim(2, 0)
+    r_lse = lse[:, :, p.n:].unflatten(2, (p.row_copies, p.row_slot))[..., :p.rows].movedim(2, 0)
+    r_out, r_lse = merge_stacked(r_out, r_lse, out.dtype)  # (B, H, rows, D), (B, H, rows)
+    return torch.cat([r_out, out[:, :, p.rows:p.n]], 2), torch.cat([r_lse, lse[:, :, p.rows:p.n]], 2)
+
+
+def compiled_attention():
+    """``attention`` as one graph, FlexAttention's kernels included: the copies' gradients sum into
+    the originals in the slices' own kernels instead of as whole-size adds. Eager (FlexAttention's
+    unfused path) with ``ZOO_FLEX_EAGER=1`` (read per call)."""
+    return attention if os.environ.get("ZOO_FLEX_EAGER") == "1" else _compiled()
+
+
+@lru_cache(maxsize=None)
+def _compiled():
+    raise_recompile_limits()  # a graph per (pattern, shape)
+    return torch.compile(attention, dynamic=False)
