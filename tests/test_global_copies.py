@@ -35,6 +35,13 @@ def _dense_flex(q, k, v, block_mask, scale, return_aux=None, return_lse=False, *
     return out, lse
 
 
+def _record_plans(monkeypatch) -> list:
+    """The plans the dispatcher gets that run the copies (not None)."""
+    calls, real = [], gc.plan
+    monkeypatch.setattr(gc, "plan", lambda *a, **kw: (lambda p: p and calls.append(p) or p)(real(*a, **kw)))
+    return calls
+
+
 @pytest.mark.parametrize("name", list(PATTERNS))
 @pytest.mark.parametrize("grad", [True, False])
 @pytest.mark.parametrize("padded", [False, True])
@@ -82,8 +89,9 @@ def test_copies_only_where_they_apply(monkeypatch):
     monkeypatch.setenv("ZOO_GLOBAL_COPIES", "0")
     assert gc.plan(lf, n, n, 0, block, grad=True) is None
     p = gc.Plan(3 * gc.SPLIT, 5, 130, 64, gc.SPLIT)
-    assert (p.row_slot, p.col_slot, p.row_copies, p.col_copies) == (64, 192, 3, 3)
-    assert (p.n_q, p.n_k) == (3 * gc.SPLIT + 3 * 64, 3 * gc.SPLIT + 3 * 192)
+    assert (p.row_slot, p.col_slot, p.row_copies, p.col_copies) == (64, 256, 3, 3)  # powers of two, >= a block
+    assert (p.n_q, p.n_k) == (3 * gc.SPLIT + 3 * 64, 3 * gc.SPLIT + 3 * 256)
+    assert gc.plan(lf, n, n, 0, 96, grad=True) is None  # a block that is not a power of two
 
 
 @pytest.mark.parametrize("name", ["longformer", "bigbird"])
@@ -100,9 +108,7 @@ def test_dispatcher_runs_copies_on_flex_unfused_path(eager_flex, monkeypatch, na
     kpm = torch.ones(2, n, dtype=torch.bool)
     kpm[0, 200:] = False
     kpm[1, :2] = False  # global keys
-    calls = []
-    real = gc.attention
-    monkeypatch.setattr(gc, "attention", lambda *a, **kw: calls.append(a[3]) or real(*a, **kw))
+    calls = _record_plans(monkeypatch)
     with torch.no_grad():
         for mask in (None, kpm):
             want = sparse_attention(q, k, v, p, backend="reference", key_padding_mask=mask)
@@ -113,6 +119,7 @@ def test_dispatcher_runs_copies_on_flex_unfused_path(eager_flex, monkeypatch, na
             torch.testing.assert_close(got, want, atol=2e-5, rtol=2e-5)
             torch.testing.assert_close(got, one, atol=2e-5, rtol=2e-5)
     assert [c.row_copies for c in calls] == [4, 4]  # the copies ran (and only without ZOO_GLOBAL_COPIES=0)
+    assert [c.col_copies for c in calls] == [0, 0]  # no key copies without gradients
 
 
 @pytest.mark.gpu
@@ -127,9 +134,7 @@ def test_cuda_copies_match_the_one_blockmask(monkeypatch, name, padded):
     causal = name.endswith("_causal")
     p = {"longformer": build("longformer", window=512, global_tokens=32, causal=causal),
          "bigbird": build("bigbird", block=64, window_blocks=3, global_blocks=1, random_blocks=3)}[name.split("_")[0]]
-    calls = []
-    real = gc.attention
-    monkeypatch.setattr(gc, "attention", lambda *a, **kw: calls.append(a[3]) or real(*a, **kw))
+    calls = _record_plans(monkeypatch)
     for n, dtype, tol in ((16384, torch.bfloat16, 2e-2), (4096, torch.float32, 1e-4)):
         g = torch.Generator(device="cuda").manual_seed(0)
         q, k, v = (torch.randn(2, 4, n, 64, device="cuda", dtype=dtype, generator=g) for _ in range(3))
@@ -154,5 +159,6 @@ def test_cuda_copies_match_the_one_blockmask(monkeypatch, name, padded):
             got.append((out, *torch.autograd.grad(out, xs, do)))
         for other in got[1:]:
             for a, b in zip(got[0], other):
-                assert ((a.double() - b.double()).abs().max() / b.double().abs().max().clamp(min=1)).item() < tol
-    assert [c.n for c in calls] == [16384, 4096]
+                err = ((a.double() - b.double()).abs().max() / b.double().abs().max().clamp(min=1)).item()
+                assert err < tol, (n, dtype, err)
+    assert [(c.n, c.col_copies) for c in calls] == [(16384, 16), (4096, 4)]

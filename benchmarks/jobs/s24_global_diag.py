@@ -1,9 +1,10 @@
-"""Session 24 diagnosis (run by h200_s24_call1.sh): global tokens as copies inside the pattern's one
+"""Session 24 diagnosis (run by h200_s24_call1.sh and call 2): global tokens as copies inside the pattern's one
 BlockMask call (kernels/global_copies.py) against the one BlockMask (ZOO_GLOBAL_COPIES=0,
 ZOO_SPLIT_GLOBAL_ROWS=0) and, without gradients, against the split-KV rows (kernels/global_rows.py),
 at the attention benchmark's shapes (B x N = 65,536, H = 16, D = 64, bf16): forward (with and without
 autograd recording), forward+backward, the differences of outputs and gradients, the first call's
-seconds, copies per SPLIT in {512, 1024, 2048}, and torch.profiler's top kernels at 64k.
+seconds, and torch.profiler's top kernels at 64k. Call 1 ran it with the mask's copy index by // and %
+(and SPLIT 512 / 2048 besides 1024: no difference); call 2 with shifts.
 Prints one line per measurement and writes $OUT/s24_diag.json."""
 import os
 import sys
@@ -16,7 +17,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from diag import note, profile, save  # noqa: E402
 from tools.bench_attention import fwd_bwd, rel_err, timeit  # noqa: E402
 from zoo.attention import build, sparse_attention  # noqa: E402
-from zoo.attention.kernels import global_copies as gc  # noqa: E402
 
 H, D = 16, 64
 PATTERNS = {"longformer": build("longformer", window=510, global_tokens=32),
@@ -72,20 +72,9 @@ for n in (16384, 65536):
                 del out, grads
             except Exception as ex:  # noqa: BLE001 - a failing variant is a row, not the end of the job
                 note(N=n, pattern=name, variant=var, error=repr(ex)[:600])
-        env(**VARIANTS["copies"])
-        if name == "longformer":  # keys per copy
-            for split in (512, 2048):
-                gc.SPLIT = split
-                fn = lambda: sparse_attention(q, k, v, p, backend="flex")  # noqa: E731
-                try:
-                    note(N=n, pattern=name, variant=f"copies_split{split}", fwd_ms=timeit(fn),
-                         fwdbwd_ms=timeit(fwd_bwd(fn, (q, k, v), do)))
-                except Exception as ex:  # noqa: BLE001
-                    note(N=n, pattern=name, variant=f"copies_split{split}", error=repr(ex)[:600])
-            gc.SPLIT = 1024
     if n == 65536:
         p = PATTERNS["longformer"]
-        for var in ("copies", "one"):
+        for var in ("copies",):
             env(**VARIANTS[var])
             profile(f"longformer_{var}", n, fwd_bwd(lambda: sparse_attention(q, k, v, p, backend="flex"), (q, k, v), do))
     del q, k, v, do

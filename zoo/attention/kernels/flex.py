@@ -277,7 +277,7 @@ def _fused_mask_mod(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, dev
     groups, q_off = pattern.head_groups(), k_start + n_k - n_q
 
     def mask_mod(b, h, qi, ki):
-        ok = fn(h * groups // n_heads, qi + q_off, ki + k_start, *bufs)
+        ok = fn(global_copies.head_group(h, groups, n_heads), qi + q_off, ki + k_start, *bufs)
         return ok if kpm is None else ok & kpm[b, ki]
     return mask_mod
 

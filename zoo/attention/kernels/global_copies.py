@@ -33,7 +33,7 @@ from torch import Tensor
 from .block_mask import flex_lse, raise_recompile_limits
 from .gather import merge_stacked
 
-SPLIT = 1024  # keys per row copy, queries per key copy: 16 tiles of 64
+SPLIT = 1024  # keys per row copy, queries per key copy: 16 tiles of 64 (a power of two)
 MIN_TOKENS = 4 * SPLIT
 
 
@@ -51,11 +51,11 @@ class Plan:
 
     @property
     def row_slot(self) -> int:
-        return -(-self.rows // self.block) * self.block
+        return _slot(self.rows, self.block)
 
     @property
     def col_slot(self) -> int:
-        return -(-self.cols // self.block) * self.block
+        return _slot(self.cols, self.block)
 
     @property
     def row_copies(self) -> int:
@@ -74,11 +74,19 @@ class Plan:
         return self.n + self.col_copies * self.col_slot
 
 
+def _slot(count: int, block: int) -> int:
+    """Rows of one copy: ``count`` rounded up to a power of two of at least a block (0 for none), so
+    the mask finds a copy and its row by shifts, not integer division (which the kernel evaluates per
+    element of every partial tile: with // and % the copies ran slower than the one BlockMask, H200
+    session 24 call 1)."""
+    return max(block, 1 << (count - 1).bit_length()) if count else 0
+
+
 def plan(pattern, n_q: int, n_k: int, k_start: int, block: int, grad: bool) -> Plan | None:
     """The copies for this call, or None where the one BlockMask runs: a cache (n_q != n_k, k_start),
     a length the block does not divide or below MIN_TOKENS, no global tokens, globals over a quarter
     of SPLIT, or ``ZOO_GLOBAL_COPIES=0``. ``grad``: autograd records the call (key copies only then)."""
-    if (n_q != n_k or k_start or n_k % block or n_k < max(MIN_TOKENS, 2 * SPLIT)
+    if (n_q != n_k or k_start or n_k % block or block & (block - 1) or n_k < max(MIN_TOKENS, 2 * SPLIT)
             or os.environ.get("ZOO_GLOBAL_COPIES") == "0"):
         return None
     rows, cols = min(pattern.global_rows(), n_q), min(pattern.global_cols(), n_k) if grad else 0
@@ -90,19 +98,27 @@ def plan(pattern, n_q: int, n_k: int, k_start: int, block: int, grad: bool) -> P
 def mask_mod(fn, bufs: tuple, p: Plan, groups: int, n_heads: int, kpm: Tensor | None = None):
     """The BlockMask's mask_mod on (q', k') indices: fn(g, i, j, *bufs) is the pattern's mask on
     absolute positions; ``kpm`` (B, n) the key padding mask."""
-    n, rows, cols, rs, cs, split = p.n, p.rows, p.cols, max(p.row_slot, 1), max(p.col_slot, 1), p.split
+    n, rows, cols = p.n, p.rows, p.cols
+    rs, cs = max(p.row_slot, 1), max(p.col_slot, 1)  # powers of two, as is split
+    r_bits, c_bits, s_bits = rs.bit_length() - 1, cs.bit_length() - 1, p.split.bit_length() - 1
 
     def mod(b, h, qi, ki):
         row_copy, key_copy = qi >= n, ki >= n
-        i = torch.where(row_copy, (qi - n) % rs, qi)  # absolute positions
-        j = torch.where(key_copy, (ki - n) % cs, ki)
-        ok = fn(h * groups // n_heads, i, j, *bufs)
+        i = torch.where(row_copy, (qi - n) & (rs - 1), qi)  # absolute positions
+        j = torch.where(key_copy, (ki - n) & (cs - 1), ki)
+        ok = fn(head_group(h, groups, n_heads), i, j, *bufs)
         natural = ~row_copy & ~key_copy & (i >= rows) & (j >= cols)
-        from_copy = ~row_copy & key_copy & (j < cols) & (i >= rows) & ((ki - n) // cs == qi // split)
-        copy_rows = row_copy & ~key_copy & (i < rows) & (ki // split == (qi - n) // rs)
+        from_copy = ~row_copy & key_copy & (j < cols) & (i >= rows) & (((ki - n) >> c_bits) == (qi >> s_bits))
+        copy_rows = row_copy & ~key_copy & (i < rows) & ((ki >> s_bits) == ((qi - n) >> r_bits))
         ok = ok & (natural | from_copy | copy_rows)
         return ok if kpm is None else ok & kpm[b, j]
     return mod
+
+
+def head_group(h, groups: int, n_heads: int):
+    """Head h's group inside a mask_mod; no integer division for one group (the kernel evaluates it
+    per element of every partial tile)."""
+    return h * groups // n_heads if groups > 1 else h * 0
 
 
 def _append(x: Tensor, slot: int, copies: int) -> Tensor:
