@@ -4,7 +4,8 @@ ZOO_SPLIT_GLOBAL_ROWS=0) and, without gradients, against the split-KV rows (kern
 at the attention benchmark's shapes (B x N = 65,536, H = 16, D = 64, bf16): forward (with and without
 autograd recording), forward+backward, the differences of outputs and gradients, the first call's
 seconds, and torch.profiler's top kernels at 64k. Call 1 ran it with the mask's copy index by // and %
-(and SPLIT 512 / 2048 besides 1024: no difference); call 2 with shifts.
+(and SPLIT 512 / 2048 besides 1024: no difference); call 2 with shifts;
+call 3 at 32k (S24_NS=32768).
 Prints one line per measurement and writes $OUT/s24_diag.json."""
 import os
 import sys
@@ -32,7 +33,7 @@ def env(**kv):
         os.environ[k] = v
 
 
-for n in (16384, 65536):
+for n in [int(x) for x in os.environ.get("S24_NS", "16384,65536").split(",")]:
     b = 65536 // n
     g = torch.Generator(device="cuda").manual_seed(0)
     q, k, v = (torch.randn(b, H, n, D, device="cuda", dtype=torch.bfloat16, generator=g).requires_grad_()
@@ -72,7 +73,7 @@ for n in (16384, 65536):
                 del out, grads
             except Exception as ex:  # noqa: BLE001 - a failing variant is a row, not the end of the job
                 note(N=n, pattern=name, variant=var, error=repr(ex)[:600])
-    if n == 65536:
+    if n == 65536 and os.environ.get("S24_NS") is None:
         p = PATTERNS["longformer"]
         for var in ("copies",):
             env(**VARIANTS[var])
