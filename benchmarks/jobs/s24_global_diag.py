@@ -5,7 +5,8 @@ at the attention benchmark's shapes (B x N = 65,536, H = 16, D = 64, bf16): forw
 autograd recording), forward+backward, the differences of outputs and gradients, the first call's
 seconds, and torch.profiler's top kernels at 64k. Call 1 ran it with the mask's copy index by // and %
 (and SPLIT 512 / 2048 besides 1024: no difference); call 2 with shifts;
-call 3 at 32k (S24_NS=32768).
+call 3 at 32k (S24_NS=32768); call 4 with the copies' plumbing apart from
+the compiled FlexAttention call (ZOO_COPIES_APART=1).
 Prints one line per measurement and writes $OUT/s24_diag.json."""
 import os
 import sys
@@ -25,7 +26,11 @@ PATTERNS = {"longformer": build("longformer", window=510, global_tokens=32),
             "longformer_causal": build("longformer", window=510, global_tokens=32, causal=True)}
 VARIANTS = {"one": {"ZOO_GLOBAL_COPIES": "0", "ZOO_SPLIT_GLOBAL_ROWS": "0"},
             "split_rows": {"ZOO_GLOBAL_COPIES": "0", "ZOO_SPLIT_GLOBAL_ROWS": "1"},
-            "copies": {"ZOO_GLOBAL_COPIES": "1", "ZOO_SPLIT_GLOBAL_ROWS": "0"}}
+            "copies": {"ZOO_GLOBAL_COPIES": "1", "ZOO_SPLIT_GLOBAL_ROWS": "0"},
+            "copies_apart": {"ZOO_GLOBAL_COPIES": "1", "ZOO_SPLIT_GLOBAL_ROWS": "0", "ZOO_COPIES_APART": "1"}}
+if os.environ.get("S24_ONLY"):  # call 4: some patterns and variants only
+    PATTERNS = {k: v for k, v in PATTERNS.items() if k in os.environ["S24_ONLY"].split(",")}
+    VARIANTS = {k: v for k, v in VARIANTS.items() if k in ("one", "copies", "copies_apart")}
 
 
 def env(**kv):
@@ -42,6 +47,7 @@ for n in [int(x) for x in os.environ.get("S24_NS", "16384,65536").split(",")]:
     for name, p in PATTERNS.items():
         ref = None
         for var, e in VARIANTS.items():
+            os.environ.pop("ZOO_COPIES_APART", None)
             env(**e)
             fn = lambda: sparse_attention(q, k, v, p, backend="flex")  # noqa: E731
             try:

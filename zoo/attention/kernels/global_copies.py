@@ -149,7 +149,12 @@ def compiled_attention():
     """``attention`` as one graph, FlexAttention's kernels included: the copies' gradients sum into
     the originals in the slices' own kernels instead of as whole-size adds. Eager (FlexAttention's
     unfused path) with ``ZOO_FLEX_EAGER=1`` (read per call)."""
-    return attention if os.environ.get("ZOO_FLEX_EAGER") == "1" else _compiled()
+    if os.environ.get("ZOO_FLEX_EAGER") == "1":
+        return attention
+    if os.environ.get("ZOO_COPIES_APART") == "1":  # diagnosis: compiled FlexAttention alone, plumbing eager
+        from .flex import _compiled as flex_compiled
+        return lambda *a: attention(*a, flex=flex_compiled())
+    return _compiled()
 
 
 @lru_cache(maxsize=None)
