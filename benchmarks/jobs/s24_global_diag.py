@@ -6,7 +6,7 @@ autograd recording), forward+backward, the differences of outputs and gradients,
 seconds, and torch.profiler's top kernels at 64k. Call 1 ran it with the mask's copy index by // and %
 (and SPLIT 512 / 2048 besides 1024: no difference); call 2 with shifts;
 call 3 at 32k (S24_NS=32768); call 4 with the copies' plumbing apart from
-the compiled FlexAttention call (ZOO_COPIES_APART=1).
+the compiled FlexAttention call (ZOO_COPIES_APART=1, a switch of commit 510826a, removed after it lost).
 Prints one line per measurement and writes $OUT/s24_diag.json."""
 import os
 import sys

@@ -17,9 +17,11 @@ outputs; autograd sums the copies' gradients into the originals (inside one comp
 sums fuse with the slices instead of adding whole-size tensors).
 
 Applies to self-attention without a cache, lengths that the BlockMask block divides, from
-MIN_TOKENS on (below, a global block walks few tiles); without gradients no key copies are made
-(the forward has no serial column program: every query block reads the global block once).
-``ZOO_GLOBAL_COPIES=0`` (read per call) keeps the one BlockMask.
+MIN_TOKENS on: below it the copies' fixed cost (the appended rows, the merge, ~1.8 ms more than the
+sliding window alone at every length, H200) exceeds what the serial programs cost. Without gradients
+no key copies are made (the forward has no serial column program: every query block reads the
+global block once); below MIN_TOKENS such calls take the split-KV rows (global_rows.py).
+``ZOO_GLOBAL_COPIES=0`` (read per call) keeps the one BlockMask (or the split rows).
 """
 from __future__ import annotations
 
@@ -34,7 +36,12 @@ from .block_mask import flex_lse, raise_recompile_limits
 from .gather import merge_stacked
 
 SPLIT = 1024  # keys per row copy, queries per key copy: 16 tiles of 64 (a power of two)
-MIN_TOKENS = 4 * SPLIT
+# H200, bf16, B x N = 65,536 (s24_global_diag.py, attention_h200.json run 51), fwd+bwd ms, copies vs the one
+# BlockMask: Longformer 3.92 vs 3.04 / 3.94 vs 3.55 / 3.94 vs 4.78 at 16k / 32k / 64k, BigBird 3.98 vs 3.45 /
+# 4.02 vs 3.73 / 4.01 vs 4.36, causal Longformer 2.51 vs 1.99 / 2.51 vs 2.23 / 2.51 vs 2.99; without gradients
+# at 64k the row copies 0.97 vs split-KV rows 1.00 (Longformer), 1.00 vs 1.12 (BigBird). The copies cost about
+# the same at every length; the one BlockMask's serial programs grow with it.
+MIN_TOKENS = 64 * SPLIT
 
 
 @dataclass(frozen=True)
@@ -89,7 +96,8 @@ def plan(pattern, n_q: int, n_k: int, k_start: int, block: int, grad: bool) -> P
     if (n_q != n_k or k_start or n_k % block or block & (block - 1) or n_k < max(MIN_TOKENS, 2 * SPLIT)
             or os.environ.get("ZOO_GLOBAL_COPIES") == "0"):
         return None
-    rows, cols = min(pattern.global_rows(), n_q), min(pattern.global_cols(), n_k) if grad else 0
+    rows = min(pattern.global_rows(), n_q)
+    cols = min(pattern.global_cols(), n_k) if grad else 0
     if not (rows or cols) or max(rows, cols) > SPLIT // 4:
         return None
     return Plan(n_k, rows, cols, block, SPLIT)
@@ -147,13 +155,11 @@ def attention(q: Tensor, k: Tensor, v: Tensor, p: Plan, block_mask, scale: float
 
 def compiled_attention():
     """``attention`` as one graph, FlexAttention's kernels included: the copies' gradients sum into
-    the originals in the slices' own kernels instead of as whole-size adds. Eager (FlexAttention's
+    the originals in the slices' own kernels instead of as whole-size adds (H200, Longformer at 64k:
+    3.95 ms fwd+bwd, against 5.28 with compiled FlexAttention alone and the rest eager). Eager (FlexAttention's
     unfused path) with ``ZOO_FLEX_EAGER=1`` (read per call)."""
     if os.environ.get("ZOO_FLEX_EAGER") == "1":
         return attention
-    if os.environ.get("ZOO_COPIES_APART") == "1":  # diagnosis: compiled FlexAttention alone, plumbing eager
-        from .flex import _compiled as flex_compiled
-        return lambda *a: attention(*a, flex=flex_compiled())
     return _compiled()
 
 
