@@ -1,17 +1,21 @@
 """Global tokens as copies inside the pattern's one BlockMask call (kernels/global_copies.py): the
 copies' mask evaluated densely on (q', k') against the reference on the whole pattern (CPU, fp64,
-forward, lse and gradients; bidirectional and causal, padded or not), the dispatcher's flex path on
-FlexAttention's unfused CPU kernels, where the copies apply, and on the GPU against the one
-BlockMask."""
+forward, lse and gradients; bidirectional and causal, padded or not), the real BlockMask on
+FlexAttention's unfused CPU kernels (forward), which path the dispatcher takes, and on the GPU
+against the one BlockMask and the reference."""
 import pytest
 import torch
 
 from zoo.attention import build, sparse_attention
+from zoo.attention.kernels import flex
 from zoo.attention.kernels import global_copies as gc
+from zoo.attention.kernels import global_rows as gr
 
 PATTERNS = {"longformer": build("longformer", window=16, global_tokens=5),
             "bigbird": build("bigbird", block=8, window_blocks=3, global_blocks=1, random_blocks=1),
             "longformer_causal": build("longformer", window=16, global_tokens=5, causal=True),
+            "longformer_wide": build("longformer", window=16, global_tokens=12),  # a slot of two 8-token blocks
+            "bigbird_two_global": build("bigbird", block=8, window_blocks=3, global_blocks=2, random_blocks=1),
             "bigbird_causal": build("bigbird", block=8, window_blocks=3, global_blocks=2, random_blocks=1,
                                     causal=True)}
 
@@ -43,18 +47,14 @@ def _record_plans(monkeypatch) -> list:
 
 
 @pytest.mark.parametrize("name", list(PATTERNS))
-@pytest.mark.parametrize("grad", [True, False])
 @pytest.mark.parametrize("padded", [False, True])
-def test_copies_equal_the_pattern(monkeypatch, name, grad, padded):
-    monkeypatch.setattr(gc, "SPLIT", 64)  # several copies at a CPU-sized length
+def test_copies_equal_the_pattern(monkeypatch, name, padded):
+    monkeypatch.setattr(gc, "SPLIT", 64)  # several copies at a CPU-sized length (the last one partial)
     monkeypatch.setattr(gc, "MIN_TOKENS", 0)
-    p, n, block = PATTERNS[name], 208, 16
-    plan = gc.plan(p, n, n, 0, block, grad)
-    if p.causal and not grad:  # no global rows, and no key copies in a forward
-        assert plan is None
-        return
-    assert plan.rows == p.global_rows() and plan.cols == (p.global_cols() if grad else 0)
-    assert plan.row_copies == (4 if p.global_rows() else 0) and plan.col_copies == (4 if grad else 0)
+    p, n, block = PATTERNS[name], 208, 8
+    plan = gc.plan(p, n, n, 0, block, grad=True)
+    assert plan.rows == p.global_rows() and plan.cols == p.global_cols()
+    assert plan.row_copies == (4 if p.global_rows() else 0) and plan.col_copies == 4
     g = torch.Generator().manual_seed(n)
     q, k, v = (torch.randn(2, 2, n, 8, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3))
     kpm = None
@@ -78,8 +78,7 @@ def test_copies_only_where_they_apply(monkeypatch):
     lf = PATTERNS["longformer"]
     n, block = gc.MIN_TOKENS, 64
     assert gc.plan(lf, n, n, 0, block, grad=True) == gc.Plan(n, 5, 5, block, gc.SPLIT)
-    assert gc.plan(lf, n, n, 0, block, grad=False) == gc.Plan(n, 5, 0, block, gc.SPLIT)  # no key copies in a forward
-    assert gc.plan(PATTERNS["longformer_causal"], n, n, 0, block, grad=False) is None  # no rows, no copies
+    assert gc.plan(lf, n, n, 0, block, grad=False) is None  # without gradients: the split-KV rows
     assert gc.plan(PATTERNS["longformer_causal"], n, n, 0, block, grad=True) == gc.Plan(n, 0, 5, block, gc.SPLIT)
     assert gc.plan(lf, n - block, n - block, 0, block, grad=True) is None  # below MIN_TOKENS
     assert gc.plan(lf, n + 1, n + 1, 0, block, grad=True) is None  # the block does not divide the length
@@ -94,47 +93,68 @@ def test_copies_only_where_they_apply(monkeypatch):
     assert gc.plan(lf, n, n, 0, 96, grad=True) is None  # a block that is not a power of two
 
 
-@pytest.mark.parametrize("name", ["longformer", "bigbird"])
-def test_dispatcher_runs_copies_on_flex_unfused_path(eager_flex, monkeypatch, name):
-    """The dispatcher's flex path on FlexAttention's unfused CPU kernels (forward without gradients:
-    row copies only): the real copies' BlockMask and mask_mod, equal to the one BlockMask and to the
-    reference, padded or not."""
-    monkeypatch.setattr(gc, "SPLIT", 64)
+@pytest.mark.parametrize("name", ["longformer", "bigbird_two_global", "longformer_causal"])
+def test_real_blockmask_on_flex_unfused_path(eager_flex, monkeypatch, name):
+    """The copies' real BlockMask (built from the mask_mod the kernel runs) and mask_mod on
+    FlexAttention's unfused CPU kernels, forward only (no CPU backward): equal to the reference,
+    padded or not, on the CPU's 128-token blocks with a production-like SPLIT >= block."""
+    monkeypatch.setattr(gc, "SPLIT", 128)
     monkeypatch.setattr(gc, "MIN_TOKENS", 0)
-    p = PATTERNS[name]
-    n = 256  # a multiple of the CPU's 128-token block
+    p, n = PATTERNS[name], 640
+    plan = gc.plan(p, n, n, 0, 128, grad=True)
+    assert plan.col_copies == 5
     g = torch.Generator().manual_seed(1)
     q, k, v = (torch.randn(2, 2, n, 8, generator=g) for _ in range(3))
     kpm = torch.ones(2, n, dtype=torch.bool)
-    kpm[0, 200:] = False
+    kpm[0, 500:] = False
     kpm[1, :2] = False  # global keys
-    calls = _record_plans(monkeypatch)
     with torch.no_grad():
         for mask in (None, kpm):
-            want = sparse_attention(q, k, v, p, backend="reference", key_padding_mask=mask)
-            got = sparse_attention(q, k, v, p, backend="flex", key_padding_mask=mask)
-            monkeypatch.setenv("ZOO_GLOBAL_COPIES", "0")
-            one = sparse_attention(q, k, v, p, backend="flex", key_padding_mask=mask)
-            monkeypatch.delenv("ZOO_GLOBAL_COPIES")
-            torch.testing.assert_close(got, want, atol=2e-5, rtol=2e-5)
-            torch.testing.assert_close(got, one, atol=2e-5, rtol=2e-5)
-    assert [c.row_copies for c in calls] == [4, 4]  # the copies ran (and only without ZOO_GLOBAL_COPIES=0)
-    assert [c.col_copies for c in calls] == [0, 0]  # no key copies without gradients
+            out, lse = flex._copies_attention(q, k, v, p, plan, mask, 0.3, None)
+            want, want_lse = sparse_attention(q, k, v, p, backend="reference", key_padding_mask=mask, scale=0.3,
+                                              return_lse=True)
+            torch.testing.assert_close(out, want, atol=2e-5, rtol=2e-5)
+            torch.testing.assert_close(lse, want_lse, atol=2e-5, rtol=2e-5)
+
+
+def test_dispatch_order(eager_flex, monkeypatch):
+    """fused_flex_attention: with gradients the copies, without the split-KV rows, and with
+    ZOO_GLOBAL_COPIES=0 the one BlockMask (the kernels themselves stubbed: FlexAttention has no CPU
+    backward)."""
+    for mod in (gc, gr):
+        monkeypatch.setattr(mod, "MIN_TOKENS", 0)
+        monkeypatch.setattr(mod, "SPLIT", 128)
+    took = []
+    stub = lambda what: lambda q, *a, **kw: took.append(what) or (q * 0, q[..., 0] * 0)  # noqa: E731
+    monkeypatch.setattr(flex, "_copies_attention", stub("copies"))
+    monkeypatch.setattr(gr, "attention", stub("split rows"))
+    monkeypatch.setattr(flex, "_run", stub("one"))
+    p = PATTERNS["longformer"]
+    q, k, v = (torch.randn(1, 2, 512, 8, requires_grad=True) for _ in range(3))
+    flex.fused_flex_attention(q, k, v, p, scale=0.3)
+    with torch.no_grad():
+        flex.fused_flex_attention(q, k, v, p, scale=0.3)
+    monkeypatch.setenv("ZOO_GLOBAL_COPIES", "0")
+    flex.fused_flex_attention(q, k, v, p, scale=0.3)
+    assert took == ["copies", "split rows", "one"]
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@pytest.mark.parametrize("name", ["longformer", "bigbird", "longformer_causal"])
+@pytest.mark.parametrize("name", ["longformer", "bigbird", "bigbird128", "longformer_causal"])
 @pytest.mark.parametrize("padded", [False, True])
 def test_cuda_copies_match_the_one_blockmask(monkeypatch, name, padded):
-    """On FlexAttention's fused kernels at the benchmark's pattern parameters (16k tokens, bf16): the
-    copies (the default with gradients) and the one BlockMask (ZOO_GLOBAL_COPIES=0) agree, forward and
-    gradients; and at 4,096 tokens in fp32 the copies equal the reference."""
+    """On FlexAttention's fused kernels (16k tokens, bf16; the peers' pattern parameters, and BigBird
+    with the attention benchmark's 128-token blocks, whose global rows fill a two-block slot): the
+    copies (forced below their MIN_TOKENS) and the one BlockMask (ZOO_GLOBAL_COPIES=0) agree, forward
+    and gradients; and at 4,096 tokens in fp32 the copies equal the fp64 reference."""
     monkeypatch.delenv("ZOO_FLEX_EAGER", raising=False)
     monkeypatch.setattr(gc, "MIN_TOKENS", 0)  # correctness at lengths below where the copies pay
     causal = name.endswith("_causal")
     p = {"longformer": build("longformer", window=512, global_tokens=32, causal=causal),
-         "bigbird": build("bigbird", block=64, window_blocks=3, global_blocks=1, random_blocks=3)}[name.split("_")[0]]
+         "bigbird": build("bigbird", block=64, window_blocks=3, global_blocks=1, random_blocks=3),
+         "bigbird128": build("bigbird", block=128, window_blocks=3, global_blocks=1, random_blocks=3),
+         }[name.split("_")[0]]
     calls = _record_plans(monkeypatch)
     for n, dtype, tol in ((16384, torch.bfloat16, 2e-2), (4096, torch.float32, 1e-4)):
         g = torch.Generator(device="cuda").manual_seed(0)

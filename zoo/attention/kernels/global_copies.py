@@ -5,7 +5,7 @@ In one BlockMask over (q, k, v), Longformer's / BigBird's global tokens each giv
 program that walks every block of the sequence: the global query block's forward (and its dQ)
 walks every key block, and the global key block's dK/dV walks every query block. At 65,536 tokens
 that is 1,024 serial tiles while the rest of the grid has long finished (H200: Longformer 117
-useful TFLOP/s at 64k against 218 for its sliding window alone, attention_h200.json run 27; the
+useful TFLOP/s at 64k against 224 for its sliding window alone, attention_h200.json run 27; the
 backward's share, run 44's profile: 2.99 ms of BlockMask backward).
 
 Here the call runs on q' = [q; the first ``rows`` query rows once per SPLIT keys] and
@@ -16,12 +16,14 @@ block tiles more than the window's. The row copies' (out, lse) merge by log-sum-
 outputs; autograd sums the copies' gradients into the originals (inside one compiled graph, so the
 sums fuse with the slices instead of adding whole-size tensors).
 
-Applies to self-attention without a cache, lengths that the BlockMask block divides, from
-MIN_TOKENS on: below it the copies' fixed cost (the appended rows, the merge, ~1.8 ms more than the
-sliding window alone at every length, H200) exceeds what the serial programs cost. Without gradients
-no key copies are made (the forward has no serial column program: every query block reads the
-global block once); below MIN_TOKENS such calls take the split-KV rows (global_rows.py).
-``ZOO_GLOBAL_COPIES=0`` (read per call) keeps the one BlockMask (or the split rows).
+Applies where autograd records the call (the backward's serial dK/dV program is what the copies
+remove; without gradients the split-KV rows of global_rows.py run, as fast or faster for Longformer),
+to self-attention without a cache, on lengths that the BlockMask's block (a power of two) divides,
+from MIN_TOKENS on: below it the copies' fixed cost (the appended rows, the merge, ~1.8 ms more than
+the sliding window alone at every length, H200) exceeds what the serial programs cost. The price:
+q, k, v are copied (at 64k, B x N = 65,536, peak memory 1.07 GiB against 0.51 for the one BlockMask,
+run 52) and the first call compiles one graph more (~10 s against ~3 s). ``ZOO_GLOBAL_COPIES=0``
+(read per call) keeps the one BlockMask.
 """
 from __future__ import annotations
 
@@ -36,18 +38,18 @@ from .block_mask import flex_lse, raise_recompile_limits
 from .gather import merge_stacked
 
 SPLIT = 1024  # keys per row copy, queries per key copy: 16 tiles of 64 (a power of two)
-# H200, bf16, B x N = 65,536 (s24_global_diag.py, attention_h200.json run 51), fwd+bwd ms, copies vs the one
-# BlockMask: Longformer 3.92 vs 3.04 / 3.94 vs 3.55 / 3.94 vs 4.78 at 16k / 32k / 64k, BigBird 3.98 vs 3.45 /
-# 4.02 vs 3.73 / 4.01 vs 4.36, causal Longformer 2.51 vs 1.99 / 2.51 vs 2.23 / 2.51 vs 2.99; without gradients
-# at 64k the row copies 0.97 vs split-KV rows 1.00 (Longformer), 1.00 vs 1.12 (BigBird). The copies cost about
-# the same at every length; the one BlockMask's serial programs grow with it.
+# H200, bf16, B x N = 65,536 (s24_global_diag.py, each line one process; attention_h200.json runs 52 and 53),
+# fwd+bwd ms, copies vs the one BlockMask: Longformer 3.92 vs 3.04 / 3.94 vs 3.55 / 3.94 vs 4.78 at 16k / 32k /
+# 64k, BigBird 3.98 vs 3.45 / 4.02 vs 3.73 / 4.01 vs 4.36, causal Longformer 2.51 vs 1.99 / 2.51 vs 2.23 / 2.51
+# vs 2.99. The copies cost about the same at every length; the one BlockMask's serial programs grow with it.
 MIN_TOKENS = 64 * SPLIT
 
 
 @dataclass(frozen=True)
 class Plan:
     """How q', k' extend q, k (B, H, n, D): ``rows`` leading global query rows, copied ``row_copies``
-    times (once per ``split`` keys) in slots of ``row_slot`` (rows rounded up to the block); likewise
+    times (once per ``split`` keys) in slots of ``row_slot`` (rows rounded up to a power of two of at
+    least a block); likewise
     the ``cols`` leading keys, once per ``split`` queries."""
 
     n: int
@@ -90,14 +92,14 @@ def _slot(count: int, block: int) -> int:
 
 
 def plan(pattern, n_q: int, n_k: int, k_start: int, block: int, grad: bool) -> Plan | None:
-    """The copies for this call, or None where the one BlockMask runs: a cache (n_q != n_k, k_start),
-    a length the block does not divide or below MIN_TOKENS, no global tokens, globals over a quarter
-    of SPLIT, or ``ZOO_GLOBAL_COPIES=0``. ``grad``: autograd records the call (key copies only then)."""
-    if (n_q != n_k or k_start or n_k % block or block & (block - 1) or n_k < max(MIN_TOKENS, 2 * SPLIT)
+    """The copies for this call, or None where another path runs: no gradients (``grad``: autograd
+    records the call), a cache (n_q != n_k, k_start), a block that is not a power of two or does not
+    divide the length, a length below MIN_TOKENS, no global tokens, globals over a quarter of SPLIT,
+    or ``ZOO_GLOBAL_COPIES=0``."""
+    if (not grad or n_q != n_k or k_start or n_k % block or block & (block - 1) or n_k < max(MIN_TOKENS, 2 * SPLIT)
             or os.environ.get("ZOO_GLOBAL_COPIES") == "0"):
         return None
-    rows = min(pattern.global_rows(), n_q)
-    cols = min(pattern.global_cols(), n_k) if grad else 0
+    rows, cols = min(pattern.global_rows(), n_q), min(pattern.global_cols(), n_k)
     if not (rows or cols) or max(rows, cols) > SPLIT // 4:
         return None
     return Plan(n_k, rows, cols, block, SPLIT)
@@ -143,8 +145,9 @@ def attention(q: Tensor, k: Tensor, v: Tensor, p: Plan, block_mask, scale: float
     the row copies merged."""
     from torch.nn.attention.flex_attention import flex_attention
     kw = {"kernel_options": kernel_options} if kernel_options else {}
-    out, lse = flex_lse(flex or flex_attention, _append(q, p.row_slot, p.row_copies), _append(k, p.col_slot, p.col_copies),
-                        _append(v, p.col_slot, p.col_copies), block_mask=block_mask, scale=scale, **kw)
+    qx = _append(q, p.row_slot, p.row_copies)  # (B, H, n_q', D)
+    kx, vx = _append(k, p.col_slot, p.col_copies), _append(v, p.col_slot, p.col_copies)  # (B, H, n_k', D)
+    out, lse = flex_lse(flex or flex_attention, qx, kx, vx, block_mask=block_mask, scale=scale, **kw)
     if not p.rows:  # out (B, H, n_q', D), lse (B, H, n_q')
         return out[:, :, :p.n], lse[:, :, :p.n]
     r_out = out[:, :, p.n:].unflatten(2, (p.row_copies, p.row_slot))[:, :, :, :p.rows].movedim(2, 0)
