@@ -29,3 +29,30 @@ def static_patterns():
 
 def with_causal(p, causal):
     return dataclasses.replace(p, causal=causal) if causal != p.causal else p
+
+
+def global_token_inputs(n: int, padded: bool):
+    """(q, k, v (2, 2, n, 8) fp64 needing grad, key padding mask or None) for the global-token
+    decompositions (test_global_rows.py, test_global_copies.py): the padding drops the whole last
+    70 keys of one example and three global keys of the other."""
+    g = torch.Generator().manual_seed(n)
+    q, k, v = (torch.randn(2, 2, n, 8, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    kpm = None
+    if padded:
+        kpm = torch.ones(2, n, dtype=torch.bool)
+        kpm[0, -70:] = False
+        kpm[1, :3] = False
+    return q, k, v, kpm
+
+
+def assert_matches_reference(out, lse, q, k, v, p, kpm, scale: float) -> None:
+    """out, lse of a decomposition of pattern p equal the reference backend's, and so do the gradients
+    of q, k, v under one random output gradient."""
+    from zoo.attention import sparse_attention
+    want, want_lse = sparse_attention(q, k, v, p, backend="reference", key_padding_mask=kpm, scale=scale,
+                                      return_lse=True)
+    torch.testing.assert_close(out, want)
+    torch.testing.assert_close(lse, want_lse)
+    do = torch.randn_like(out)
+    for a, b in zip(torch.autograd.grad(out, (q, k, v), do), torch.autograd.grad(want, (q, k, v), do)):
+        torch.testing.assert_close(a, b)

@@ -11,6 +11,8 @@ from zoo.attention.kernels import flex
 from zoo.attention.kernels import global_copies as gc
 from zoo.attention.kernels import global_rows as gr
 
+from attention_cases import assert_matches_reference, global_token_inputs
+
 PATTERNS = {"longformer": build("longformer", window=16, global_tokens=5),
             "bigbird": build("bigbird", block=8, window_blocks=3, global_blocks=1, random_blocks=1),
             "longformer_causal": build("longformer", window=16, global_tokens=5, causal=True),
@@ -55,24 +57,11 @@ def test_copies_equal_the_pattern(monkeypatch, name, padded):
     plan = gc.plan(p, n, n, 0, block, grad=True)
     assert plan.rows == p.global_rows() and plan.cols == p.global_cols()
     assert plan.row_copies == (4 if p.global_rows() else 0) and plan.col_copies == 4
-    g = torch.Generator().manual_seed(n)
-    q, k, v = (torch.randn(2, 2, n, 8, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3))
-    kpm = None
-    if padded:
-        kpm = torch.ones(2, n, dtype=torch.bool)
-        kpm[0, -70:] = False  # the whole last split padded away
-        kpm[1, :3] = False  # some global keys padded
+    q, k, v, kpm = global_token_inputs(n, padded)
     fn, bufs = p.mask_parts(n)
     bm = _Dense(gc.mask_mod(fn, bufs, plan, p.head_groups(), 2, kpm), plan.n_q, plan.n_k, 2)
     out, lse = gc.attention(q, k, v, plan, bm, 0.3, None, flex=_dense_flex)
-    want, want_lse = sparse_attention(q, k, v, p, backend="reference", key_padding_mask=kpm, scale=0.3,
-                                      return_lse=True)
-    torch.testing.assert_close(out, want)
-    torch.testing.assert_close(lse, want_lse)
-    do = torch.randn_like(out)
-    for a, b in zip(torch.autograd.grad(out, (q, k, v), do), torch.autograd.grad(want, (q, k, v), do)):
-        torch.testing.assert_close(a, b)
-
+    assert_matches_reference(out, lse, q, k, v, p, kpm, 0.3)
 
 def test_copies_only_where_they_apply(monkeypatch):
     lf = PATTERNS["longformer"]

@@ -10,6 +10,8 @@ import torch
 from zoo.attention import build, sparse_attention
 from zoo.attention.kernels import global_rows as gr
 
+from attention_cases import assert_matches_reference, global_token_inputs
+
 PATTERNS = {"longformer": build("longformer", window=16, global_tokens=5),
             "bigbird": build("bigbird", block=8, window_blocks=3, global_blocks=1, random_blocks=1)}
 
@@ -34,22 +36,9 @@ def test_split_rows_equal_the_pattern(monkeypatch, name, n, padded):
     p = PATTERNS[name]
     rows = gr.split_rows(p, n, n, 0, grad=False)
     assert rows == p.global_rows() > 0
-    g = torch.Generator().manual_seed(n)
-    q, k, v = (torch.randn(2, 2, n, 8, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3))
-    kpm = None
-    if padded:
-        kpm = torch.ones(2, n, dtype=torch.bool)
-        kpm[0, -70:] = False  # the whole last split padded away
-        kpm[1, :3] = False  # some global keys padded
+    q, k, v, kpm = global_token_inputs(n, padded)  # padding: the whole last split, some global keys
     out, lse = gr.attention(q, k, v, p, rows, 16, _attend, scale=0.3, key_padding_mask=kpm)
-    want, want_lse = sparse_attention(q, k, v, p, backend="reference", key_padding_mask=kpm, scale=0.3,
-                                      return_lse=True)
-    torch.testing.assert_close(out, want)
-    torch.testing.assert_close(lse, want_lse)
-    do = torch.randn_like(out)
-    for a, b in zip(torch.autograd.grad(out, (q, k, v), do), torch.autograd.grad(want, (q, k, v), do)):
-        torch.testing.assert_close(a, b)
-
+    assert_matches_reference(out, lse, q, k, v, p, kpm, 0.3)
 
 def test_split_only_where_it_applies(monkeypatch):
     lf = PATTERNS["longformer"]
