@@ -49,8 +49,7 @@ MIN_TOKENS = 64 * SPLIT
 class Plan:
     """How q', k' extend q, k (B, H, n, D): ``rows`` leading global query rows, copied ``row_copies``
     times (once per ``split`` keys) in slots of ``row_slot`` (rows rounded up to a power of two of at
-    least a block); likewise
-    the ``cols`` leading keys, once per ``split`` queries."""
+    least a block); likewise the ``cols`` leading keys, once per ``split`` queries."""
 
     n: int
     rows: int
@@ -159,8 +158,8 @@ def attention(q: Tensor, k: Tensor, v: Tensor, p: Plan, block_mask, scale: float
 def compiled_attention():
     """``attention`` as one graph, FlexAttention's kernels included: the copies' gradients sum into
     the originals in the slices' own kernels instead of as whole-size adds (H200, Longformer at 64k:
-    3.95 ms fwd+bwd, against 5.28 with compiled FlexAttention alone and the rest eager). Eager (FlexAttention's
-    unfused path) with ``ZOO_FLEX_EAGER=1`` (read per call)."""
+    3.95 ms fwd+bwd, against 5.28 with compiled FlexAttention alone and the rest eager, run 54).
+    Eager (FlexAttention's unfused path) with ``ZOO_FLEX_EAGER=1`` (read per call)."""
     if os.environ.get("ZOO_FLEX_EAGER") == "1":
         return attention
     return _compiled()

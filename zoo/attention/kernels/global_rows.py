@@ -9,9 +9,9 @@ query block of split s sees only split s's key blocks (``Splits``), so the split
 thread blocks and read k and v in place (no copies). Their (out, lse) merge by log-sum-exp into the
 rows' outputs, which replace the BlockMask's empty ones.
 
-Forward only (no autograd graph: evaluation, generation) and from MIN_TOKENS on. With gradients, from
-65,536 tokens, the global tokens run as copies inside the pattern's own call instead (global_copies.py). With gradients the
-split lost on the H200 (attention_h200.json run 42: Longformer fwd+bwd 4.75 vs 4.49 ms at 64k, 3.69
+Forward only (no autograd graph: evaluation, generation) and from MIN_TOKENS on; with gradients, from
+65,536 tokens, the global tokens run as copies inside the pattern's own call (global_copies.py). With
+gradients the split lost on the H200 (attention_h200.json run 42: Longformer fwd+bwd 4.75 vs 4.49 ms at 64k, 3.69
 vs 3.05 at 16k; BigBird 4.82 vs 4.49, 4.17 vs 3.56): the global key columns still make one dK/dV
 program walk every query block, so the backward keeps its serial tail (run 44's profile at 64k: the
 two backward kernels 3.45 ms against the one BlockMask's 2.99), and autograd adds the rows' whole dk
