@@ -58,6 +58,12 @@ def flex_lse(fn, q: Tensor, k: Tensor, v: Tensor, **kw) -> tuple[Tensor, Tensor]
     return fn(q, k, v, return_lse=True, **kw)
 
 
+def head_group(h, groups: int, n_heads: int):
+    """Head h's group (of a pattern's ``groups``) inside a mask_mod; no integer division for one group
+    (the kernel evaluates it per element of every partial tile)."""
+    return h * groups // n_heads if groups > 1 else h * 0
+
+
 def from_kv_blocks(kv_num, kv_idx, full_num, full_idx, block: tuple[int, int], mask_mod, lengths):
     """BlockMask.from_kv_blocks, passing the true lengths where this torch accepts them."""
     from torch.nn.attention.flex_attention import BlockMask

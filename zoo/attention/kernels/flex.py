@@ -28,7 +28,7 @@ from ..layout import Component
 from ..patterns import runs_fused
 from . import global_copies, global_rows
 from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, component_structure, flex_complete, flex_lse,
-                         from_kv_blocks, listed_blocks, ordered, raise_recompile_limits, records_grad)
+                         from_kv_blocks, head_group, listed_blocks, ordered, raise_recompile_limits, records_grad)
 from .classes import (class_layout, class_mask_mod, class_split, from_classes, local_component, runs_as_classes,
                       to_classes)
 from .gather import Gathered, combine, gather, head_index, lse_dtype, put_heads, scatter_rows, take_heads
@@ -207,14 +207,29 @@ def _fused_structure(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, bl
     per-call mask_mod then adds the padding."""
     if padded:
         return _all_partial(_fused_structure(pattern, n_q, n_k, n_heads, k_start, block, device, False), n_q, n_k)
+    return _built(lambda kernel: _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None, kernel),
+                  pattern, n_heads, n_q, n_k, block, device, f"{pattern!r} {n_q}x{n_k}")
+
+
+def _built(mask_mod_of, pattern, n_heads: int, n_q: int, n_k: int, block: int, device: str, label: str):
+    """A BlockMask evaluated from ``mask_mod_of(False)`` (the build's form of the pattern's mask), carrying
+    ``mask_mod_of(True)`` (the kernel's form); its seconds go to BUILD_SECONDS[label]."""
     if block < 128:  # smaller than torch 2.11's default backward tiles: its lowering needs this
         install_backward_filter_fix()
-    mask_mod = _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None, kernel=False)
     heads = n_heads if pattern.head_groups() > 1 else 1
     t0 = time.perf_counter()
-    bm = block_mask_from_mask_mod(mask_mod, heads, n_q, n_k, block, device)
-    BUILD_SECONDS[f"{pattern!r} {n_q}x{n_k}"] = round(time.perf_counter() - t0, 2)
-    bm.mask_mod = _fused_mask_mod(pattern, n_q, n_k, n_heads, k_start, device, None)
+    bm = block_mask_from_mask_mod(mask_mod_of(False), heads, n_q, n_k, block, device)
+    BUILD_SECONDS[label] = round(time.perf_counter() - t0, 2)
+    bm.mask_mod = mask_mod_of(True)
+    return bm
+
+
+def _padded(bm, kpm: Tensor | None, mask_mod_of):
+    """bm itself without padding, else a copy carrying ``mask_mod_of(kpm)`` (same block structure)."""
+    if kpm is None:
+        return bm
+    bm = copy.copy(bm)
+    bm.mask_mod = mask_mod_of(kpm)
     return bm
 
 
@@ -235,14 +250,8 @@ def _copies_structure(pattern, plan: global_copies.Plan, n_heads: int, device: s
     (n_q', n_k'), built once per (pattern, plan, heads, device) like ``_fused_structure``."""
     if padded:
         return _all_partial(_copies_structure(pattern, plan, n_heads, device, False), plan.n_q, plan.n_k)
-    if plan.block < 128:
-        install_backward_filter_fix()
-    t0 = time.perf_counter()
-    bm = block_mask_from_mask_mod(_copies_mask_mod(pattern, plan, n_heads, device, None, kernel=False),
-                                  n_heads if pattern.head_groups() > 1 else 1, plan.n_q, plan.n_k, plan.block, device)
-    BUILD_SECONDS[f"{pattern!r} {plan}"] = round(time.perf_counter() - t0, 2)
-    bm.mask_mod = _copies_mask_mod(pattern, plan, n_heads, device, None)
-    return bm
+    return _built(lambda kernel: _copies_mask_mod(pattern, plan, n_heads, device, None, kernel),
+                  pattern, n_heads, plan.n_q, plan.n_k, plan.block, device, f"{pattern!r} {plan}")
 
 
 def _copies_mask_mod(pattern, plan, n_heads: int, device, kpm: Tensor | None, kernel: bool = True):
@@ -253,10 +262,8 @@ def _copies_mask_mod(pattern, plan, n_heads: int, device, kpm: Tensor | None, ke
 def _copies_attention(q: Tensor, k: Tensor, v: Tensor, pattern, plan, kpm: Tensor | None, scale: float,
                       kernel_options) -> tuple[Tensor, Tensor]:
     """A fused pattern with its global tokens as copies (global_copies.py) -> (out, lse)."""
-    bm = _copies_structure(pattern, plan, q.shape[1], str(q.device), kpm is not None)
-    if kpm is not None:
-        bm = copy.copy(bm)
-        bm.mask_mod = _copies_mask_mod(pattern, plan, q.shape[1], q.device, kpm)
+    bm = _padded(_copies_structure(pattern, plan, q.shape[1], str(q.device), kpm is not None), kpm,
+                 lambda m: _copies_mask_mod(pattern, plan, q.shape[1], q.device, m))
     out, lse = global_copies.compiled_attention()(q, k, v, plan, bm, scale,
                                                   flex_tiles(q, bm.BLOCK_SIZE, kernel_options) or None)
     return out, lse_dtype(lse)
@@ -277,7 +284,7 @@ def _fused_mask_mod(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, dev
     groups, q_off = pattern.head_groups(), k_start + n_k - n_q
 
     def mask_mod(b, h, qi, ki):
-        ok = fn(global_copies.head_group(h, groups, n_heads), qi + q_off, ki + k_start, *bufs)
+        ok = fn(head_group(h, groups, n_heads), qi + q_off, ki + k_start, *bufs)
         return ok if kpm is None else ok & kpm[b, ki]
     return mask_mod
 
@@ -297,18 +304,15 @@ def fused_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: flo
     block = block or fused_block(q.device, q.dtype, n_q, q.shape[-1])
     n_k = k.shape[2]
     kpm = None if key_padding_mask is None else key_padding_mask.bool()
-    plan = global_copies.plan(pattern, n_q, n_k, k_start, block, records_grad(q, k, v)) if flex_complete(q) else None
+    need_lse, grad = flex_complete(q), records_grad(q, k, v)
+    plan = global_copies.plan(pattern, n_q, n_k, k_start, block, grad) if need_lse else None
     if plan is not None:
         return _copies_attention(q, k, v, pattern, plan, kpm, scale, kernel_options)
-    rows = global_rows.split_rows(pattern, n_q, n_k, k_start, records_grad(q, k, v)) if flex_complete(q) else 0
+    rows = global_rows.split_rows(pattern, n_q, n_k, k_start, grad) if need_lse else 0
     if rows:
         return global_rows.attention(q, k, v, pattern, rows, block, fused_flex_attention, scale=scale,
                                      key_padding_mask=key_padding_mask, kernel_options=kernel_options)
-    dev = str(q.device)
-    bm = _fused_structure(pattern, n_q, n_k, H, k_start, block, dev, kpm is not None)
-    if kpm is not None:
-        bm = copy.copy(bm)
-        bm.mask_mod = _fused_mask_mod(pattern, n_q, n_k, H, k_start, q.device, kpm)
-    need_lse = flex_complete(q)
+    bm = _padded(_fused_structure(pattern, n_q, n_k, H, k_start, block, str(q.device), kpm is not None), kpm,
+                 lambda m: _fused_mask_mod(pattern, n_q, n_k, H, k_start, q.device, m))
     out, lse = _run(q, k, v, bm, scale, kernel_options, need_lse)
     return out, lse_dtype(lse) if need_lse else None

@@ -34,7 +34,7 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
-from .block_mask import flex_lse, raise_recompile_limits
+from .block_mask import flex_lse, head_group, raise_recompile_limits
 from .gather import merge_stacked
 
 SPLIT = 1024  # keys per row copy, queries per key copy: 16 tiles of 64 (a power of two)
@@ -122,12 +122,6 @@ def mask_mod(fn, bufs: tuple, p: Plan, groups: int, n_heads: int, kpm: Tensor | 
         ok = ok & (natural | from_copy | copy_rows)
         return ok if kpm is None else ok & kpm[b, j]
     return mod
-
-
-def head_group(h, groups: int, n_heads: int):
-    """Head h's group inside a mask_mod; no integer division for one group (the kernel evaluates it
-    per element of every partial tile)."""
-    return h * groups // n_heads if groups > 1 else h * 0
 
 
 def _append(x: Tensor, slot: int, copies: int) -> Tensor:
