@@ -50,9 +50,11 @@ def _record_plans(monkeypatch) -> list:
 
 @pytest.mark.parametrize("name", list(PATTERNS))
 @pytest.mark.parametrize("padded", [False, True])
-def test_copies_equal_the_pattern(monkeypatch, name, padded):
+@pytest.mark.parametrize("pad_rows", ["1", "0"])
+def test_copies_equal_the_pattern(monkeypatch, name, padded, pad_rows):
     monkeypatch.setattr(gc, "SPLIT", 64)  # several copies at a CPU-sized length (the last one partial)
     monkeypatch.setattr(gc, "MIN_TOKENS", 0)
+    monkeypatch.setenv("ZOO_COPIES_PAD_ROWS", pad_rows)
     p, n, block = PATTERNS[name], 208, 8
     plan = gc.plan(p, n, n, 0, block, grad=True)
     assert plan.rows == p.global_rows() and plan.cols == p.global_cols()
@@ -104,6 +106,23 @@ def test_real_blockmask_on_flex_unfused_path(eager_flex, monkeypatch, name):
                                               return_lse=True)
             torch.testing.assert_close(out, want, atol=2e-5, rtol=2e-5)
             torch.testing.assert_close(lse, want_lse, atol=2e-5, rtol=2e-5)
+
+
+@pytest.mark.parametrize("pad_rows", [True, False])
+def test_pad_rows_make_the_row_copies_tiles_full(monkeypatch, pad_rows):
+    """Longformer's global rows see every key of their split, so with their slot's pad rows on the
+    last global row's mask (Plan.pad_rows) every row-copy tile is full (the kernel skips its mask);
+    without, each is partial. The copies' results are exact either way (the test above)."""
+    monkeypatch.setattr(gc, "SPLIT", 128)
+    monkeypatch.setattr(gc, "MIN_TOKENS", 0)
+    monkeypatch.setenv("ZOO_COPIES_PAD_ROWS", "1" if pad_rows else "0")
+    p, n = PATTERNS["longformer"], 640
+    plan = gc.plan(p, n, n, 0, 128, grad=True)
+    assert plan.pad_rows == pad_rows
+    bm = flex._copies_structure(p, plan, 2, "cpu", False)
+    partial, full = bm.kv_num_blocks[0, 0, n // 128:], bm.full_kv_num_blocks[0, 0, n // 128:]  # (row copies,)
+    assert partial.tolist() == [0 if pad_rows else 1] * plan.row_copies
+    assert full.tolist() == [1 if pad_rows else 0] * plan.row_copies
 
 
 def test_dispatch_order(eager_flex, monkeypatch):

@@ -7,6 +7,9 @@ seconds, and torch.profiler's top kernels at 64k. Call 1 ran it with the mask's 
 (and SPLIT 512 / 2048 besides 1024: no difference); call 2 with shifts;
 call 3 at 32k (S24_NS=32768); call 4 with the copies' plumbing apart from
 the compiled FlexAttention call (ZOO_COPIES_APART=1, a switch of commit 510826a, removed after it lost).
+Session 25 (h200_s25_call1.sh) chose variants (S24_VARIANTS) and added "copies_nopad": the row slots'
+pad rows masked out (ZOO_COPIES_PAD_ROWS=0) against "copies", where they take the last global row's mask,
+at 32k with the copies' MIN_TOKENS lowered (S24_MIN_TOKENS), and the profile at 64k (S24_PROFILE=1).
 Prints one line per measurement and writes $OUT/s24_diag.json."""
 import os
 import sys
@@ -19,6 +22,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from diag import note, profile, save  # noqa: E402
 from tools.bench_attention import fwd_bwd, rel_err, timeit  # noqa: E402
 from zoo.attention import build, sparse_attention  # noqa: E402
+from zoo.attention.kernels import global_copies  # noqa: E402
+
+if os.environ.get("S24_MIN_TOKENS"):  # session 25: the copies below their default length
+    global_copies.MIN_TOKENS = int(os.environ["S24_MIN_TOKENS"])
 
 H, D = 16, 64
 PATTERNS = {"longformer": build("longformer", window=510, global_tokens=32),
@@ -27,10 +34,14 @@ PATTERNS = {"longformer": build("longformer", window=510, global_tokens=32),
 VARIANTS = {"one": {"ZOO_GLOBAL_COPIES": "0", "ZOO_SPLIT_GLOBAL_ROWS": "0"},
             "split_rows": {"ZOO_GLOBAL_COPIES": "0", "ZOO_SPLIT_GLOBAL_ROWS": "1"},
             "copies": {"ZOO_GLOBAL_COPIES": "1", "ZOO_SPLIT_GLOBAL_ROWS": "0"},
-            "copies_apart": {"ZOO_GLOBAL_COPIES": "1", "ZOO_SPLIT_GLOBAL_ROWS": "0", "ZOO_COPIES_APART": "1"}}
+            "copies_apart": {"ZOO_GLOBAL_COPIES": "1", "ZOO_SPLIT_GLOBAL_ROWS": "0", "ZOO_COPIES_APART": "1"},
+            "copies_nopad": {"ZOO_GLOBAL_COPIES": "1", "ZOO_SPLIT_GLOBAL_ROWS": "0", "ZOO_COPIES_PAD_ROWS": "0"}}
+SWITCHES, ALL_VARIANTS = {k for e in VARIANTS.values() for k in e}, dict(VARIANTS)
 if os.environ.get("S24_ONLY"):  # call 4: some patterns and variants only
     PATTERNS = {k: v for k, v in PATTERNS.items() if k in os.environ["S24_ONLY"].split(",")}
     VARIANTS = {k: v for k, v in VARIANTS.items() if k in ("one", "copies", "copies_apart")}
+if os.environ.get("S24_VARIANTS"):  # session 25: the first is the reference
+    VARIANTS = {k: ALL_VARIANTS[k] for k in os.environ["S24_VARIANTS"].split(",")}
 
 
 def env(**kv):
@@ -47,7 +58,8 @@ for n in [int(x) for x in os.environ.get("S24_NS", "16384,65536").split(",")]:
     for name, p in PATTERNS.items():
         ref = None
         for var, e in VARIANTS.items():
-            os.environ.pop("ZOO_COPIES_APART", None)
+            for key in SWITCHES:
+                os.environ.pop(key, None)
             env(**e)
             fn = lambda: sparse_attention(q, k, v, p, backend="flex")  # noqa: E731
             try:
@@ -79,10 +91,12 @@ for n in [int(x) for x in os.environ.get("S24_NS", "16384,65536").split(",")]:
                 del out, grads
             except Exception as ex:  # noqa: BLE001 - a failing variant is a row, not the end of the job
                 note(N=n, pattern=name, variant=var, error=repr(ex)[:600])
-    if n == 65536 and os.environ.get("S24_NS") is None:
+    if n == 65536 and (os.environ.get("S24_NS") is None or os.environ.get("S24_PROFILE")):
         p = PATTERNS["longformer"]
         for var in ("copies",):
-            env(**VARIANTS[var])
+            for key in SWITCHES:
+                os.environ.pop(key, None)
+            env(**ALL_VARIANTS[var])
             profile(f"longformer_{var}", n, fwd_bwd(lambda: sparse_attention(q, k, v, p, backend="flex"), (q, k, v), do))
     del q, k, v, do
 save("s24_diag.json")

@@ -56,6 +56,7 @@ class Plan:
     cols: int
     block: int
     split: int  # SPLIT when planned
+    pad_rows: bool = True  # a row slot's pad rows take the last global row's mask (ZOO_COPIES_PAD_ROWS=0: none)
 
     @property
     def row_slot(self) -> int:
@@ -101,19 +102,23 @@ def plan(pattern, n_q: int, n_k: int, k_start: int, block: int, grad: bool) -> P
     rows, cols = min(pattern.global_rows(), n_q), min(pattern.global_cols(), n_k)
     if not (rows or cols) or max(rows, cols) > SPLIT // 4:
         return None
-    return Plan(n_k, rows, cols, block, SPLIT)
+    return Plan(n_k, rows, cols, block, SPLIT, os.environ.get("ZOO_COPIES_PAD_ROWS") != "0")
 
 
 def mask_mod(fn, bufs: tuple, p: Plan, groups: int, n_heads: int, kpm: Tensor | None = None):
     """The BlockMask's mask_mod on (q', k') indices: fn(g, i, j, *bufs) is the pattern's mask on
-    absolute positions; ``kpm`` (B, n) the key padding mask."""
+    absolute positions; ``kpm`` (B, n) the key padding mask. With ``p.pad_rows`` a row slot's pad rows
+    (rows..row_slot-1, discarded) take the last global row's mask: where that row sees every key of
+    its split (Longformer, BigBird) the copies' tiles are full and skip the mask in the kernel; their
+    zero output gradient keeps dQ, dK, dV exact."""
     n, rows, cols = p.n, p.rows, p.cols
     rs, cs = max(p.row_slot, 1), max(p.col_slot, 1)  # powers of two, as is split
     r_bits, c_bits, s_bits = rs.bit_length() - 1, cs.bit_length() - 1, p.split.bit_length() - 1
 
     def mod(b, h, qi, ki):
         row_copy, key_copy = qi >= n, ki >= n
-        i = torch.where(row_copy, (qi - n) & (rs - 1), qi)  # absolute positions
+        r = (qi - n) & (rs - 1)
+        i = torch.where(row_copy, r.clamp(max=rows - 1) if p.pad_rows and rows else r, qi)  # absolute positions
         j = torch.where(key_copy, (ki - n) & (cs - 1), ki)
         ok = fn(head_group(h, groups, n_heads), i, j, *bufs)
         natural = ~row_copy & ~key_copy & (i >= rows) & (j >= cols)
