@@ -56,3 +56,23 @@ def assert_matches_reference(out, lse, q, k, v, p, kpm, scale: float) -> None:
     do = torch.randn_like(out)
     for a, b in zip(torch.autograd.grad(out, (q, k, v), do), torch.autograd.grad(want, (q, k, v), do)):
         torch.testing.assert_close(a, b)
+
+
+class DenseMask:
+    """A stand-in BlockMask whose mask is evaluated on every (q', k') pair (of every head where
+    ``heads`` > 1)."""
+
+    def __init__(self, mask_mod, n_q, n_k, batch, heads=1):
+        b = torch.arange(batch)[:, None, None, None]
+        h = torch.arange(heads)[None, :, None, None]
+        self.allowed = mask_mod(b, h, torch.arange(n_q)[None, None, :, None], torch.arange(n_k)[None, None, None, :])
+
+
+def dense_flex(q, k, v, block_mask, scale, return_aux=None, return_lse=False, **_):
+    """FlexAttention's contract, densely: rows with no key give zeros and lse -inf."""
+    s = (q @ k.transpose(-1, -2) * scale).masked_fill(~block_mask.allowed, float("-inf"))
+    lse = torch.logsumexp(s, -1)
+    out = torch.exp(s - lse[..., None]).nan_to_num(0.0) @ v
+    if return_aux is not None:
+        return out, type("Aux", (), {"lse": lse})()
+    return out, lse

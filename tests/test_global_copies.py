@@ -11,7 +11,7 @@ from zoo.attention.kernels import flex
 from zoo.attention.kernels import global_copies as gc
 from zoo.attention.kernels import global_rows as gr
 
-from attention_cases import assert_matches_reference, global_token_inputs
+from attention_cases import DenseMask, assert_matches_reference, dense_flex, global_token_inputs
 
 PATTERNS = {"longformer": build("longformer", window=16, global_tokens=5),
             "bigbird": build("bigbird", block=8, window_blocks=3, global_blocks=1, random_blocks=1),
@@ -20,25 +20,6 @@ PATTERNS = {"longformer": build("longformer", window=16, global_tokens=5),
             "bigbird_two_global": build("bigbird", block=8, window_blocks=3, global_blocks=2, random_blocks=1),
             "bigbird_causal": build("bigbird", block=8, window_blocks=3, global_blocks=2, random_blocks=1,
                                     causal=True)}
-
-
-class _Dense:
-    """A stand-in BlockMask whose mask is evaluated on every (q', k') pair."""
-
-    def __init__(self, mask_mod, n_q, n_k, batch):
-        b = torch.arange(batch)[:, None, None, None]
-        h = torch.zeros((), dtype=torch.long)
-        self.allowed = mask_mod(b, h, torch.arange(n_q)[None, None, :, None], torch.arange(n_k)[None, None, None, :])
-
-
-def _dense_flex(q, k, v, block_mask, scale, return_aux=None, return_lse=False, **_):
-    """FlexAttention's contract, densely: rows with no key give zeros and lse -inf."""
-    s = (q @ k.transpose(-1, -2) * scale).masked_fill(~block_mask.allowed, float("-inf"))
-    lse = torch.logsumexp(s, -1)
-    out = torch.exp(s - lse[..., None]).nan_to_num(0.0) @ v
-    if return_aux is not None:
-        return out, type("Aux", (), {"lse": lse})()
-    return out, lse
 
 
 def _record_plans(monkeypatch) -> list:
@@ -61,8 +42,8 @@ def test_copies_equal_the_pattern(monkeypatch, name, padded, pad_rows):
     assert plan.row_copies == (4 if p.global_rows() else 0) and plan.col_copies == 4
     q, k, v, kpm = global_token_inputs(n, padded)
     fn, bufs = p.mask_parts(n)
-    bm = _Dense(gc.mask_mod(fn, bufs, plan, p.head_groups(), 2, kpm), plan.n_q, plan.n_k, 2)
-    out, lse = gc.attention(q, k, v, plan, bm, 0.3, None, flex=_dense_flex)
+    bm = DenseMask(gc.mask_mod(fn, bufs, plan, p.head_groups(), 2, kpm), plan.n_q, plan.n_k, 2)
+    out, lse = gc.attention(q, k, v, plan, bm, 0.3, None, flex=dense_flex)
     assert_matches_reference(out, lse, q, k, v, p, kpm, 0.3)
 
 def test_copies_only_where_they_apply(monkeypatch):

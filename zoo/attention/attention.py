@@ -15,6 +15,7 @@ from .kernels.block_mask import flex_complete, records_grad
 from .kernels.classes import from_classes, to_classes
 from .kernels.tiles import flex_tiles
 from .kernels.dense import dense_attention
+from .kernels.joined import applies as joined_applies
 from .kernels.reference import reference_attention
 from .projection import QKVProjection
 
@@ -94,6 +95,10 @@ def sparse_attention(q: Tensor, k: Tensor, v: Tensor, pattern: P.Pattern, *, cau
                                         k_start=k_start)
         if return_lse and lse is None:
             raise ValueError("return_lse with backend='flex' needs CUDA (FlexAttention returns no lse on CPU)")
+        return (out, lse) if return_lse else out
+    if backend == "flex" and global_mask is None and shape is not None and joined_applies(pattern, n_q, n_k, k_start):
+        from .kernels.flex import joined_flex_attention
+        out, lse = joined_flex_attention(q, k, v, pattern, scale=scale, key_padding_mask=key_padding_mask)
         return (out, lse) if return_lse else out
     if pattern.data_dependent:
         comps = pattern.route(q, k, k_start=k_start, **routing_state)

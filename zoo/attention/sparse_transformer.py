@@ -77,6 +77,7 @@ class Fixed(Pattern):
     heads: str = "union"
     name: ClassVar[str] = "fixed"
     fused_flex: ClassVar[bool] = False  # the gathered summary columns beat one block mask
+    joined: ClassVar[bool] = True  # and beside the natural keys in one call, beat a second call
     kind: ClassVar[str] = "hybrid"
     complexity: ClassVar[str] = "O(N sqrt N)"
 
@@ -99,6 +100,21 @@ class Fixed(Pattern):
         return j % self.stride >= self.stride - self.summary
 
     allowed = Strided.allowed
+
+    def joined_parts(self, n):
+        """The summary columns appended: a natural key serves its own block (A1), a copy the other
+        blocks' summaries (union) or every summary (split's A2 heads). Same-block by shifts where l is a
+        power of two (the kernel evaluates the mask per element of a partial tile)."""
+        l, c, union = self.stride, self.summary, self.heads == "union"
+        keys = torch.arange(n)
+        pos = keys[keys % l >= l - c]  # (S,)
+        bits = l.bit_length() - 1 if l & (l - 1) == 0 else None
+
+        def fn(g, i, j, copy):
+            same = (i >> bits) == (j >> bits) if bits is not None else self._a1(i, j)
+            ok = (same != copy) if union else torch.where(g == 0, same & ~copy, copy)
+            return self._causal(i, j, ok)
+        return pos, fn, ()
 
     def _components(self, n_q, n_k, n_heads, k_start):
         l, c = self.stride, self.summary

@@ -26,7 +26,7 @@ from torch import Tensor
 
 from ..layout import Component
 from ..patterns import runs_fused
-from . import global_copies, global_rows
+from . import global_copies, global_rows, joined
 from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, component_structure, flex_complete, flex_lse,
                          from_kv_blocks, head_group, listed_blocks, ordered, raise_recompile_limits, records_grad)
 from .classes import (class_layout, class_mask_mod, class_split, from_classes, local_component, runs_as_classes,
@@ -316,3 +316,43 @@ def fused_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: flo
                  lambda m: _fused_mask_mod(pattern, n_q, n_k, H, k_start, q.device, m))
     out, lse = _run(q, k, v, bm, scale, kernel_options, need_lse)
     return out, lse_dtype(lse) if need_lse else None
+
+
+# ---------------------------------------------------------------------------------------------
+# the joined path: natural keys plus copies of a piece's gathered keys in one call (joined.py)
+
+
+@lru_cache(maxsize=256)
+def _joined_parts_on(pattern, n: int, device: str):
+    pos, fn, bufs = pattern.joined_parts(n)
+    return pos.to(device), fn, tuple(b.to(device) for b in bufs)
+
+
+def _joined_mask_mod(pattern, n: int, n_heads: int, device, kpm: Tensor | None):
+    pos, fn, bufs = _joined_parts_on(pattern, n, str(device))
+    return joined.mask_mod(fn, bufs, pos, n, pattern.head_groups(), n_heads, kpm)
+
+
+@lru_cache(maxsize=256)
+def _joined_structure(pattern, n: int, n_heads: int, block: int, device: str, padded: bool):
+    """BlockMask of a joined pattern over (n, n + S), built once per (pattern, n, heads, device)."""
+    n_k = n + _joined_parts_on(pattern, n, device)[0].numel()
+    if padded:
+        return _all_partial(_joined_structure(pattern, n, n_heads, block, device, False), n, n_k)
+    return _built(lambda kernel: _joined_mask_mod(pattern, n, n_heads, device, None), pattern, n_heads, n, n_k,
+                  block, device, f"{pattern!r} joined {n}")
+
+
+def joined_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: float,
+                          key_padding_mask: Tensor | None = None, kernel_options: dict | None = None
+                          ) -> tuple[Tensor, Tensor]:
+    """A ``joined`` pattern's self-attention as one FlexAttention call over [k; k[pos]] -> (out, lse)."""
+    B, H, n, _ = q.shape
+    pattern.validate(n, n, H)
+    kpm = None if key_padding_mask is None else key_padding_mask.bool()
+    block = fused_block(q.device, q.dtype, n, q.shape[-1])
+    bm = _padded(_joined_structure(pattern, n, H, block, str(q.device), kpm is not None), kpm,
+                 lambda m: _joined_mask_mod(pattern, n, H, q.device, m))
+    pos = _joined_parts_on(pattern, n, str(q.device))[0]
+    out, lse = joined.compiled_attention()(q, k, v, pos, bm, scale, flex_tiles(q, bm.BLOCK_SIZE, kernel_options) or None)
+    return out, lse_dtype(lse)

@@ -1,0 +1,55 @@
+"""Session 25 diagnosis (run by h200_s25_call2.sh): Sparse Transformer fixed joined into one FlexAttention call
+over [k; k[summary columns]] (kernels/joined.py) against its two pieces merged by log-sum-exp (the components,
+ZOO_JOINED_KEYS=0), same process, at the attention benchmark's shapes (B x N = 65,536, H = 16, D = 64, bf16,
+l = 128, c = 8): forward, forward+backward, the first call's seconds, the differences of outputs and gradients
+from the components, and torch.profiler's top kernels of the joined call at 64k. Writes $OUT/s25_joined.json."""
+import os
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.getcwd())
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from diag import note, profile, save  # noqa: E402
+from tools.bench_attention import fwd_bwd, rel_err, timeit  # noqa: E402
+from zoo.attention import build, sparse_attention  # noqa: E402
+
+H, D = 16, 64
+PATTERNS = {"fixed": build("fixed", stride=128, summary=8, causal=True),
+            "fixed_split": build("fixed", stride=128, summary=8, causal=True, heads="split")}
+
+for n in (16384, 65536):
+    b = 65536 // n
+    g = torch.Generator(device="cuda").manual_seed(0)
+    q, k, v = (torch.randn(b, H, n, D, device="cuda", dtype=torch.bfloat16, generator=g).requires_grad_()
+               for _ in range(3))
+    do = torch.randn_like(q)
+    for name, p in PATTERNS.items():
+        ref = None
+        for var, flag in (("components", "0"), ("joined", "1")):
+            os.environ["ZOO_JOINED_KEYS"] = flag
+            fn = lambda: sparse_attention(q, k, v, p, backend="flex")  # noqa: E731
+            try:
+                t0 = time.perf_counter()
+                out = fn()
+                grads = torch.autograd.grad(out, (q, k, v), do)
+                torch.cuda.synchronize()
+                r = dict(N=n, pattern=name, variant=var, first_s=round(time.perf_counter() - t0, 2), fwd_ms=timeit(fn),
+                         fwdbwd_ms=timeit(fwd_bwd(fn, (q, k, v), do)))
+                if ref is None:
+                    ref = (out.detach(), *grads)
+                else:
+                    r.update(err_out=rel_err(out, ref[0]), err_grads=[rel_err(a, c) for a, c in zip(grads, ref[1:])])
+                note(**r)
+                del out, grads
+            except Exception as ex:  # noqa: BLE001 - a failing variant is a row, not the end of the job
+                note(N=n, pattern=name, variant=var, error=repr(ex)[:600])
+    if n == 65536:
+        for var, flag in (("components", "0"), ("joined", "1")):
+            os.environ["ZOO_JOINED_KEYS"] = flag
+            profile(f"fixed_{var}", n, fwd_bwd(lambda: sparse_attention(q, k, v, PATTERNS["fixed"], backend="flex"),
+                                                (q, k, v), do))
+    del q, k, v, do
+os.environ.pop("ZOO_JOINED_KEYS")
+save("s25_joined.json")

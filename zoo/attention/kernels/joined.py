@@ -1,0 +1,71 @@
+"""A pattern whose pieces all keep the natural query order, as one FlexAttention call: the keys a
+piece gathers (Sparse Transformer fixed's summary columns) appended to k and v as copies.
+
+Fixed's summary columns (the last c of every l keys) are what a query sees of the other blocks. On
+natural keys they sit in every key block, so one BlockMask walks every earlier block partially (the
+plain mask_mod: 14 useful TFLOP/s at 64k, H200). Gathered apart (the components path) they run as a
+second call beside the same-block piece, whose programs walk one or two tiles each, and the two merge
+by log-sum-exp: 5.27 ms fwd+bwd at 16k, 10.05 at 64k (102 / 197 useful TFLOP/s, attention_h200.json
+run 55). Here k' = [k; k[pos]]: a query block walks its own block's natural tiles and the gathered
+summaries in one program, with no second call and no merge; the copies' gradients sum into dk, dv in
+the same compiled graph (as in global_copies.py).
+
+A pattern opts in with ``joined = True`` and ``joined_parts(n) -> (pos (S,), fn, bufs)``: the appended
+keys' positions and its mask fn(g, i, j, copy, *bufs) on absolute positions, ``copy`` telling an
+appended key from a natural one, so that every allowed pair is counted once. Self-attention without a
+cache (decoding keeps the components); ``ZOO_JOINED_KEYS=0`` (read per call) keeps the components.
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+import torch
+from torch import Tensor
+
+from .block_mask import flex_lse, head_group, raise_recompile_limits
+
+
+def applies(pattern, n_q: int, n_k: int, k_start: int) -> bool:
+    """Whether the dispatcher runs ``pattern`` joined on this self-attention shape."""
+    return (getattr(pattern, "joined", False) and not pattern.data_dependent and n_q == n_k and not k_start
+            and os.environ.get("ZOO_JOINED_KEYS") != "0")
+
+
+def mask_mod(fn, bufs: tuple, pos: Tensor, n: int, groups: int, n_heads: int, kpm: Tensor | None = None):
+    """The BlockMask's mask_mod on (q, k') indices: key ki >= n is the copy of position pos[ki - n];
+    ``kpm`` (B, n) the key padding mask."""
+    last = max(pos.numel() - 1, 0)
+
+    def mod(b, h, qi, ki):
+        copy = ki >= n
+        j = torch.where(copy, pos[(ki - n).clamp(0, last)], ki)  # absolute positions
+        ok = fn(head_group(h, groups, n_heads), qi, j, copy, *bufs)
+        return ok if kpm is None else ok & kpm[b, j]
+    return mod
+
+
+def attention(q: Tensor, k: Tensor, v: Tensor, pos: Tensor, block_mask, scale: float,
+              kernel_options: dict | None, flex=None) -> tuple[Tensor, Tensor]:
+    """q, k, v (B, H, n, D) -> (out (B, H, n, D), lse (B, H, n)): ``flex`` (FlexAttention by
+    default) on (q, k', v') with the joined ``block_mask`` (n x n + S), pos (S,) the copied keys."""
+    from torch.nn.attention.flex_attention import flex_attention
+    kw = {"kernel_options": kernel_options} if kernel_options else {}
+    kx = torch.cat([k, k.index_select(2, pos)], 2)  # (B, H, n + S, D)
+    vx = torch.cat([v, v.index_select(2, pos)], 2)
+    return flex_lse(flex or flex_attention, q, kx, vx, block_mask=block_mask, scale=scale, **kw)
+
+
+def compiled_attention():
+    """``attention`` as one graph, FlexAttention's kernels included, so the copies' gradients sum
+    into dk, dv without whole-size adds; eager (FlexAttention's unfused path) with ``ZOO_FLEX_EAGER=1``
+    (read per call)."""
+    if os.environ.get("ZOO_FLEX_EAGER") == "1":
+        return attention
+    return _compiled()
+
+
+@lru_cache(maxsize=None)
+def _compiled():
+    raise_recompile_limits()  # a graph per (pattern, shape)
+    return torch.compile(attention, dynamic=False)
