@@ -214,11 +214,14 @@ def attention_runs_markdown(doc: dict) -> str:
 def path_of(pattern, n: int = 16384, n_heads: int = 16) -> str:
     """Which GPU path the dispatcher takes for a pattern (or a class whose choice is fixed) on
     self-attention over n tokens (the choice can depend on the length: kernels/classes.py)."""
+    from zoo.attention.kernels.joined import applies
     from zoo.attention.patterns import runs_fused
     if pattern.data_dependent:  # routed chunk bands in their sorted order (kernels/routed.py), session 20 on
         return "sorted"
     shape = None if isinstance(pattern, type) else (n, n, n_heads, 0)
-    return "fused" if runs_fused(pattern, shape) else "components"
+    if runs_fused(pattern, shape):
+        return "fused"
+    return "joined" if applies(pattern, n, n, 0) else "components"  # fixed's summaries beside its keys, session 25
 
 
 def current_path(name: str) -> str:
