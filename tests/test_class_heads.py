@@ -70,6 +70,21 @@ def test_class_heads_match_dense(class_pieces, name, n, r, causal, padded, proje
         assert torch.equal(out[1], torch.zeros_like(out[1]))
 
 
+@pytest.mark.parametrize("name,n,r", [("strided", 640, 5), ("dilated_window_r2", 512, 2)])
+def test_class_heads_on_64_token_blocks(monkeypatch, name, n, r):
+    """The block ``fused_block`` picks for the classes (64 on the H200; ZOO_FLEX_BLOCK=64 here),
+    causal and padded, against the dense oracle."""
+    monkeypatch.setenv("ZOO_FLEX_BLOCK", "64")
+    blocks, run = [], flex._class_piece
+    monkeypatch.setattr(flex, "_class_piece", lambda *a: blocks.append((a[4], a[7])) or run(*a))
+    p, (q, k, v), kpm = with_causal(PATTERNS[name], True), _qkv(n), _padding(n)
+    with torch.no_grad():
+        out = sparse_attention(q, k, v, p, backend="flex", key_padding_mask=kpm)
+        ref = sparse_attention(q, k, v, p, backend="dense", key_padding_mask=kpm)
+    assert blocks == [(r, 64)]
+    assert _rel(out, ref) < 1e-5
+
+
 def test_class_heads_switch_off(monkeypatch, class_pieces):
     p, (q, k, v) = PATTERNS["strided"], _qkv(40)
     with torch.no_grad():

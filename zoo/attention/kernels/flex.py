@@ -111,9 +111,12 @@ def _block_mask(comp: Component, key: tuple, kpm, build):
 
 
 def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component], *, scale: float,
-                   key_padding_mask: Tensor | None = None, k_start: int = 0, block: int = 128,
+                   key_padding_mask: Tensor | None = None, k_start: int = 0, block: int | None = None,
                    kernel_options: dict | None = None) -> tuple[Tensor, Tensor]:
-    """Run every component with FlexAttention and merge by log-sum-exp -> (out, lse)."""
+    """Run every component with FlexAttention and merge by log-sum-exp -> (out, lse). ``block``: the
+    BlockMask's block, by default 128, and for a piece run as class heads what ``fused_block`` picks for
+    its n/r-token classes (64 on the H200: dilation 2 as two causal 512-key windows 2.75 -> ? ms fwd+bwd at
+    16k, attention_h200.json run 58)."""
     B, H, n_q, _ = q.shape
     n_k = k.shape[2]
     kpm = None
@@ -125,7 +128,7 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
         raise ValueError(f"backend='flex' on CPU runs single-piece static patterns only (FlexAttention returns "
                          f"no log-sum-exp on CPU); this pattern has {len(components)} pieces or routes per input: "
                          f"use backend='reference'")
-    pieces = []
+    pieces, piece_block = [], block or 128
     routed = sorted_components(components, q, n_k, k_start) if need_lse else []
     if routed:
         pieces += sorted_pieces(q, k, v, routed, scale=scale, kpm=kpm, kernel_options=kernel_options, run=_run)
@@ -138,20 +141,21 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
             continue
         r = class_split(comp, n_q, n_k, k_start) if need_lse else 0
         if r:
-            pieces.append(_class_piece(comp, q, k, v, r, kpm, scale, block, kernel_options))
+            cblock = block or fused_block(q.device, q.dtype, n_q // r, q.shape[-1])
+            pieces.append(_class_piece(comp, q, k, v, r, kpm, scale, cblock, kernel_options))
             continue
         g = gather(q, k, v, comp, k_start)
         nqc, nkc = g.q.shape[2], g.k.shape[2]
         if nqc == 0 or nkc == 0:
             continue
-        bm = _block_mask(comp, ("flex-mask", n_q, n_k, block, str(q.device)), kpm, lambda: (
-            component_structure(comp, n_q, n_k, nqc, nkc, block, block, q.device, use_full=kpm is None),
+        bm = _block_mask(comp, ("flex-mask", n_q, n_k, piece_block, str(q.device)), kpm, lambda: (
+            component_structure(comp, n_q, n_k, nqc, nkc, piece_block, piece_block, q.device, use_full=kpm is None),
             _mask_mod(comp, g, kpm)))
         out, lse = _run(g.q, g.k, g.v, bm, scale, kernel_options, need_lse)
         if need_lse:
             lse = lse_dtype(lse)
         else:
-            lse = torch.where(_any_key(comp, g, n_q, n_k, block, kpm), 0.0, float("-inf"))
+            lse = torch.where(_any_key(comp, g, n_q, n_k, piece_block, kpm), 0.0, float("-inf"))
         pieces.append((scatter_rows(out, g, n_q, H, 0.0), scatter_rows(lse, g, n_q, H, float("-inf"))))
     return combine(pieces, components, q, k, v, kpm, scale)
 
@@ -165,6 +169,8 @@ def _class_piece(comp: Component, q: Tensor, k: Tensor, v: Tensor, r: int, kpm, 
     parts = take_heads(comp, heads, q, k, v)
     layout = class_layout(r, *parts)
     qc, kc, vc = (to_classes(x, r, layout) for x in parts)  # (B*Hc, r, n/r, D) or (B, r*Hc, n/r, D)
+    if block < 128:  # smaller than torch 2.11's default backward tiles: its lowering needs this
+        install_backward_filter_fix()
     bm = _class_block_mask(comp, n, r, heads, kpm, layout, block, q.device)
     out, lse = _run(qc, kc, vc, bm, scale, kernel_options)
     subset = comp.heads is not None
