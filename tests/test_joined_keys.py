@@ -54,12 +54,13 @@ def test_real_blockmask_on_flex_unfused_path(eager_flex, name):
 
 
 def test_joined_only_where_it_applies(monkeypatch):
-    p = PATTERNS["union_causal"]
-    assert joined.applies(p, 512, 512, 0)
-    assert not joined.applies(p, 16, 512, 496) and not joined.applies(p, 512, 512, 16)  # a cache: the components
-    assert not joined.applies(build("strided", stride=16), 512, 512, 0)
+    p, n = PATTERNS["union_causal"], joined.MIN_TOKENS
+    assert joined.applies(p, n, n, 0)
+    assert not joined.applies(p, n - 1, n - 1, 0)  # shorter: the components
+    assert not joined.applies(p, 16, n, n - 16) and not joined.applies(p, n, n, 16)  # a cache: the components
+    assert not joined.applies(build("strided", stride=16), n, n, 0)
     monkeypatch.setenv("ZOO_JOINED_KEYS", "0")
-    assert not joined.applies(p, 512, 512, 0)
+    assert not joined.applies(p, n, n, 0)
 
 
 @pytest.mark.gpu

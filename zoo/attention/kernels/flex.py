@@ -115,8 +115,8 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
                    kernel_options: dict | None = None) -> tuple[Tensor, Tensor]:
     """Run every component with FlexAttention and merge by log-sum-exp -> (out, lse). ``block``: the
     BlockMask's block, by default 128, and for a piece run as class heads what ``fused_block`` picks for
-    its n/r-token classes (64 on the H200: dilation 2 as two causal 512-key windows 2.75 -> ? ms fwd+bwd at
-    16k, attention_h200.json run 58)."""
+    its n/r-token classes (64 on the H200: dilation 2's two causal 512-key windows 2.76 -> 2.33 ms fwd+bwd
+    at 16k, strided 4.05 -> 3.97; attention_h200.json run 58)."""
     B, H, n_q, _ = q.shape
     n_k = k.shape[2]
     kpm = None
