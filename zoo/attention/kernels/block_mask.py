@@ -146,6 +146,21 @@ def raise_recompile_limits() -> None:
             setattr(dcfg, name, max(getattr(dcfg, name), 1024))
 
 
+def one_graph(fn):
+    """``fn`` compiled as one graph, FlexAttention's kernels included (the copies' gradient sums then fuse
+    with the slices instead of adding whole-size tensors: global_copies.py, joined.py); ``fn`` itself,
+    FlexAttention's unfused path, with ``ZOO_FLEX_EAGER=1`` (read per call)."""
+    if os.environ.get("ZOO_FLEX_EAGER") == "1":
+        return fn
+    return _one_graph(fn)
+
+
+@lru_cache(maxsize=None)
+def _one_graph(fn):
+    raise_recompile_limits()  # a graph per (pattern, shape)
+    return torch.compile(fn, dynamic=False)
+
+
 @lru_cache(maxsize=None)
 def _compiled_tiles():
     raise_recompile_limits()

@@ -29,12 +29,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
 
 import torch
 from torch import Tensor
 
-from .block_mask import flex_lse, head_group, raise_recompile_limits
+from .block_mask import flex_lse, head_group, one_graph
 from .gather import merge_stacked
 
 SPLIT = 1024  # keys per row copy, queries per key copy: 16 tiles of 64 (a power of two)
@@ -155,16 +154,7 @@ def attention(q: Tensor, k: Tensor, v: Tensor, p: Plan, block_mask, scale: float
 
 
 def compiled_attention():
-    """``attention`` as one graph, FlexAttention's kernels included: the copies' gradients sum into
-    the originals in the slices' own kernels instead of as whole-size adds (H200, Longformer at 64k:
-    3.95 ms fwd+bwd, against 5.28 with compiled FlexAttention alone and the rest eager, run 54).
-    Eager (FlexAttention's unfused path) with ``ZOO_FLEX_EAGER=1`` (read per call)."""
-    if os.environ.get("ZOO_FLEX_EAGER") == "1":
-        return attention
-    return _compiled()
-
-
-@lru_cache(maxsize=None)
-def _compiled():
-    raise_recompile_limits()  # a graph per (pattern, shape)
-    return torch.compile(attention, dynamic=False)
+    """``attention`` as one graph (``one_graph``): the copies' gradients sum into the originals in the
+    slices' own kernels instead of as whole-size adds (H200, Longformer at 64k: 3.95 ms fwd+bwd, against
+    5.28 with compiled FlexAttention alone and the rest eager, run 54)."""
+    return one_graph(attention)

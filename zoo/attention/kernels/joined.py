@@ -21,12 +21,11 @@ since session 15. ``ZOO_JOINED_KEYS=0`` (read per call) keeps the components.
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 
 import torch
 from torch import Tensor
 
-from .block_mask import flex_lse, head_group, raise_recompile_limits
+from .block_mask import flex_lse, head_group, one_graph
 
 MIN_TOKENS = 2048
 
@@ -62,15 +61,6 @@ def attention(q: Tensor, k: Tensor, v: Tensor, pos: Tensor, block_mask, scale: f
 
 
 def compiled_attention():
-    """``attention`` as one graph, FlexAttention's kernels included, so the copies' gradients sum
-    into dk, dv without whole-size adds; eager (FlexAttention's unfused path) with ``ZOO_FLEX_EAGER=1``
-    (read per call)."""
-    if os.environ.get("ZOO_FLEX_EAGER") == "1":
-        return attention
-    return _compiled()
-
-
-@lru_cache(maxsize=None)
-def _compiled():
-    raise_recompile_limits()  # a graph per (pattern, shape)
-    return torch.compile(attention, dynamic=False)
+    """``attention`` as one graph (``one_graph``), so the copies' gradients sum into dk, dv without
+    whole-size adds."""
+    return one_graph(attention)
