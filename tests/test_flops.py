@@ -52,3 +52,20 @@ def test_block_pairs_follow_the_fused_block(monkeypatch):
     assert block_pairs(strided, 1024, 2) == block_pairs(strided, 1024, 2, 128)
     per_head = build("dilated_window", left=100, dilation=(1, 2), causal=True)  # per-head masks too
     assert per_head.head_groups() == 2 and block_pairs(per_head, 1000, 2) == _tiles_with_pairs(per_head, 1000, 2, 64)
+
+
+def test_block_pairs_of_joined_fixed_are_its_calls_tiles(monkeypatch):
+    """Fixed runs one call over its keys and copies of its summary columns (kernels/joined.py): its
+    tiles are those of that call's (n, n + S) mask that hold an allowed pair."""
+    from zoo.attention.kernels import joined
+    monkeypatch.setattr(joined, "MIN_TOKENS", 2048)
+    p, n, heads, block = build("fixed", stride=128, summary=8, causal=True), joined.MIN_TOKENS, 2, 128
+    assert joined.applies(p, n, n, 0)
+    pos, fn, bufs = p.joined_parts(n)
+    ki = torch.arange(n + len(pos))
+    ok = joined.mask_mod(fn, bufs, pos, n, 1, heads)(torch.tensor(0), torch.tensor(0), torch.arange(n)[:, None], ki)
+    nqb, nkb = n // block, -(-len(ki) // block)
+    padded = torch.zeros(nqb * block, nkb * block, dtype=torch.bool)
+    padded[:, :len(ki)] = ok
+    want = int(padded.view(nqb, block, nkb, block).any(3).any(1).sum()) * block * block * heads
+    assert block_pairs(p, n, heads, block) == want

@@ -106,6 +106,19 @@ def test_pad_rows_make_the_row_copies_tiles_full(monkeypatch, pad_rows):
     assert full.tolist() == [1 if pad_rows else 0] * plan.row_copies
 
 
+def test_pad_rows_leave_blocks_of_pad_rows_empty(monkeypatch):
+    """130 global rows in a 256-row slot of 64-row blocks: the pad rows of the third block take the last
+    global row's mask (its tiles full), the fourth block, pad rows only, stays empty."""
+    monkeypatch.setattr(gc, "MIN_TOKENS", 0)
+    p, n = build("longformer", window=16, global_tokens=130), 2 * gc.SPLIT
+    plan = gc.plan(p, n, n, 0, 64, grad=True)
+    assert (plan.row_slot, plan.row_copies) == (256, 2)
+    bm = flex._copies_structure(p, plan, 2, "cpu", False)
+    partial, full = bm.kv_num_blocks[0, 0, n // 64:], bm.full_kv_num_blocks[0, 0, n // 64:]  # (copies * 4,)
+    assert partial.tolist() == [0] * 8
+    assert full.tolist() == [gc.SPLIT // 64] * 3 + [0] + [gc.SPLIT // 64] * 3 + [0]
+
+
 def test_dispatch_order(eager_flex, monkeypatch):
     """fused_flex_attention: with gradients the copies, without the split-KV rows, and with
     ZOO_GLOBAL_COPIES=0 the one BlockMask (the kernels themselves stubbed: FlexAttention has no CPU

@@ -59,6 +59,10 @@ def test_joined_only_where_it_applies(monkeypatch):
     assert not joined.applies(p, n - 1, n - 1, 0)  # shorter: the components
     assert not joined.applies(p, 16, n, n - 16) and not joined.applies(p, n, n, 16)  # a cache: the components
     assert not joined.applies(build("strided", stride=16), n, n, 0)
+    wide = build("fixed", stride=2 * n, summary=8)  # no summary column below 2n - 8 tokens: nothing to join
+    assert not joined.applies(wide, n, n, 0) and joined.applies(wide, 2 * n - 7, 2 * n - 7, 0)
+    from zoo.bench import path_of
+    assert path_of(p, n) == "joined" and path_of(build("strided", stride=16), n) == "components"
     monkeypatch.setenv("ZOO_JOINED_KEYS", "0")
     assert not joined.applies(p, n, n, 0)
 
@@ -70,6 +74,7 @@ def test_cuda_joined_matches_the_reference(monkeypatch, name):
     """On FlexAttention's fused kernels in fp32 (the dispatcher's path, which must be the joined one):
     forward, lse and gradients equal the fp64 reference at an odd length, padded or not."""
     monkeypatch.delenv("ZOO_FLEX_EAGER", raising=False)
+    monkeypatch.setattr(joined, "MIN_TOKENS", 0)  # correctness below the length it runs from
     took, real = [], flex.joined_flex_attention
     monkeypatch.setattr(flex, "joined_flex_attention", lambda *a, **kw: took.append(1) or real(*a, **kw))
     base = PATTERNS[name]

@@ -221,7 +221,8 @@ def path_of(pattern, n: int = 16384, n_heads: int = 16) -> str:
     shape = None if isinstance(pattern, type) else (n, n, n_heads, 0)
     if runs_fused(pattern, shape):
         return "fused"
-    return "joined" if applies(pattern, n, n, 0) else "components"  # fixed's summaries beside its keys, session 25
+    joins = applies(pattern() if isinstance(pattern, type) else pattern, n, n, 0)  # a class: its defaults
+    return "joined" if joins else "components"  # fixed's summary columns beside its keys, session 25
 
 
 def current_path(name: str) -> str:

@@ -42,30 +42,44 @@ def count_pairs(pattern: Pattern, n: int, n_heads: int, device="cpu", chunk: int
 
 def block_pairs(pattern: Pattern, n: int, n_heads: int, block: int | None = None, device="cpu",
                 dtype=torch.bfloat16, head_dim: int = 64) -> int:
-    """(query, key) pairs inside the tiles the flex backend computes on a GPU, summed over heads:
-    a fused pattern's one BlockMask (by default on the block ``fused_block`` picks for inputs of
-    ``dtype`` and ``head_dim``), or else the candidate tiles of each component (of each class, where
-    a component runs as class heads; 128 by default)."""
-    if runs_fused(pattern, (n, n, n_heads, 0)):
-        from .kernels.block_mask import listed_blocks
-        from .kernels.flex import _fused_structure
-        from .kernels.tiles import fused_block
+    """(query, key) pairs inside the tiles the flex backend computes on a GPU for forward+backward,
+    summed over heads: a fused pattern's one BlockMask, or its global copies' where those run
+    (kernels/global_copies.py), a joined pattern's call over its keys and their copies
+    (kernels/joined.py), each by default on the block ``fused_block`` picks for inputs of ``dtype`` and
+    ``head_dim``; else the candidate tiles of each component (on 128-token blocks; a component run as
+    class heads on the block ``fused_block`` picks for its classes), as ``flex_attention`` runs them."""
+    from .kernels import flex, global_copies, joined
+    from .kernels.block_mask import listed_blocks
+    from .kernels.tiles import fused_block
+    fused, joins = runs_fused(pattern, (n, n, n_heads, 0)), joined.applies(pattern, n, n, 0)
+    if fused or joins:
         block = block or fused_block(torch.device(device), dtype, n, head_dim)
-        bm = _fused_structure(pattern, n, n, n_heads, 0, block, str(device), False)
-        partial, full = listed_blocks(bm, -(-n // block))
+        plan = global_copies.plan(pattern, n, n, 0, block, grad=True) if fused else None
+        if joins:
+            bm = flex._joined_structure(pattern, n, n_heads, block, str(device), False)
+            n_k = n + len(pattern.joined_parts(n)[0])
+        elif plan is not None:
+            bm, n_k = flex._copies_structure(pattern, plan, n_heads, str(device), False), plan.n_k
+        else:
+            bm, n_k = flex._fused_structure(pattern, n, n, n_heads, 0, block, str(device), False), n
+        partial, full = listed_blocks(bm, -(-n_k // block))
         hit = partial | full  # (1, H or 1, nQB, nKB)
         return int(hit.sum()) * block * block * (n_heads // hit.shape[1])
-    return sum(_component_pairs(c, n, n_heads, block or 128) for c in pattern.components(n, n, n_heads))
+    return sum(_component_pairs(c, n, n_heads, block, torch.device(device), dtype, head_dim)
+               for c in pattern.components(n, n, n_heads))
 
 
-def _component_pairs(comp, n: int, n_heads: int, block: int) -> int:
+def _component_pairs(comp, n: int, n_heads: int, block: int | None, device, dtype, head_dim: int) -> int:
     from .kernels.classes import class_split, local_component
+    from .kernels.tiles import fused_block
     hc = n_heads if comp.heads is None else len(comp.heads)
     r = class_split(comp, n, n, 0)
     if r:  # r classes of n/r tokens run as heads: (1 | r, nQB, K) tiles, each head's
+        block = block or fused_block(device, dtype, n // r, head_dim)
         blocks = local_component(comp, n, r).blocks(n // r, n // r, block, block)
         copies = hc * r // blocks.shape[0]
     else:
+        block = block or 128
         blocks = comp.blocks(n, n, block, block)  # (1 | Hc, nQB, K)
         copies = hc // blocks.shape[0]
     return int((blocks >= 0).sum()) * block * block * copies

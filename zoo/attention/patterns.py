@@ -53,10 +53,6 @@ class Pattern:
     # may be one residue-class piece that runs as class heads (runs_fused looks at its components
     # only then: building them for every fused pattern cost BigBird with 4-token blocks 10 s at 64k)
     class_heads_capable: ClassVar[bool] = False
-    # the GPU runs it as one FlexAttention call over its natural keys plus copies of the keys a piece
-    # gathers (``joined_parts``; kernels/joined.py): Sparse Transformer fixed's summary columns
-    joined: ClassVar[bool] = False
-
     # --- definition -------------------------------------------------------------------------
     def head_groups(self) -> int:
         """How many distinct head behaviours the pattern has; n_heads must be a multiple."""
@@ -72,8 +68,14 @@ class Pattern:
         copies inside the pattern's BlockMask call when gradients are taken (kernels/global_copies.py)."""
         return 0
 
+    def joins(self, n: int) -> bool:
+        """Whether the GPU runs self-attention over n tokens as one FlexAttention call over the natural
+        keys plus copies of the keys a piece gathers (``joined_parts``; kernels/joined.py): Sparse
+        Transformer fixed's summary columns, where there is one."""
+        return False
+
     def joined_parts(self, n: int) -> tuple:
-        """(pos (S,), fn(g, i, j, copy, *bufs), bufs) where ``joined``: the positions of the keys
+        """(pos (S,), fn(g, i, j, copy, *bufs), bufs) where ``joins(n)``: the positions of the keys
         appended after the n natural ones, and the mask on absolute positions that counts every
         allowed pair once, on a natural key (copy False) or on an appended one (copy True)."""
         raise NotImplementedError(f"{self.name} does not run joined")

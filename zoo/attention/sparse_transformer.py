@@ -77,7 +77,6 @@ class Fixed(Pattern):
     heads: str = "union"
     name: ClassVar[str] = "fixed"
     fused_flex: ClassVar[bool] = False  # the gathered summary columns beat one block mask
-    joined: ClassVar[bool] = True  # and beside the natural keys in one call, beat a second call
     kind: ClassVar[str] = "hybrid"
     complexity: ClassVar[str] = "O(N sqrt N)"
 
@@ -100,6 +99,10 @@ class Fixed(Pattern):
         return j % self.stride >= self.stride - self.summary
 
     allowed = Strided.allowed
+
+    def joins(self, n):
+        return n > self.stride - self.summary  # a summary column to append (and beside the natural keys
+        # in one call they beat a second call: kernels/joined.py)
 
     def joined_parts(self, n):
         """The summary columns appended: a natural key serves its own block (A1), a copy the other

@@ -341,7 +341,7 @@ def _joined_mask_mod(pattern, n: int, n_heads: int, device, kpm: Tensor | None):
 
 @lru_cache(maxsize=256)
 def _joined_structure(pattern, n: int, n_heads: int, block: int, device: str, padded: bool):
-    """BlockMask of a joined pattern over (n, n + S), built once per (pattern, n, heads, device)."""
+    """BlockMask of a joined pattern over (n, n + S), built once per (pattern, n, heads, block, device)."""
     n_k = n + _joined_parts_on(pattern, n, device)[0].numel()
     if padded:
         return _all_partial(_joined_structure(pattern, n, n_heads, block, device, False), n, n_k)
@@ -352,7 +352,7 @@ def _joined_structure(pattern, n: int, n_heads: int, block: int, device: str, pa
 def joined_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: float,
                           key_padding_mask: Tensor | None = None, kernel_options: dict | None = None
                           ) -> tuple[Tensor, Tensor]:
-    """A ``joined`` pattern's self-attention as one FlexAttention call over [k; k[pos]] -> (out, lse)."""
+    """Self-attention of a pattern that ``joins(n)`` as one FlexAttention call over [k; k[pos]] -> (out, lse)."""
     B, H, n, _ = q.shape
     pattern.validate(n, n, H)
     kpm = None if key_padding_mask is None else key_padding_mask.bool()

@@ -107,17 +107,21 @@ def plan(pattern, n_q: int, n_k: int, k_start: int, block: int, grad: bool) -> P
 def mask_mod(fn, bufs: tuple, p: Plan, groups: int, n_heads: int, kpm: Tensor | None = None):
     """The BlockMask's mask_mod on (q', k') indices: fn(g, i, j, *bufs) is the pattern's mask on
     absolute positions; ``kpm`` (B, n) the key padding mask. With ``p.pad_rows`` a row slot's pad rows
-    (rows..row_slot-1, discarded) take the last global row's mask: where that row sees every key of
+    in the blocks that hold global rows (discarded) take the last global row's mask (blocks of pad rows
+    only stay empty): where that row sees every key of
     its split (Longformer, BigBird) the copies' tiles are full and skip the mask in the kernel; their
     zero output gradient keeps dQ, dK, dV exact."""
     n, rows, cols = p.n, p.rows, p.cols
     rs, cs = max(p.row_slot, 1), max(p.col_slot, 1)  # powers of two, as is split
     r_bits, c_bits, s_bits = rs.bit_length() - 1, cs.bit_length() - 1, p.split.bit_length() - 1
+    rows_up = -(-rows // p.block) * p.block
 
     def mod(b, h, qi, ki):
         row_copy, key_copy = qi >= n, ki >= n
         r = (qi - n) & (rs - 1)
-        i = torch.where(row_copy, r.clamp(max=rows - 1) if p.pad_rows and rows else r, qi)  # absolute positions
+        if p.pad_rows and rows:  # only the pad rows in a block with global rows (a block of pad rows stays empty)
+            r = torch.where(r < rows_up, r.clamp(max=rows - 1), r)
+        i = torch.where(row_copy, r, qi)  # absolute positions
         j = torch.where(key_copy, (ki - n) & (cs - 1), ki)
         ok = fn(head_group(h, groups, n_heads), i, j, *bufs)
         natural = ~row_copy & ~key_copy & (i >= rows) & (j >= cols)
