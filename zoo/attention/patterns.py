@@ -53,6 +53,7 @@ class Pattern:
     # may be one residue-class piece that runs as class heads (runs_fused looks at its components
     # only then: building them for every fused pattern cost BigBird with 4-token blocks 10 s at 64k)
     class_heads_capable: ClassVar[bool] = False
+
     # --- definition -------------------------------------------------------------------------
     def head_groups(self) -> int:
         """How many distinct head behaviours the pattern has; n_heads must be a multiple."""

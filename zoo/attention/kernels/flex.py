@@ -360,5 +360,6 @@ def joined_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: fl
     bm = _padded(_joined_structure(pattern, n, H, block, str(q.device), kpm is not None), kpm,
                  lambda m: _joined_mask_mod(pattern, n, H, q.device, m))
     pos = _joined_parts_on(pattern, n, str(q.device))[0]
-    out, lse = joined.compiled_attention()(q, k, v, pos, bm, scale, flex_tiles(q, bm.BLOCK_SIZE, kernel_options) or None)
+    tiles = flex_tiles(q, bm.BLOCK_SIZE, kernel_options) or None
+    out, lse = joined.compiled_attention()(q, k, v, pos, bm, scale, tiles)
     return out, lse_dtype(lse)

@@ -107,10 +107,10 @@ def plan(pattern, n_q: int, n_k: int, k_start: int, block: int, grad: bool) -> P
 def mask_mod(fn, bufs: tuple, p: Plan, groups: int, n_heads: int, kpm: Tensor | None = None):
     """The BlockMask's mask_mod on (q', k') indices: fn(g, i, j, *bufs) is the pattern's mask on
     absolute positions; ``kpm`` (B, n) the key padding mask. With ``p.pad_rows`` a row slot's pad rows
-    in the blocks that hold global rows (discarded) take the last global row's mask (blocks of pad rows
-    only stay empty): where that row sees every key of
-    its split (Longformer, BigBird) the copies' tiles are full and skip the mask in the kernel; their
-    zero output gradient keeps dQ, dK, dV exact."""
+    in the blocks that hold global rows (discarded) take the last global row's mask, and blocks of pad
+    rows only stay empty: where that row sees every key of its split (Longformer, BigBird) the copies'
+    tiles are full and skip the mask in the kernel; the pad rows' zero output gradient keeps dQ, dK,
+    dV exact."""
     n, rows, cols = p.n, p.rows, p.cols
     rs, cs = max(p.row_slot, 1), max(p.col_slot, 1)  # powers of two, as is split
     r_bits, c_bits, s_bits = rs.bit_length() - 1, cs.bit_length() - 1, p.split.bit_length() - 1
