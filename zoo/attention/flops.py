@@ -57,7 +57,7 @@ def block_pairs(pattern: Pattern, n: int, n_heads: int, block: int | None = None
         plan = global_copies.plan(pattern, n, n, 0, block, grad=True) if fused else None
         if joins:
             bm = flex._joined_structure(pattern, n, n_heads, block, str(device), False)
-            n_k = n + len(pattern.joined_parts(n)[0])
+            n_k = n + flex._joined_parts_on(pattern, n, str(device))[0].numel()
         elif plan is not None:
             bm, n_k = flex._copies_structure(pattern, plan, n_heads, str(device), False), plan.n_k
         else:

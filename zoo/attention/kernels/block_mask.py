@@ -65,8 +65,13 @@ def head_group(h, groups: int, n_heads: int):
 
 
 def from_kv_blocks(kv_num, kv_idx, full_num, full_idx, block: tuple[int, int], mask_mod, lengths):
-    """BlockMask.from_kv_blocks, passing the true lengths where this torch accepts them."""
+    """BlockMask.from_kv_blocks, passing the true lengths where this torch accepts them. Every BlockMask
+    here is made by it, so it is where blocks smaller than torch 2.11's default backward tiles get that
+    lowering's fix (tiles.install_backward_filter_fix: once per process, never while tracing)."""
     from torch.nn.attention.flex_attention import BlockMask
+    if min(block) < 128:
+        from .tiles import install_backward_filter_fix
+        install_backward_filter_fix()
     kw = {"seq_lengths": lengths} if "seq_lengths" in flex_params() else {}
     return BlockMask.from_kv_blocks(kv_num, kv_idx, full_num, full_idx, BLOCK_SIZE=block, mask_mod=mask_mod, **kw)
 

@@ -33,7 +33,7 @@ from .classes import (class_layout, class_mask_mod, class_split, from_classes, l
                       to_classes)
 from .gather import Gathered, combine, gather, head_index, lse_dtype, put_heads, scatter_rows, take_heads
 from .routed import sorted_components, sorted_pieces
-from .tiles import flex_tiles, fused_block, install_backward_filter_fix
+from .tiles import flex_tiles, fused_block
 
 
 @lru_cache(maxsize=None)
@@ -169,8 +169,6 @@ def _class_piece(comp: Component, q: Tensor, k: Tensor, v: Tensor, r: int, kpm, 
     parts = take_heads(comp, heads, q, k, v)
     layout = class_layout(r, *parts)
     qc, kc, vc = (to_classes(x, r, layout) for x in parts)  # (B*Hc, r, n/r, D) or (B, r*Hc, n/r, D)
-    if block < 128:  # smaller than torch 2.11's default backward tiles: its lowering needs this
-        install_backward_filter_fix()
     bm = _class_block_mask(comp, n, r, heads, kpm, layout, block, q.device)
     out, lse = _run(qc, kc, vc, bm, scale, kernel_options)
     subset = comp.heads is not None
@@ -220,8 +218,6 @@ def _fused_structure(pattern, n_q: int, n_k: int, n_heads: int, k_start: int, bl
 def _built(mask_mod_of, pattern, n_heads: int, n_q: int, n_k: int, block: int, device: str, label: str):
     """A BlockMask evaluated from ``mask_mod_of(False)`` (the build's form of the pattern's mask), carrying
     ``mask_mod_of(True)`` (the kernel's form); its seconds go to BUILD_SECONDS[label]."""
-    if block < 128:  # smaller than torch 2.11's default backward tiles: its lowering needs this
-        install_backward_filter_fix()
     heads = n_heads if pattern.head_groups() > 1 else 1
     t0 = time.perf_counter()
     bm = block_mask_from_mask_mod(mask_mod_of(False), heads, n_q, n_k, block, device)

@@ -21,7 +21,7 @@ from torch import Tensor
 from ..layout import Component
 from .block_mask import component_structure, flex_complete
 from .gather import lse_dtype, plumbing
-from .tiles import fused_block, install_backward_filter_fix
+from .tiles import fused_block
 
 
 def _config(c: Component) -> tuple:
@@ -129,8 +129,6 @@ def sorted_pieces(q: Tensor, k: Tensor, v: Tensor, comps: list[Component], *, sc
     if kpm is not None:  # (B, n) by key index -> (R*B, H, n) by slot
         kpm_s = torch.gather(kpm[None, :, None, :].expand(R, B, H, n), 3, order).view(R * B, H, n)
     block = fused_block(dev, q.dtype, n, D)
-    if block < 128:
-        install_backward_filter_fix()
     # full blocks (mask skipped) only for exact components: bidirectional lsh; never anchor's (window exclusion)
     bm = copy.copy(component_structure(comps[0], n, n, n, n, block, block, dev, use_full=kpm is None))
     bm.mask_mod = _mask_mod(comps[0], pos, kpm_s)

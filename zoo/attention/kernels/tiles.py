@@ -110,7 +110,7 @@ def install_backward_filter_fix() -> None:
     configs carrying the tiles its kernel_options pin, so the filter judges the tiles that will run, as
     torch 2.14's does. Any other call, or one that pins no tiles (torch's own, a peer's plain
     FlexAttention), gets torch's configs unchanged. Called where a BlockMask on blocks smaller than
-    torch's tiles is built (kernels/flex.py), never while tracing: the lowering runs later."""
+    torch's tiles is built (block_mask.from_kv_blocks), never while tracing: the lowering runs later."""
     try:
         from torch._inductor.choices import InductorChoices
     except ImportError:  # a torch without inductor: nothing compiles FlexAttention
