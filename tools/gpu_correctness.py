@@ -36,16 +36,21 @@ def _inputs(n: int, dtype, g, layout: str):
 
 
 def _worker(args):
-    names, lengths, dtypes, causals, layout = args
+    names, lengths, dtypes, causals, layout, joined_from = args
     import torch
     from attention_cases import static_patterns, with_causal
     from zoo.attention import build, sparse_attention
+    from zoo.attention.kernels import joined
+    from zoo.bench import path_of
+    if joined_from is not None:  # the joined path (fixed) below its default length, to check it on short inputs
+        joined.MIN_TOKENS = joined_from
     from zoo.attention.kernels.flex import flex_attention
     from zoo.attention.kernels.reference import reference_attention
     pats = {**static_patterns(), "lsh": build("lsh", bucket_size=32, n_hashes=2, chunk=32),
             "anchor": build("anchor", n_anchors=8, chunk=32, window=16),
             "lsh_chunk64": build("lsh", bucket_size=64, n_hashes=2, chunk=64),  # the benchmark's chunk size
-            "anchor_chunk64": build("anchor", n_anchors=16, chunk=64, window=64)}
+            "anchor_chunk64": build("anchor", n_anchors=16, chunk=64, window=64),
+            "fixed_s128": build("fixed", stride=128, summary=8)}  # the benchmark's: same-block by shifts
     rows = []
     for name in names:
         for causal in causals:
@@ -62,7 +67,7 @@ def _worker(args):
                             kpm[0, : max(1, n // 10)] = False
                             kpm[0, n - n // 4:] = False
                             kpm[1] = False
-                        t = time.time()
+                        t, path = time.time(), path_of(p, n, 2)
                         try:
                             q64, k64, v64 = (x.detach().double().requires_grad_() for x in (q, k, v))
                             if p.data_dependent:  # route once; both kernels run the same pieces
@@ -84,11 +89,11 @@ def _worker(args):
                                       and all(bool(torch.isfinite(x).all()) for x in grads))
                             status = "ok" if (finite and err < TOL[dt] and gerr < TOL[dt]) else "FAIL"
                             rows.append(dict(pattern=name, causal=causal, N=n, padded=padded, dtype=dt, layout=layout,
-                                             fwd_rel_err=err, grad_rel_err=gerr, finite=finite, status=status,
-                                             seconds=round(time.time() - t, 2)))
+                                             path=path, fwd_rel_err=err, grad_rel_err=gerr, finite=finite,
+                                             status=status, seconds=round(time.time() - t, 2)))
                         except Exception as e:  # record and keep going: one broken case must not hide others
                             rows.append(dict(pattern=name, causal=causal, N=n, padded=padded, dtype=dt, layout=layout,
-                                             status="ERROR", error=repr(e)[:500]))
+                                             path=path, status="ERROR", error=repr(e)[:1500]))
     return rows
 
 
@@ -102,6 +107,9 @@ def main(argv=None):
     ap.add_argument("--layout", choices=("contiguous", "projected"), default="contiguous",
                     help="q/k/v memory layout: contiguous (B, H, N, D) or the models' projection layout")
     ap.add_argument("--deadline", type=float, default=0, help="seconds; write what is done by then and stop")
+    ap.add_argument("--joined-from", type=int, default=None,
+                    help="run Sparse Transformer fixed joined (kernels/joined.py) from this many tokens instead of "
+                         "its default MIN_TOKENS, so short cases check that path")
     args = ap.parse_args(argv)
     import torch
     from attention_cases import static_patterns
@@ -110,7 +118,7 @@ def main(argv=None):
     dtypes = args.dtypes.split(",")
     t0 = time.time()
     # one job per (pattern, causal, length): compiles dominate, so spread them over many workers
-    jobs = [([name], [n], dtypes, [c], args.layout)
+    jobs = [([name], [n], dtypes, [c], args.layout, args.joined_from)
             for n in sorted(lengths, reverse=True) for name in names for c in (False, True)]
     ctx = mp.get_context("spawn")
     rows = []

@@ -1,0 +1,91 @@
+"""Session 26 diagnosis (run by h200_s26_call*.sh) at the attention benchmark's shapes (H = 16, D = 64, bf16,
+B = 65,536 // N), forward and forward+backward, same process, the differences of outputs and gradients from the
+first variant of each case:
+- S26_CASE=short: Sparse Transformer fixed joined (kernels/joined.py, its MIN_TOKENS lowered to 0) against its two
+  pieces (ZOO_JOINED_KEYS=0) below the 16,384 tokens where the joined path starts (CIFAR's 3,072, ImageNet-64's
+  12,288 among them);
+- S26_CASE=tiles: FlexAttention tile variants (kernels/tiles.py's BWD_TILES / FWD_TILES_64 replaced per variant:
+  stages, warps, the backward's 32-row tiles) for the patterns of S26_PATTERNS.
+S26_NS picks the lengths, S26_DEADLINE (seconds) stops starting new measurements. Writes $OUT/s26_<case>.json."""
+import os
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.getcwd())
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from diag import note, save  # noqa: E402
+from tools.bench_attention import cases, fwd_bwd, rel_err, timeit  # noqa: E402
+from zoo.attention import build, sparse_attention  # noqa: E402
+from zoo.attention.kernels import joined, tiles  # noqa: E402
+
+H, D = 16, 64
+CASE = os.environ.get("S26_CASE", "short")
+DEADLINE = time.time() + float(os.environ.get("S26_DEADLINE", "1e9"))
+BASE_BWD, BASE_FWD = dict(tiles.BWD_TILES), dict(tiles.FWD_TILES_64)
+
+
+def joined_from(n_min):
+    def setup():
+        os.environ["ZOO_JOINED_KEYS"] = "0" if n_min is None else "1"
+        joined.MIN_TOKENS = 16384 if n_min is None else n_min
+    return setup
+
+
+def tile_variant(fwd=None, bwd=None):
+    def setup():
+        tiles.BWD_TILES = {**BASE_BWD, **(bwd or {})}
+        tiles.FWD_TILES_64 = {**BASE_FWD, **(fwd or {})}
+    return setup
+
+
+if CASE == "short":
+    NS = os.environ.get("S26_NS", "3072,4096,8192,12288")
+    PATTERNS = {"fixed": cases()["fixed"],
+                "fixed_split": build("fixed", stride=128, summary=8, causal=True, heads="split")}
+    VARIANTS = {"components": joined_from(None), "joined": joined_from(0)}
+else:
+    NS = os.environ.get("S26_NS", "16384")
+    PATTERNS = {k: cases()[k] for k in os.environ.get("S26_PATTERNS", "dilated_window,fixed").split(",")}
+    VARIANTS = {"base": tile_variant(), "fwd_stages2": tile_variant(fwd={"fwd_num_stages": 2}),
+                "fwd_stages4": tile_variant(fwd={"fwd_num_stages": 4}),
+                "fwd_warps8": tile_variant(fwd={"fwd_num_warps": 8}),
+                "bwd_stages2": tile_variant(bwd={"bwd_num_stages": 2}),
+                "bwd_stages4": tile_variant(bwd={"bwd_num_stages": 4}),
+                "bwd_warps8": tile_variant(bwd={"bwd_num_warps": 8}),
+                "bwd_m32": tile_variant(bwd={"bwd_BLOCK_M1": 32, "bwd_BLOCK_N2": 32})}
+    if os.environ.get("S26_VARIANTS"):
+        VARIANTS = {k: VARIANTS[k] for k in os.environ["S26_VARIANTS"].split(",")}
+
+for n in (int(x) for x in NS.split(",")):
+    b = max(1, 65536 // n)
+    g = torch.Generator(device="cuda").manual_seed(0)
+    q, k, v = (torch.randn(b, H, n, D, device="cuda", dtype=torch.bfloat16, generator=g).requires_grad_()
+               for _ in range(3))
+    do = torch.randn_like(q)
+    for name, p in PATTERNS.items():
+        ref = None
+        for var, setup in VARIANTS.items():
+            if time.time() > DEADLINE:
+                note(N=n, pattern=name, variant=var, skipped="deadline")
+                continue
+            setup()
+            fn = lambda: sparse_attention(q, k, v, p, backend="flex")  # noqa: E731
+            try:
+                t0 = time.perf_counter()
+                out = fn()
+                grads = torch.autograd.grad(out, (q, k, v), do)
+                torch.cuda.synchronize()
+                r = dict(N=n, B=b, pattern=name, variant=var, first_s=round(time.perf_counter() - t0, 2),
+                         fwd_ms=timeit(fn), fwdbwd_ms=timeit(fwd_bwd(fn, (q, k, v), do)))
+                if ref is None:
+                    ref = (out.detach(), *grads)
+                else:
+                    r.update(err_out=rel_err(out, ref[0]), err_grads=[rel_err(a, c) for a, c in zip(grads, ref[1:])])
+                note(**r)
+                del out, grads
+            except Exception as ex:  # noqa: BLE001 - a failing variant is a row, not the end of the job
+                note(N=n, pattern=name, variant=var, error=repr(ex)[:600])
+    del q, k, v, do
+save(f"s26_{CASE}.json")
