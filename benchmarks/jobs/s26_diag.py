@@ -5,7 +5,9 @@ first variant of each case:
   pieces (ZOO_JOINED_KEYS=0) below the 16,384 tokens where the joined path starts (CIFAR's 3,072, ImageNet-64's
   12,288 among them);
 - S26_CASE=tiles: FlexAttention tile variants (kernels/tiles.py's BWD_TILES / FWD_TILES_64 replaced per variant:
-  stages, warps, the backward's 32-row tiles) for the patterns of S26_PATTERNS.
+  stages, warps, the backward's 32-row tiles) for the patterns of S26_PATTERNS (S26_VARIANTS picks; call 1 ran
+  the first eight). "base_again" repeats "base" last: a process's later variants ran slower forwards (dilated
+  0.72 -> 1.03 ms in call 1 on unchanged forward tiles) as its compiled calls collect graphs.
 S26_NS picks the lengths, S26_DEADLINE (seconds) stops starting new measurements. Writes $OUT/s26_<case>.json."""
 import os
 import sys
@@ -54,7 +56,10 @@ else:
                 "bwd_stages2": tile_variant(bwd={"bwd_num_stages": 2}),
                 "bwd_stages4": tile_variant(bwd={"bwd_num_stages": 4}),
                 "bwd_warps8": tile_variant(bwd={"bwd_num_warps": 8}),
-                "bwd_m32": tile_variant(bwd={"bwd_BLOCK_M1": 32, "bwd_BLOCK_N2": 32})}
+                "bwd_m32": tile_variant(bwd={"bwd_BLOCK_M1": 32, "bwd_BLOCK_N2": 32}),
+                "bwd_m1_32": tile_variant(bwd={"bwd_BLOCK_M1": 32}), "bwd_n2_32": tile_variant(bwd={"bwd_BLOCK_N2": 32}),
+                "bwd_m32_stages4": tile_variant(bwd={"bwd_BLOCK_M1": 32, "bwd_BLOCK_N2": 32, "bwd_num_stages": 4}),
+                "base_again": tile_variant()}  # the drift of a process whose compiled calls hold more graphs
     if os.environ.get("S26_VARIANTS"):
         VARIANTS = {k: VARIANTS[k] for k in os.environ["S26_VARIANTS"].split(",")}
 
