@@ -11,7 +11,7 @@ mv $OUT/s26_tiles.json $OUT/s26_tiles_a.json
 S26_CASE=tiles S26_NS=16384,65536 S26_PATTERNS=sliding_window,dilated_window,longformer,bigbird,strided,fixed \
   S26_VARIANTS=base,bwd_m32,base_again S26_DEADLINE=$(left 290) timeout -s ABRT $(left 320) \
   python3 benchmarks/jobs/s26_diag.py > $L/tiles_b.log 2>&1
-S26_CASE=short S26_NS=1024,2048,8192,12288 S26_DEADLINE=$(left 430) timeout -s ABRT $(left 450) \
+S26_CASE=short S26_NS=12288,8192,2048,1024 S26_DEADLINE=$(left 430) timeout -s ABRT $(left 450) \
   python3 benchmarks/jobs/s26_diag.py > $L/short.log 2>&1
 timeout -s ABRT $(left 585) python3 tools/gpu_correctness.py --workers 14 --deadline $(left 575) --lengths 257,1000 \
   --joined-from 0 --patterns strided,strided_split,fixed,fixed_split,fixed_s128 --out $OUT/correctness.json > $L/corr.log 2>&1
