@@ -8,7 +8,7 @@ import torch
 from zoo.attention import build
 from zoo.attention.attention import graph_attention
 from zoo.attention.kernels import flex
-from zoo.attention.kernels.tiles import BWD_TILES, FWD_TILES_64, flex_tiles, fused_block
+from zoo.attention.kernels.tiles import BWD_TILES, BWD_TILES_32, FWD_TILES_64, flex_tiles, fused_block
 
 
 def _q(device="cuda:0", dtype=torch.bfloat16, d=64, n=4096):
@@ -29,7 +29,12 @@ def test_measured_backward_tiles_only_where_measured(monkeypatch):
     assert not tiles._measured_gpu(0)
     monkeypatch.setattr(torch.version, "hip", None)
     assert flex_tiles(_q(), 128, {}) == {} and flex_tiles(_q(), 128, {"BLOCK_M": 32}) == {"BLOCK_M": 32}  # the caller's win
-    assert flex_tiles(_q(), 64) == {**BWD_TILES, **FWD_TILES_64}  # 64-token blocks: 64-row forward tiles too
+    # 64-token blocks: 64-row forward tiles and 32-row backward steps, except where key copies walk every query block
+    assert flex_tiles(_q(), 64) == {**BWD_TILES, **FWD_TILES_64, **BWD_TILES_32}
+    assert flex_tiles(_q(), 64, rows32=False) == {**BWD_TILES, **FWD_TILES_64}
+    monkeypatch.setenv("ZOO_FLEX_BWD32", "0")
+    assert flex_tiles(_q(), 64) == {**BWD_TILES, **FWD_TILES_64}
+    monkeypatch.delenv("ZOO_FLEX_BWD32")
     assert flex_tiles(_q(n=127), 64) == BWD_TILES  # (fused_block gives fewer queries 128-token blocks)
     monkeypatch.setenv("ZOO_FLEX_TILES", "0")
     assert flex_tiles(_q(), 128) == {} and flex_tiles(_q(), 64) == {}

@@ -8,7 +8,7 @@ first variant of each case:
   stages, warps, the backward's 32-row tiles) for the patterns of S26_PATTERNS (S26_VARIANTS picks; call 1 ran
   the first eight). "base_again" repeats "base" last: a process's later variants ran slower forwards (dilated
   0.72 -> 1.03 ms in call 1 on unchanged forward tiles) as its compiled calls collect graphs.
-S26_NS picks the lengths, S26_DEADLINE (seconds) stops starting new measurements. Writes $OUT/s26_<case>.json."""
+Call 3 ran lsh and anchor (their outputs differ per call: LSH draws rotations). S26_NS picks the lengths, S26_DEADLINE (seconds) stops starting new measurements. Writes $OUT/s26_<case>.json."""
 import os
 import sys
 import time
@@ -18,7 +18,7 @@ import torch
 sys.path.insert(0, os.getcwd())
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from diag import note, save  # noqa: E402
-from tools.bench_attention import cases, fwd_bwd, rel_err, timeit  # noqa: E402
+from tools.bench_attention import cases, fwd_bwd, rel_err, routing_state, timeit  # noqa: E402
 from zoo.attention import build, sparse_attention  # noqa: E402
 from zoo.attention.kernels import joined, tiles  # noqa: E402
 
@@ -39,6 +39,7 @@ def tile_variant(fwd=None, bwd=None):
     def setup():
         tiles.BWD_TILES = {**BASE_BWD, **(bwd or {})}
         tiles.FWD_TILES_64 = {**BASE_FWD, **(fwd or {})}
+        tiles.BWD_TILES_32 = {}  # (call 3, after it became the default on 64-token blocks) "base" = calls 1-2's
     return setup
 
 
@@ -76,7 +77,8 @@ for n in (int(x) for x in NS.split(",")):
                 note(N=n, pattern=name, variant=var, skipped="deadline")
                 continue
             setup()
-            fn = lambda: sparse_attention(q, k, v, p, backend="flex")  # noqa: E731
+            state = routing_state(p, q.device)  # anchor layers' anchors (lsh draws rotations per call: err is noise)
+            fn = lambda: sparse_attention(q, k, v, p, backend="flex", **state)  # noqa: E731
             try:
                 t0 = time.perf_counter()
                 out = fn()

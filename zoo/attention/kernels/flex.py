@@ -267,7 +267,7 @@ def _copies_attention(q: Tensor, k: Tensor, v: Tensor, pattern, plan, kpm: Tenso
     bm = _padded(_copies_structure(pattern, plan, q.shape[1], str(q.device), kpm is not None), kpm,
                  lambda m: _copies_mask_mod(pattern, plan, q.shape[1], q.device, m))
     out, lse = global_copies.compiled_attention()(q, k, v, plan, bm, scale,
-                                                  flex_tiles(q, bm.BLOCK_SIZE, kernel_options) or None)
+                                                  flex_tiles(q, bm.BLOCK_SIZE, kernel_options, rows32=False) or None)
     return out, lse_dtype(lse)
 
 
@@ -356,6 +356,6 @@ def joined_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: fl
     bm = _padded(_joined_structure(pattern, n, H, block, str(q.device), kpm is not None), kpm,
                  lambda m: _joined_mask_mod(pattern, n, H, q.device, m))
     pos = _joined_parts_on(pattern, n, str(q.device))[0]
-    tiles = flex_tiles(q, bm.BLOCK_SIZE, kernel_options) or None
+    tiles = flex_tiles(q, bm.BLOCK_SIZE, kernel_options, rows32=False) or None
     out, lse = joined.compiled_attention()(q, k, v, pos, bm, scale, tiles)
     return out, lse_dtype(lse)

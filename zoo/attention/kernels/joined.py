@@ -13,11 +13,13 @@ the same compiled graph (as in global_copies.py).
 A pattern opts in with ``joins(n)`` and ``joined_parts(n) -> (pos (S,), fn, bufs)``: the appended
 keys' positions and its mask fn(g, i, j, copy, *bufs) on absolute positions, ``copy`` telling an
 appended key from a natural one, so that every allowed pair is counted once. Self-attention without a
-cache (decoding keeps the components), from MIN_TOKENS on, where it was measured: at 16k and 64k fixed
+cache (decoding keeps the components), from MIN_TOKENS on, the shortest length measured: at 16k and 64k fixed
 3.34 / 7.87 ms fwd+bwd, 161 / 252 useful TFLOP/s; split heads 5.96 -> 2.41 and 8.37 -> 4.95 ms (run 56), its
-bf16 outputs and gradients within 6.4e-3 of the components'. Shorter sequences (ImageNet-64's 12,288
-tokens among them) keep the components until measured. Its GPU test checks it in fp32 (128-token blocks)
-against the fp64 reference at 3,001 tokens. ``ZOO_JOINED_KEYS=0`` (read per call) keeps the components.
+bf16 outputs and gradients within 6.4e-3 of the components'; from 1,024 to 12,288 tokens (B x N = 65,536)
+2.0-2.6 ms against 3.7-4.7 ms for the components (session 26, ImageNet-64's 12,288: 4.62 -> 2.80 ms, CIFAR's
+3,072: 4.71 -> 2.40). Its GPU test checks it in fp32 (128-token blocks) against the fp64 reference at 3,001
+tokens, and the correctness matrix on both dtypes (tools/gpu_correctness.py --joined-from 0).
+``ZOO_JOINED_KEYS=0`` (read per call) keeps the components.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from torch import Tensor
 
 from .block_mask import flex_lse, head_group, one_graph
 
-MIN_TOKENS = 16384  # the shortest length measured (below it the components stay, unmeasured)
+MIN_TOKENS = 1024  # the shortest length measured (below it the components stay, unmeasured)
 
 
 def applies(pattern, n_q: int, n_k: int, k_start: int) -> bool:

@@ -28,6 +28,12 @@ BWD_TILES = dict(bwd_BLOCK_M1=64, bwd_BLOCK_N1=64, bwd_BLOCK_M2=64, bwd_BLOCK_N2
 # the forward's tiles on 64-token blocks (torch 2.11 keeps its 128-row default there); fwd_-prefixed so the
 # backward drops them
 FWD_TILES_64 = dict(fwd_BLOCK_M=64, fwd_BLOCK_N=64, fwd_num_warps=4, fwd_num_stages=3)
+# the backward's tiles on 64-token blocks: 32 query rows a step (BLOCK_M1 of dk/dv, BLOCK_N2 of dq) instead of 64
+# (session 26, H200, fwd+bwd at 16k / 64k, same process: sliding window 2.14 -> 2.01 / 2.18 -> 2.05 ms, dilated
+# 2.33 -> 2.20 / 2.36 -> 2.22, strided 3.99 -> 3.67 / 4.69 -> 4.34, Longformer 3.04 -> 2.94, bit-identical
+# gradients). Not where appended key copies walk every query block (joined.py, global_copies.py): fixed at 64k
+# 7.93 -> 8.11, BigBird's copies 4.00 -> 4.34 (``rows32=False``). ZOO_FLEX_BWD32=0 (read per call) keeps 64.
+BWD_TILES_32 = dict(bwd_BLOCK_M1=32, bwd_BLOCK_N2=32)
 MEASURED_ARCH = (9, 0)
 BLOCKS = (64, 128)
 
@@ -66,10 +72,11 @@ def fused_block(device: torch.device, dtype: torch.dtype, n_q: int, head_dim: in
     return 64 if _measured(device, dtype, head_dim) else 128
 
 
-def flex_tiles(q: Tensor, block_size, kernel_options: dict | None = None) -> dict:
+def flex_tiles(q: Tensor, block_size, kernel_options: dict | None = None, rows32: bool = True) -> dict:
     """kernel_options for a FlexAttention call on q (B, H, N, D) with a BlockMask of ``block_size``
     (an int or BlockMask.BLOCK_SIZE): the caller's when given ({} means torch's defaults), else BWD_TILES
-    where they were measured to win (with FWD_TILES_64 on 64-token blocks), else {}."""
+    where they were measured to win (on 64-token blocks with FWD_TILES_64, and BWD_TILES_32 unless
+    ``rows32`` is False or ZOO_FLEX_BWD32=0), else {}."""
     if kernel_options is not None:
         return kernel_options
     blocks = (block_size,) if isinstance(block_size, int) else tuple(block_size)
@@ -78,6 +85,8 @@ def flex_tiles(q: Tensor, block_size, kernel_options: dict | None = None) -> dic
     tiles = dict(BWD_TILES)
     if max(blocks) < 128 and q.shape[-2] >= 128:  # 64-token blocks (fused_block: never for fewer queries)
         tiles.update(FWD_TILES_64)
+        if rows32 and os.environ.get("ZOO_FLEX_BWD32") != "0":
+            tiles.update(BWD_TILES_32)
     return tiles
 
 
