@@ -29,10 +29,11 @@ BWD_TILES = dict(bwd_BLOCK_M1=64, bwd_BLOCK_N1=64, bwd_BLOCK_M2=64, bwd_BLOCK_N2
 # backward drops them
 FWD_TILES_64 = dict(fwd_BLOCK_M=64, fwd_BLOCK_N=64, fwd_num_warps=4, fwd_num_stages=3)
 # the backward's tiles on 64-token blocks: 32 query rows a step (BLOCK_M1 of dk/dv, BLOCK_N2 of dq) instead of 64
-# (session 26, H200, fwd+bwd at 16k / 64k, same process: sliding window 2.14 -> 2.01 / 2.18 -> 2.05 ms, dilated
-# 2.33 -> 2.20 / 2.36 -> 2.22, strided 3.99 -> 3.67 / 4.69 -> 4.34, Longformer 3.04 -> 2.94, bit-identical
-# gradients). Not where appended key copies walk every query block (joined.py, global_copies.py): fixed at 64k
-# 7.93 -> 8.11, BigBird's copies 4.00 -> 4.34 (``rows32=False``). ZOO_FLEX_BWD32=0 (read per call) keeps 64.
+# (session 26, attention_h200.json run 60, H200, fwd+bwd at 16k / 64k, same process: sliding window 2.14 -> 2.01 /
+# 2.18 -> 2.05 ms, dilated 2.33 -> 2.20 / 2.36 -> 2.22, strided 3.99 -> 3.67 / 4.69 -> 4.34, Longformer 3.04 -> 2.94,
+# bit-identical gradients). Not where appended key copies walk every query block (joined.py, global_copies.py):
+# fixed at 64k 7.93 -> 8.11, BigBird's copies 4.00 -> 4.34 (``rows32=False``). ZOO_FLEX_BWD32=0 (read per call)
+# keeps 64.
 BWD_TILES_32 = dict(bwd_BLOCK_M1=32, bwd_BLOCK_N2=32)
 MEASURED_ARCH = (9, 0)
 BLOCKS = (64, 128)
