@@ -5,13 +5,14 @@
 # not re-measured in session 26 (device budget spent): the pixel headline (12,288 x 32) and the LM (16k x 16),
 # each with and without them (ZOO_FLEX_BWD32=0) in one call. Carry: .whl.
 source benchmarks/jobs/lib.sh
+sw() { if [ $1 = 0 ]; then export ZOO_FLEX_BWD32=0; else unset ZOO_FLEX_BWD32; fi; }  # unset: a default row
 for v in 1 0; do
-  ZOO_FLEX_BWD32=$v timeout -s ABRT $(left $((145 * (2 - v)))) $TRAIN --model pixel_base_strided.imagenet64 \
-    --seq-len 12288 --micro-batch 32 --tag h200x1_compile_mb32_bwd32_$v > $L/pix_$v.log 2>&1
+  sw $v; timeout -s ABRT $(left $((145 * (2 - v)))) $TRAIN --model pixel_base_strided.imagenet64 \
+    --seq-len 12288 --micro-batch 32 --tag h200x1_compile_mb32 > $L/pix_$v.log 2>&1
 done
 for v in 1 0; do
-  ZOO_FLEX_BWD32=$v timeout -s ABRT $(left $((290 + 145 * (2 - v)))) $TRAIN --model lm_base_longformer.enwik8 \
-    --seq-len 16384 --micro-batch 16 --tag h200x1_compile_mb16_bwd32_$v > $L/lm_$v.log 2>&1
+  sw $v; timeout -s ABRT $(left $((290 + 145 * (2 - v)))) $TRAIN --model lm_base_longformer.enwik8 \
+    --seq-len 16384 --micro-batch 16 --tag h200x1_compile_mb16 > $L/lm_$v.log 2>&1
 done
 keep_logs 30
 train_rows $OUT/train.json
