@@ -18,6 +18,7 @@ def _q(device="cuda:0", dtype=torch.bfloat16, d=64, n=4096):
 def test_measured_backward_tiles_only_where_measured(monkeypatch):
     from zoo.attention.kernels import tiles
     monkeypatch.delenv("ZOO_FLEX_TILES", raising=False)
+    monkeypatch.delenv("ZOO_FLEX_BWD32", raising=False)
     arch = {0: (9, 0), 1: (8, 0)}  # GPU 0 an H200's sm90, GPU 1 another architecture
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i=0: arch[i])
     monkeypatch.setattr(torch.version, "hip", None)
@@ -70,8 +71,27 @@ def test_64_token_blocks_only_where_they_run(monkeypatch):
         fused_block(gpu, bf16, 4096, 64)
 
 
-def _tiles_by_block(q, block_size, kernel_options=None):
-    return {"block": tuple(block_size)} if kernel_options is None else kernel_options
+def _tiles_by_block(q, block_size, kernel_options=None, rows32=True):
+    return ({"block": tuple(block_size), **({} if rows32 else {"rows32": False})} if kernel_options is None
+            else kernel_options)
+
+
+def test_joined_and_copies_calls_keep_64_row_backward_steps(eager_flex, monkeypatch):
+    """Where appended key copies walk every query block (fixed joined, global copies), the backward's
+    32-row steps were not taken (attention_h200.json run 60: fixed at 64k and BigBird's copies lost):
+    those calls ask flex_tiles for rows32=False."""
+    from zoo.attention.kernels import global_copies as gc
+    asked = []
+    monkeypatch.setattr(flex, "flex_tiles", lambda q, block, opts=None, rows32=True: asked.append(rows32) or {})
+    monkeypatch.setattr(gc, "SPLIT", 128)
+    monkeypatch.setattr(gc, "MIN_TOKENS", 0)
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(1, 2, 640, 8, generator=g) for _ in range(3))
+    lf = build("longformer", window=6, global_tokens=3)
+    with torch.no_grad():
+        flex.joined_flex_attention(q, k, v, build("fixed", stride=64, summary=8, causal=True), scale=0.3)
+        flex._copies_attention(q, k, v, lf, gc.plan(lf, 640, 640, 0, 128, grad=True), None, 0.3, None)
+    assert asked == [False, False]
 
 
 def test_dispatcher_pieces_receive_the_tiles(monkeypatch):

@@ -67,8 +67,9 @@ def _worker(args):
                             kpm[0, : max(1, n // 10)] = False
                             kpm[0, n - n // 4:] = False
                             kpm[1] = False
-                        t, path = time.time(), path_of(p, n, 2)
+                        t, path = time.time(), None
                         try:
+                            path = path_of(p, n, 2)
                             q64, k64, v64 = (x.detach().double().requires_grad_() for x in (q, k, v))
                             if p.data_dependent:  # route once; both kernels run the same pieces
                                 state = {}  # anchor: a layer's anchors, so keys go through nearest() (the fused kernel)

@@ -31,7 +31,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from zoo.attention.kernels.tiles import BWD_TILES  # noqa: E402
+from zoo.attention.kernels.tiles import BWD_TILES, BWD_TILES_32, FWD_TILES_64  # noqa: E402
 
 # (name, kernel_options): unprefixed BLOCK_M/N are the forward's tiles, BLOCK_M1..N2 the backward's;
 # fwd_/bwd_ prefixes keep any option (tiles, warps, stages) to one pass. Every tile divides the 128-token
@@ -41,7 +41,7 @@ VARIANTS = {
     "default": None,  # what the models run: kernels/tiles.py's choice
     "torch": {},  # torch's own tiles
     "bwd_64x64_w4": dict(BWD_TILES),  # the default since session 15 (on 64-token blocks until session 26)
-    "bwd_32x64_w4": dict(BWD_TILES, bwd_BLOCK_M1=32, bwd_BLOCK_N2=32),  # 64-token blocks' default since session 26
+    "bwd_32x64_w4": {**BWD_TILES, **FWD_TILES_64, **BWD_TILES_32},  # 64-token blocks' default since session 26
     "bwd_32x128_w4": dict(BLOCK_M1=32, BLOCK_N1=128, BLOCK_M2=128, BLOCK_N2=32, bwd_num_warps=4, bwd_num_stages=3),
     "bwd_64x128_w8": dict(BLOCK_M1=64, BLOCK_N1=128, BLOCK_M2=128, BLOCK_N2=64, bwd_num_warps=8, bwd_num_stages=3),
     "bwd_64x128_w4_s2": dict(BLOCK_M1=64, BLOCK_N1=128, BLOCK_M2=128, BLOCK_N2=64, bwd_num_warps=4, bwd_num_stages=2),

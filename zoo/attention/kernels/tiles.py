@@ -30,10 +30,11 @@ BWD_TILES = dict(bwd_BLOCK_M1=64, bwd_BLOCK_N1=64, bwd_BLOCK_M2=64, bwd_BLOCK_N2
 FWD_TILES_64 = dict(fwd_BLOCK_M=64, fwd_BLOCK_N=64, fwd_num_warps=4, fwd_num_stages=3)
 # the backward's tiles on 64-token blocks: 32 query rows a step (BLOCK_M1 of dk/dv, BLOCK_N2 of dq) instead of 64
 # (session 26, attention_h200.json run 60, H200, fwd+bwd at 16k / 64k, same process: sliding window 2.14 -> 2.01 /
-# 2.18 -> 2.05 ms, dilated 2.33 -> 2.20 / 2.36 -> 2.22, strided 3.99 -> 3.67 / 4.69 -> 4.34, Longformer 3.04 -> 2.94,
-# bit-identical gradients). Not where appended key copies walk every query block (joined.py, global_copies.py):
-# fixed at 64k 7.93 -> 8.11, BigBird's copies 4.00 -> 4.34 (``rows32=False``). ZOO_FLEX_BWD32=0 (read per call)
-# keeps 64.
+# 2.18 -> 2.05 ms, dilated 2.33 -> 2.20 / 2.35 -> 2.22, strided 3.99 -> 3.67 / 4.70 -> 4.34, Longformer 3.04 -> 2.94,
+# BigBird 3.37 -> 3.44 at 16k (3.52 on the base again: noise), bit-identical gradients). The calls whose appended key
+# copies walk every query block (joined.py, global_copies.py) keep 64 (``rows32=False``): there 32 lost as often as
+# it won (fixed 3.36 -> 3.26 at 16k but 7.90 -> 8.11 at 64k; Longformer's copies 3.65 -> 3.41, BigBird's 4.02 -> 4.34),
+# and every joined measurement below 16k was taken on 64. ZOO_FLEX_BWD32=0 (read per call) keeps 64.
 BWD_TILES_32 = dict(bwd_BLOCK_M1=32, bwd_BLOCK_N2=32)
 MEASURED_ARCH = (9, 0)
 BLOCKS = (64, 128)
