@@ -2,6 +2,7 @@
 torch.profiler's top kernels, and the rows written under $OUT."""
 import json
 import os
+import time
 
 import torch
 
@@ -30,3 +31,34 @@ def save(name):
     """The rows as $OUT/<name> (the current directory without $OUT)."""
     with open(os.path.join(os.environ.get("OUT", "."), name), "w") as f:
         json.dump({"gpu": torch.cuda.get_device_name(), "torch": torch.__version__, "rows": rows}, f, indent=1)
+
+
+def bench_inputs(n, heads=16, dim=64, tokens=65536):
+    """q, k, v (B, heads, n, dim) bf16 needing grad and an output gradient do, B = tokens // n (at least 1):
+    the attention benchmark's shapes."""
+    g = torch.Generator(device="cuda").manual_seed(0)
+    q, k, v = (torch.randn(max(1, tokens // n), heads, n, dim, device="cuda", dtype=torch.bfloat16,
+                           generator=g).requires_grad_() for _ in range(3))
+    return q, k, v, torch.randn_like(q)
+
+
+def measure(fn, q, k, v, do, ref, **row):
+    """Notes one variant's row (the first call's seconds, forward and forward+backward ms, and the
+    differences of its output and gradients from ``ref``) and returns ``ref``, or this variant's output and
+    gradients where ``ref`` is None (the first variant). A failing variant is a row with its error."""
+    from tools.bench_attention import fwd_bwd, rel_err, timeit
+    try:
+        t0 = time.perf_counter()
+        out = fn()
+        grads = torch.autograd.grad(out, (q, k, v), do)
+        torch.cuda.synchronize()
+        row.update(first_s=round(time.perf_counter() - t0, 2), fwd_ms=timeit(fn),
+                   fwdbwd_ms=timeit(fwd_bwd(fn, (q, k, v), do)))
+        if ref is None:
+            ref = (out.detach(), *grads)
+        else:
+            row.update(err_out=rel_err(out, ref[0]), err_grads=[rel_err(a, c) for a, c in zip(grads, ref[1:])])
+        note(**row)
+    except Exception as ex:  # noqa: BLE001 - a failing variant is a row, not the end of the job
+        note(**row, error=repr(ex)[:600])
+    return ref

@@ -19,7 +19,7 @@ import torch
 
 sys.path.insert(0, os.getcwd())
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from diag import note, profile, save  # noqa: E402
+from diag import bench_inputs, note, profile, save  # noqa: E402
 from tools.bench_attention import fwd_bwd, rel_err, timeit  # noqa: E402
 from zoo.attention import build, sparse_attention  # noqa: E402
 from zoo.attention.kernels import global_copies  # noqa: E402
@@ -50,11 +50,7 @@ def env(**kv):
 
 
 for n in [int(x) for x in os.environ.get("S24_NS", "16384,65536").split(",")]:
-    b = 65536 // n
-    g = torch.Generator(device="cuda").manual_seed(0)
-    q, k, v = (torch.randn(b, H, n, D, device="cuda", dtype=torch.bfloat16, generator=g).requires_grad_()
-               for _ in range(3))
-    do = torch.randn_like(q)
+    q, k, v, do = bench_inputs(n, H, D)
     for name, p in PATTERNS.items():
         ref = None
         for var, e in VARIANTS.items():

@@ -8,14 +8,11 @@ Call 4 (S25_CASE=class_block): the residue-class pieces (dilation 2's classes, s
 $OUT/s25_class_block.json."""
 import os
 import sys
-import time
-
-import torch
 
 sys.path.insert(0, os.getcwd())
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from diag import note, profile, save  # noqa: E402
-from tools.bench_attention import fwd_bwd, rel_err, timeit  # noqa: E402
+from diag import bench_inputs, measure, profile, save  # noqa: E402
+from tools.bench_attention import fwd_bwd  # noqa: E402
 from zoo.attention import build, sparse_attention  # noqa: E402
 
 H, D = 16, 64
@@ -29,31 +26,13 @@ if CLASS_BLOCK:
     VARIANTS = (("block128", "ZOO_FLEX_BLOCK", "128"), ("block64", "ZOO_FLEX_BLOCK", "64"))
 
 for n in (16384, 65536):
-    b = 65536 // n
-    g = torch.Generator(device="cuda").manual_seed(0)
-    q, k, v = (torch.randn(b, H, n, D, device="cuda", dtype=torch.bfloat16, generator=g).requires_grad_()
-               for _ in range(3))
-    do = torch.randn_like(q)
+    q, k, v, do = bench_inputs(n, H, D)
     for name, p in PATTERNS.items():
         ref = None
         for var, switch, flag in VARIANTS:
             os.environ[switch] = flag
-            fn = lambda: sparse_attention(q, k, v, p, backend="flex")  # noqa: E731
-            try:
-                t0 = time.perf_counter()
-                out = fn()
-                grads = torch.autograd.grad(out, (q, k, v), do)
-                torch.cuda.synchronize()
-                r = dict(N=n, pattern=name, variant=var, first_s=round(time.perf_counter() - t0, 2), fwd_ms=timeit(fn),
-                         fwdbwd_ms=timeit(fwd_bwd(fn, (q, k, v), do)))
-                if ref is None:
-                    ref = (out.detach(), *grads)
-                else:
-                    r.update(err_out=rel_err(out, ref[0]), err_grads=[rel_err(a, c) for a, c in zip(grads, ref[1:])])
-                note(**r)
-                del out, grads
-            except Exception as ex:  # noqa: BLE001 - a failing variant is a row, not the end of the job
-                note(N=n, pattern=name, variant=var, error=repr(ex)[:600])
+            ref = measure(lambda: sparse_attention(q, k, v, p, backend="flex"), q, k, v, do, ref,
+                          N=n, pattern=name, variant=var)
     if n == 65536 and not CLASS_BLOCK:
         for var, switch, flag in VARIANTS:
             os.environ[switch] = flag

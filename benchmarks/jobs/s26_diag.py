@@ -8,17 +8,16 @@ first variant of each case:
   stages, warps, the backward's 32-row tiles) for the patterns of S26_PATTERNS (S26_VARIANTS picks; call 1 ran
   the first eight). "base_again" repeats "base" last: a process's later variants ran slower forwards (dilated
   0.72 -> 1.03 ms in call 1 on unchanged forward tiles) as its compiled calls collect graphs.
-Call 3 ran lsh and anchor (their outputs differ per call: LSH draws rotations). S26_NS picks the lengths, S26_DEADLINE (seconds) stops starting new measurements. Writes $OUT/s26_<case>.json."""
+Call 3 ran lsh and anchor (their outputs differ per call: LSH draws rotations). S26_NS picks the lengths,
+S26_DEADLINE (seconds) stops starting new measurements. Writes $OUT/s26_<case>.json."""
 import os
 import sys
 import time
 
-import torch
-
 sys.path.insert(0, os.getcwd())
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from diag import note, save  # noqa: E402
-from tools.bench_attention import cases, fwd_bwd, rel_err, routing_state, timeit  # noqa: E402
+from diag import bench_inputs, measure, note, save  # noqa: E402
+from tools.bench_attention import cases, routing_state  # noqa: E402
 from zoo.attention import build, sparse_attention  # noqa: E402
 from zoo.attention.kernels import joined, tiles  # noqa: E402
 
@@ -65,11 +64,7 @@ else:
         VARIANTS = {k: VARIANTS[k] for k in os.environ["S26_VARIANTS"].split(",")}
 
 for n in (int(x) for x in NS.split(",")):
-    b = max(1, 65536 // n)
-    g = torch.Generator(device="cuda").manual_seed(0)
-    q, k, v = (torch.randn(b, H, n, D, device="cuda", dtype=torch.bfloat16, generator=g).requires_grad_()
-               for _ in range(3))
-    do = torch.randn_like(q)
+    q, k, v, do = bench_inputs(n, H, D)
     for name, p in PATTERNS.items():
         ref = None
         for var, setup in VARIANTS.items():
@@ -78,21 +73,7 @@ for n in (int(x) for x in NS.split(",")):
                 continue
             setup()
             state = routing_state(p, q.device)  # anchor layers' anchors (lsh draws rotations per call: err is noise)
-            fn = lambda: sparse_attention(q, k, v, p, backend="flex", **state)  # noqa: E731
-            try:
-                t0 = time.perf_counter()
-                out = fn()
-                grads = torch.autograd.grad(out, (q, k, v), do)
-                torch.cuda.synchronize()
-                r = dict(N=n, B=b, pattern=name, variant=var, first_s=round(time.perf_counter() - t0, 2),
-                         fwd_ms=timeit(fn), fwdbwd_ms=timeit(fwd_bwd(fn, (q, k, v), do)))
-                if ref is None:
-                    ref = (out.detach(), *grads)
-                else:
-                    r.update(err_out=rel_err(out, ref[0]), err_grads=[rel_err(a, c) for a, c in zip(grads, ref[1:])])
-                note(**r)
-                del out, grads
-            except Exception as ex:  # noqa: BLE001 - a failing variant is a row, not the end of the job
-                note(N=n, pattern=name, variant=var, error=repr(ex)[:600])
+            ref = measure(lambda: sparse_attention(q, k, v, p, backend="flex", **state), q, k, v, do, ref,
+                          N=n, B=q.shape[0], pattern=name, variant=var)
     del q, k, v, do
 save(f"s26_{CASE}.json")
