@@ -1,5 +1,6 @@
-"""What the diagnosis jobs (s21_route_diag.py, s22_gpu_diag.py) share: measurements as printed rows,
-torch.profiler's top kernels, and the rows written under $OUT."""
+"""What the diagnosis jobs (s21_route_diag.py to s26_diag.py) share: measurements as printed rows,
+torch.profiler's top kernels, the rows written under $OUT, the benchmark's inputs and one variant's timing
+against the first variant's output and gradients."""
 import json
 import os
 import time
