@@ -57,12 +57,11 @@ def block_pairs(pattern: Pattern, n: int, n_heads: int, block: int | None = None
         plan = global_copies.plan(pattern, n, n, 0, block, grad=True) if fused else None
         if joins:
             bm = flex._joined_structure(pattern, n, n_heads, block, str(device), False)
-            n_k = n + flex._joined_parts_on(pattern, n, str(device))[0].numel()
         elif plan is not None:
-            bm, n_k = flex._copies_structure(pattern, plan, n_heads, str(device), False), plan.n_k
+            bm = flex._copies_structure(pattern, plan, n_heads, str(device), False)
         else:
-            bm, n_k = flex._fused_structure(pattern, n, n, n_heads, 0, block, str(device), False), n
-        partial, full = listed_blocks(bm, -(-n_k // block))
+            bm = flex._fused_structure(pattern, n, n, n_heads, 0, block, str(device), False)
+        partial, full = listed_blocks(bm, bm.kv_indices.shape[-1])  # one index column per key block
         hit = partial | full  # (1, H or 1, nQB, nKB)
         return int(hit.sum()) * block * block * (n_heads // hit.shape[1])
     return sum(_component_pairs(c, n, n_heads, block, torch.device(device), dtype, head_dim)

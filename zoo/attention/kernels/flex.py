@@ -266,9 +266,15 @@ def _copies_attention(q: Tensor, k: Tensor, v: Tensor, pattern, plan, kpm: Tenso
     """A fused pattern with its global tokens as copies (global_copies.py) -> (out, lse)."""
     bm = _padded(_copies_structure(pattern, plan, q.shape[1], str(q.device), kpm is not None), kpm,
                  lambda m: _copies_mask_mod(pattern, plan, q.shape[1], q.device, m))
-    out, lse = global_copies.compiled_attention()(q, k, v, plan, bm, scale,
-                                                  flex_tiles(q, bm.BLOCK_SIZE, kernel_options, rows32=False) or None)
+    out, lse = global_copies.compiled_attention()(q, k, v, plan, bm, scale, _key_copies_tiles(q, bm, kernel_options))
     return out, lse_dtype(lse)
+
+
+def _key_copies_tiles(q: Tensor, bm, kernel_options) -> dict | None:
+    """kernel_options of a call whose appended key copies walk every query block (global copies, joined):
+    the backward's 64-row steps, not tiles.BWD_TILES_32 (32 rows lost there as often as they won: fixed at
+    64k, BigBird's copies; attention_h200.json run 60)."""
+    return flex_tiles(q, bm.BLOCK_SIZE, kernel_options, rows32=False) or None
 
 
 @lru_cache(maxsize=256)
@@ -356,6 +362,5 @@ def joined_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: fl
     bm = _padded(_joined_structure(pattern, n, H, block, str(q.device), kpm is not None), kpm,
                  lambda m: _joined_mask_mod(pattern, n, H, q.device, m))
     pos = _joined_parts_on(pattern, n, str(q.device))[0]
-    tiles = flex_tiles(q, bm.BLOCK_SIZE, kernel_options, rows32=False) or None
-    out, lse = joined.compiled_attention()(q, k, v, pos, bm, scale, tiles)
+    out, lse = joined.compiled_attention()(q, k, v, pos, bm, scale, _key_copies_tiles(q, bm, kernel_options))
     return out, lse_dtype(lse)
