@@ -76,22 +76,28 @@ def _tiles_by_block(q, block_size, kernel_options=None, rows32=True):
             else kernel_options)
 
 
-def test_joined_and_copies_calls_keep_64_row_backward_steps(eager_flex, monkeypatch):
-    """Where appended key copies walk every query block (fixed joined, global copies), the backward's
-    32-row steps were not taken (attention_h200.json run 60: fixed at 64k and BigBird's copies lost):
-    those calls ask flex_tiles for rows32=False."""
+def test_joined_and_copies_calls_take_32_row_steps_where_they_won(eager_flex, monkeypatch):
+    """Where appended key copies walk every query block, the backward's 32-row steps are taken only where
+    they won (session 27, attention_h200.json run 62): Longformer's global copies yes, BigBird's no; fixed
+    joined below JOINED_ROWS32_BELOW tokens, not from it on."""
     from zoo.attention.kernels import global_copies as gc
+    from zoo.attention.kernels import tiles
     asked = []
     monkeypatch.setattr(flex, "flex_tiles", lambda q, block, opts=None, rows32=True: asked.append(rows32) or {})
     monkeypatch.setattr(gc, "SPLIT", 128)
     monkeypatch.setattr(gc, "MIN_TOKENS", 0)
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(1, 2, 640, 8, generator=g) for _ in range(3))
-    lf = build("longformer", window=6, global_tokens=3)
+    fixed = build("fixed", stride=64, summary=8, causal=True)
     with torch.no_grad():
-        flex.joined_flex_attention(q, k, v, build("fixed", stride=64, summary=8, causal=True), scale=0.3)
-        flex._copies_attention(q, k, v, lf, gc.plan(lf, 640, 640, 0, 128, grad=True), None, 0.3, None)
-    assert asked == [False, False]
+        flex.joined_flex_attention(q, k, v, fixed, scale=0.3)
+        monkeypatch.setattr(flex, "JOINED_ROWS32_BELOW", 640)
+        flex.joined_flex_attention(q, k, v, fixed, scale=0.3)
+        for p in (build("longformer", window=6, global_tokens=3),
+                  build("bigbird", block=16, window_blocks=3, global_blocks=1, random_blocks=1)):
+            flex._copies_attention(q, k, v, p, gc.plan(p, 640, 640, 0, 128, grad=True), None, 0.3, None)
+    assert asked == [True, False, True, False]
+    assert tiles.COPIES_ROWS32 == {"longformer"} and tiles.JOINED_ROWS32_BELOW == 65536
 
 
 def test_dispatcher_pieces_receive_the_tiles(monkeypatch):

@@ -33,7 +33,7 @@ from .classes import (class_layout, class_mask_mod, class_split, from_classes, l
                       to_classes)
 from .gather import Gathered, combine, gather, head_index, lse_dtype, put_heads, scatter_rows, take_heads
 from .routed import sorted_components, sorted_pieces
-from .tiles import flex_tiles, fused_block
+from .tiles import COPIES_ROWS32, JOINED_ROWS32_BELOW, flex_tiles, fused_block
 
 
 @lru_cache(maxsize=None)
@@ -266,15 +266,16 @@ def _copies_attention(q: Tensor, k: Tensor, v: Tensor, pattern, plan, kpm: Tenso
     """A fused pattern with its global tokens as copies (global_copies.py) -> (out, lse)."""
     bm = _padded(_copies_structure(pattern, plan, q.shape[1], str(q.device), kpm is not None), kpm,
                  lambda m: _copies_mask_mod(pattern, plan, q.shape[1], q.device, m))
-    out, lse = global_copies.compiled_attention()(q, k, v, plan, bm, scale, _key_copies_tiles(q, bm, kernel_options))
+    tiles = _key_copies_tiles(q, bm, kernel_options, pattern.name in COPIES_ROWS32)
+    out, lse = global_copies.compiled_attention()(q, k, v, plan, bm, scale, tiles)
     return out, lse_dtype(lse)
 
 
-def _key_copies_tiles(q: Tensor, bm, kernel_options) -> dict | None:
+def _key_copies_tiles(q: Tensor, bm, kernel_options, rows32: bool) -> dict | None:
     """kernel_options of a call whose appended key copies walk every query block (global copies, joined):
-    the backward's 64-row steps, not tiles.BWD_TILES_32 (32 rows lost there as often as they won: fixed at
-    64k, BigBird's copies; attention_h200.json run 60)."""
-    return flex_tiles(q, bm.BLOCK_SIZE, kernel_options, rows32=False) or None
+    the backward's 32-row steps (BWD_TILES_32) only where the caller's case won with them (``rows32``); there
+    they lost as often as they won (BigBird's copies, fixed joined at 64k: kernels/tiles.py)."""
+    return flex_tiles(q, bm.BLOCK_SIZE, kernel_options, rows32=rows32) or None
 
 
 @lru_cache(maxsize=256)
@@ -362,5 +363,6 @@ def joined_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: fl
     bm = _padded(_joined_structure(pattern, n, H, block, str(q.device), kpm is not None), kpm,
                  lambda m: _joined_mask_mod(pattern, n, H, q.device, m))
     pos = _joined_parts_on(pattern, n, str(q.device))[0]
-    out, lse = joined.compiled_attention()(q, k, v, pos, bm, scale, _key_copies_tiles(q, bm, kernel_options))
+    tiles = _key_copies_tiles(q, bm, kernel_options, n < JOINED_ROWS32_BELOW)
+    out, lse = joined.compiled_attention()(q, k, v, pos, bm, scale, tiles)
     return out, lse_dtype(lse)

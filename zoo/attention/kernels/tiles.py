@@ -32,10 +32,16 @@ FWD_TILES_64 = dict(fwd_BLOCK_M=64, fwd_BLOCK_N=64, fwd_num_warps=4, fwd_num_sta
 # (session 26, attention_h200.json run 60, H200, fwd+bwd at 16k / 64k, same process: sliding window 2.14 -> 2.01 /
 # 2.18 -> 2.05 ms, dilated 2.33 -> 2.20 / 2.35 -> 2.22, strided 3.99 -> 3.67 / 4.70 -> 4.34, Longformer 3.04 -> 2.94,
 # BigBird 3.37 -> 3.44 at 16k (3.52 on the base again: noise), bit-identical gradients). The calls whose appended key
-# copies walk every query block (joined.py, global_copies.py) keep 64 (``rows32=False``): there 32 lost as often as
-# it won (fixed 3.36 -> 3.26 at 16k but 7.90 -> 8.11 at 64k; Longformer's copies 3.65 -> 3.41, BigBird's 4.02 -> 4.34),
-# and every joined measurement below 16k was taken on 64. ZOO_FLEX_BWD32=0 (read per call) keeps 64.
+# copies walk every query block (joined.py, global_copies.py) take them only where they won twice in alternating
+# order (session 27, s27_diag.py, attention_h200.json run 62; fwd+bwd ms, 64 rows / 32 rows, bit-identical
+# gradients): Longformer's global copies at 64k 3.64, 3.67 / 3.40, 3.38 (taken: COPIES_ROWS32; causal Longformer's
+# copies follow the non-causal measurement), BigBird's 4.08, 4.12 / 4.37, 4.32 (not taken); fixed joined at 16k
+# 3.38, 3.38 / 3.27, 3.26 (taken below JOINED_ROWS32_BELOW tokens: 32k, between the two lengths, is unmeasured, and
+# below 16k the joined path was timed on 64 rows only) and at 64k 8.08, 7.98 / 8.28, 8.29 (not taken).
+# ZOO_FLEX_BWD32=0 (read per call) keeps 64 everywhere.
 BWD_TILES_32 = dict(bwd_BLOCK_M1=32, bwd_BLOCK_N2=32)
+COPIES_ROWS32 = frozenset({"longformer"})  # patterns (by registry name) whose global copies take BWD_TILES_32
+JOINED_ROWS32_BELOW = 65536  # joined calls over fewer tokens take BWD_TILES_32
 MEASURED_ARCH = (9, 0)
 BLOCKS = (64, 128)
 
