@@ -36,14 +36,16 @@ def _inputs(n: int, dtype, g, layout: str):
 
 
 def _worker(args):
-    names, lengths, dtypes, causals, layout, joined_from = args
+    names, lengths, dtypes, causals, layout, joined_from, copies_split = args
     import torch
     from attention_cases import static_patterns, with_causal
     from zoo.attention import build, sparse_attention
-    from zoo.attention.kernels import joined
+    from zoo.attention.kernels import global_copies, joined
     from zoo.bench import path_of
     if joined_from is not None:  # the joined path (fixed) below its default length, to check it on short inputs
         joined.MIN_TOKENS = joined_from
+    if copies_split:  # global copies (Longformer, BigBird) from 2 splits on: lengths the BlockMask's block divides
+        global_copies.SPLIT, global_copies.MIN_TOKENS = copies_split, 0
     from zoo.attention.kernels.flex import flex_attention
     from zoo.attention.kernels.reference import reference_attention
     pats = {**static_patterns(), "lsh": build("lsh", bucket_size=32, n_hashes=2, chunk=32),
@@ -111,6 +113,10 @@ def main(argv=None):
     ap.add_argument("--joined-from", type=int, default=None,
                     help="run Sparse Transformer fixed joined (kernels/joined.py) from this many tokens instead of "
                          "its default MIN_TOKENS, so short cases check that path")
+    ap.add_argument("--copies-split", type=int, default=None,
+                    help="run Longformer's / BigBird's global copies (kernels/global_copies.py) with this SPLIT (a power "
+                         "of two) from 2 x SPLIT tokens instead of 65,536, so short cases (a multiple of the block) "
+                         "check that path")
     args = ap.parse_args(argv)
     import torch
     from attention_cases import static_patterns
@@ -119,7 +125,7 @@ def main(argv=None):
     dtypes = args.dtypes.split(",")
     t0 = time.time()
     # one job per (pattern, causal, length): compiles dominate, so spread them over many workers
-    jobs = [([name], [n], dtypes, [c], args.layout, args.joined_from)
+    jobs = [([name], [n], dtypes, [c], args.layout, args.joined_from, args.copies_split)
             for n in sorted(lengths, reverse=True) for name in names for c in (False, True)]
     ctx = mp.get_context("spawn")
     rows = []
