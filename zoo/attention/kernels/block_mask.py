@@ -38,8 +38,7 @@ def records_grad(*xs: Tensor) -> bool:
     return torch.is_grad_enabled() and any(t.requires_grad for t in xs)
 
 
-@lru_cache(maxsize=None)
-def flex_params() -> frozenset:
+def _flex_params() -> frozenset:
     """Parameter names this torch's flex_attention (and BlockMask.from_kv_blocks) accept."""
     from torch.nn.attention import flex_attention as fa
     names = set(inspect.signature(fa.flex_attention).parameters)
@@ -48,10 +47,15 @@ def flex_params() -> frozenset:
     return frozenset(names)
 
 
+# read once at import: a constant to the compiled graphs that call flex_lse (a cached function traced inside
+# one made dynamo warn on every compile, session 27's H200 logs)
+FLEX_PARAMS = _flex_params()
+
+
 def flex_lse(fn, q: Tensor, k: Tensor, v: Tensor, **kw) -> tuple[Tensor, Tensor]:
     """fn (FlexAttention, compiled or not) on q, k, v -> (out, lse): ``return_lse`` before torch 2.9,
     ``return_aux`` after."""
-    if "return_aux" in flex_params():
+    if "return_aux" in FLEX_PARAMS:
         from torch.nn.attention.flex_attention import AuxRequest
         out, aux = fn(q, k, v, return_aux=AuxRequest(lse=True), **kw)
         return out, aux.lse
@@ -72,7 +76,7 @@ def from_kv_blocks(kv_num, kv_idx, full_num, full_idx, block: tuple[int, int], m
     if min(block) < 128:
         from .tiles import install_backward_filter_fix
         install_backward_filter_fix()
-    kw = {"seq_lengths": lengths} if "seq_lengths" in flex_params() else {}
+    kw = {"seq_lengths": lengths} if "seq_lengths" in FLEX_PARAMS else {}
     return BlockMask.from_kv_blocks(kv_num, kv_idx, full_num, full_idx, BLOCK_SIZE=block, mask_mod=mask_mod, **kw)
 
 
