@@ -72,6 +72,8 @@ def _worker(args):
                         t, path = time.time(), None
                         try:
                             path = path_of(p, n, 2)
+                            if copies_split and global_copies.plan(p, n, n, 0, 64, grad=True):  # bf16 blocks
+                                path += "; global copies (kernels/global_copies.py)"
                             q64, k64, v64 = (x.detach().double().requires_grad_() for x in (q, k, v))
                             if p.data_dependent:  # route once; both kernels run the same pieces
                                 state = {}  # anchor: a layer's anchors, so keys go through nearest() (the fused kernel)

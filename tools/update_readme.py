@@ -47,19 +47,23 @@ def correctness_block() -> list[str]:
              f"(`benchmarks/attention_correctness_h200.json`, commands inside). Tolerance fp32 1e-4, bf16 1e-2.", "",
              "| pattern | path | cases | max fwd rel err fp32 / bf16 | max grad rel err fp32 / bf16 | status |",
              "|---|---|---|---|---|---|"]
-    groups: dict = {}  # (pattern, path) -> rows, newest run last
+    groups: dict = {}  # (pattern, path) -> dtype -> [(run, rows)], oldest run first
     for run in corr["runs"]:
         for r in run["rows"]:
-            by_run = groups.setdefault((r["pattern"], r.get("path", run["path"])), {})
+            by_run = groups.setdefault((r["pattern"], r.get("path", run["path"])), {}).setdefault(r["dtype"], {})
             by_run.setdefault(id(run), (run, []))[1].append(r)
-    for (name, path), by_run in groups.items():
-        for run, sel in list(by_run.values())[-1:]:  # the newest run of this pattern on this path
-            bad = sum(r["status"] != "ok" for r in sel)
-            status = "all ok" if not bad else f"{bad} failed: {run.get('short_note', 'see the JSON')}"
-            status += f" (on an {run['gpu']})" if run.get("gpu", corr["gpu"]) != corr["gpu"] else ""
-            lines.append(f"| `{name}` | {path} | {len(sel)} | {_worst(sel, 'fwd_rel_err', 'float32')} / "
-                         f"{_worst(sel, 'fwd_rel_err', 'bfloat16')} | {_worst(sel, 'grad_rel_err', 'float32')} / "
-                         f"{_worst(sel, 'grad_rel_err', 'bfloat16')} | {status} |")
+    for (name, path), by_dtype in groups.items():
+        # per dtype, the newest run of this pattern on this path: a later bf16-only run keeps the fp32 column
+        newest = [list(by_run.values())[-1] for by_run in by_dtype.values()]
+        sel = [r for _, rows in newest for r in rows]
+        failed = [(run, rows) for run, rows in newest if any(r["status"] != "ok" for r in rows)]
+        bad = sum(r["status"] != "ok" for r in sel)
+        status = "all ok" if not bad else f"{bad} failed: {failed[0][0].get('short_note', 'see the JSON')}"
+        gpus = {run.get("gpu", corr["gpu"]) for run, _ in newest} - {corr["gpu"]}
+        status += f" (on an {sorted(gpus)[0]})" if gpus else ""
+        lines.append(f"| `{name}` | {path} | {len(sel)} | {_worst(sel, 'fwd_rel_err', 'float32')} / "
+                     f"{_worst(sel, 'fwd_rel_err', 'bfloat16')} | {_worst(sel, 'grad_rel_err', 'float32')} / "
+                     f"{_worst(sel, 'grad_rel_err', 'bfloat16')} | {status} |")
     return lines
 
 
