@@ -30,7 +30,7 @@ def test_measured_backward_tiles_only_where_measured(monkeypatch):
     assert not tiles._measured_gpu(0)
     monkeypatch.setattr(torch.version, "hip", None)
     assert flex_tiles(_q(), 128, {}) == {} and flex_tiles(_q(), 128, {"BLOCK_M": 32}) == {"BLOCK_M": 32}  # the caller's win
-    # 64-token blocks: 64-row forward tiles and 32-row backward steps, except where key copies walk every query block
+    # 64-token blocks: 64-row forward tiles and 32-row backward steps (rows32=False: the key-copies calls that lost)
     assert flex_tiles(_q(), 64) == {**BWD_TILES, **FWD_TILES_64, **BWD_TILES_32}
     assert flex_tiles(_q(), 64, rows32=False) == {**BWD_TILES, **FWD_TILES_64}
     monkeypatch.setenv("ZOO_FLEX_BWD32", "0")
@@ -82,6 +82,7 @@ def test_joined_and_copies_calls_take_32_row_steps_where_they_won(eager_flex, mo
     joined below JOINED_ROWS32_BELOW tokens, not from it on."""
     from zoo.attention.kernels import global_copies as gc
     from zoo.attention.kernels import tiles
+    assert tiles.COPIES_ROWS32 == {"longformer"} and tiles.JOINED_ROWS32_BELOW == 65536
     asked = []
     monkeypatch.setattr(flex, "flex_tiles", lambda q, block, opts=None, rows32=True: asked.append(rows32) or {})
     monkeypatch.setattr(gc, "SPLIT", 128)
@@ -91,13 +92,12 @@ def test_joined_and_copies_calls_take_32_row_steps_where_they_won(eager_flex, mo
     fixed = build("fixed", stride=64, summary=8, causal=True)
     with torch.no_grad():
         flex.joined_flex_attention(q, k, v, fixed, scale=0.3)
-        monkeypatch.setattr(flex, "JOINED_ROWS32_BELOW", 640)
+        monkeypatch.setattr(tiles, "JOINED_ROWS32_BELOW", 640)
         flex.joined_flex_attention(q, k, v, fixed, scale=0.3)
         for p in (build("longformer", window=6, global_tokens=3),
                   build("bigbird", block=16, window_blocks=3, global_blocks=1, random_blocks=1)):
             flex._copies_attention(q, k, v, p, gc.plan(p, 640, 640, 0, 128, grad=True), None, 0.3, None)
     assert asked == [True, False, True, False]
-    assert tiles.COPIES_ROWS32 == {"longformer"} and tiles.JOINED_ROWS32_BELOW == 65536
 
 
 def test_dispatcher_pieces_receive_the_tiles(monkeypatch):

@@ -48,6 +48,7 @@ def _worker(args):
         global_copies.SPLIT, global_copies.MIN_TOKENS = copies_split, 0
     from zoo.attention.kernels.flex import flex_attention
     from zoo.attention.kernels.reference import reference_attention
+    from zoo.attention.kernels.tiles import fused_block
     pats = {**static_patterns(), "lsh": build("lsh", bucket_size=32, n_hashes=2, chunk=32),
             "anchor": build("anchor", n_anchors=8, chunk=32, window=16),
             "lsh_chunk64": build("lsh", bucket_size=64, n_hashes=2, chunk=64),  # the benchmark's chunk size
@@ -72,8 +73,9 @@ def _worker(args):
                         t, path = time.time(), None
                         try:
                             path = path_of(p, n, 2)
-                            if copies_split and global_copies.plan(p, n, n, 0, 64, grad=True):  # bf16 blocks
-                                path += "; global copies (kernels/global_copies.py)"
+                            block = fused_block(q.device, dtype, n, 64)  # the block the dispatcher picks
+                            if copies_split and global_copies.plan(p, n, n, 0, block, grad=True):
+                                path += f"; global copies (kernels/global_copies.py, test SPLIT {copies_split})"
                             q64, k64, v64 = (x.detach().double().requires_grad_() for x in (q, k, v))
                             if p.data_dependent:  # route once; both kernels run the same pieces
                                 state = {}  # anchor: a layer's anchors, so keys go through nearest() (the fused kernel)
@@ -120,6 +122,8 @@ def main(argv=None):
                          "of two) from 2 x SPLIT tokens instead of 65,536, so short cases (a multiple of the block) "
                          "check that path")
     args = ap.parse_args(argv)
+    if args.copies_split is not None and (args.copies_split < 1 or args.copies_split & (args.copies_split - 1)):
+        ap.error(f"--copies-split must be a power of two >= 1, got {args.copies_split}")
     import torch
     from attention_cases import static_patterns
     names = args.patterns.split(",") if args.patterns else list(static_patterns()) + ["lsh", "anchor"]

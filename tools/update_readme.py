@@ -44,9 +44,13 @@ def correctness_block() -> list[str]:
     lines = [f"Correctness of the `flex` backend against the fp64 dense oracle (fp64 reference for lsh/anchor, "
              f"same routing) on {corr['gpu']}, torch {corr['torch']}: causal/bidirectional x N in 1, 7, 128, 257, 1000 "
              f"x padded or not (incl. a fully masked sequence) x fp32/bf16, forward and gradients "
-             f"(`benchmarks/attention_correctness_h200.json`, commands inside). Tolerance fp32 1e-4, bf16 1e-2.", "",
-             "| pattern | path | cases | max fwd rel err fp32 / bf16 | max grad rel err fp32 / bf16 | status |",
-             "|---|---|---|---|---|---|"]
+             f"(`benchmarks/attention_correctness_h200.json`, commands inside). Tolerance fp32 1e-4, bf16 1e-2. "
+             f"Each dtype's column is the newest run of that pattern on that path, so the two columns can come from "
+             f"different runs (numbered from 1 in the JSON's `runs`).", "",
+             "| pattern | path | cases | max fwd rel err fp32 / bf16 | max grad rel err fp32 / bf16 | runs fp32 / bf16 "
+             "| status |",
+             "|---|---|---|---|---|---|---|"]
+    run_no = {id(run): i + 1 for i, run in enumerate(corr["runs"])}
     groups: dict = {}  # (pattern, path) -> dtype -> [(run, rows)], oldest run first
     for run in corr["runs"]:
         for r in run["rows"]:
@@ -55,6 +59,8 @@ def correctness_block() -> list[str]:
     for (name, path), by_dtype in groups.items():
         # per dtype, the newest run of this pattern on this path: a later bf16-only run keeps the fp32 column
         newest = [list(by_run.values())[-1] for by_run in by_dtype.values()]
+        runs = " / ".join(str(run_no[id(list(by_dtype[dt].values())[-1][0])]) if dt in by_dtype else "-"
+                          for dt in ("float32", "bfloat16"))
         sel = [r for _, rows in newest for r in rows]
         failed = [(run, rows) for run, rows in newest if any(r["status"] != "ok" for r in rows)]
         bad = sum(r["status"] != "ok" for r in sel)
@@ -63,7 +69,7 @@ def correctness_block() -> list[str]:
         status += f" (on an {sorted(gpus)[0]})" if gpus else ""
         lines.append(f"| `{name}` | {path} | {len(sel)} | {_worst(sel, 'fwd_rel_err', 'float32')} / "
                      f"{_worst(sel, 'fwd_rel_err', 'bfloat16')} | {_worst(sel, 'grad_rel_err', 'float32')} / "
-                     f"{_worst(sel, 'grad_rel_err', 'bfloat16')} | {status} |")
+                     f"{_worst(sel, 'grad_rel_err', 'bfloat16')} | {runs} | {status} |")
     return lines
 
 

@@ -33,7 +33,7 @@ from .classes import (class_layout, class_mask_mod, class_split, from_classes, l
                       to_classes)
 from .gather import Gathered, combine, gather, head_index, lse_dtype, put_heads, scatter_rows, take_heads
 from .routed import sorted_components, sorted_pieces
-from .tiles import COPIES_ROWS32, JOINED_ROWS32_BELOW, flex_tiles, fused_block
+from .tiles import copies_rows32, flex_tiles, fused_block, joined_rows32
 
 
 @lru_cache(maxsize=None)
@@ -266,7 +266,7 @@ def _copies_attention(q: Tensor, k: Tensor, v: Tensor, pattern, plan, kpm: Tenso
     """A fused pattern with its global tokens as copies (global_copies.py) -> (out, lse)."""
     bm = _padded(_copies_structure(pattern, plan, q.shape[1], str(q.device), kpm is not None), kpm,
                  lambda m: _copies_mask_mod(pattern, plan, q.shape[1], q.device, m))
-    tiles = _key_copies_tiles(q, bm, kernel_options, pattern.name in COPIES_ROWS32)
+    tiles = _key_copies_tiles(q, bm, kernel_options, copies_rows32(pattern.name))
     out, lse = global_copies.compiled_attention()(q, k, v, plan, bm, scale, tiles)
     return out, lse_dtype(lse)
 
@@ -363,6 +363,6 @@ def joined_flex_attention(q: Tensor, k: Tensor, v: Tensor, pattern, *, scale: fl
     bm = _padded(_joined_structure(pattern, n, H, block, str(q.device), kpm is not None), kpm,
                  lambda m: _joined_mask_mod(pattern, n, H, q.device, m))
     pos = _joined_parts_on(pattern, n, str(q.device))[0]
-    tiles = _key_copies_tiles(q, bm, kernel_options, n < JOINED_ROWS32_BELOW)
+    tiles = _key_copies_tiles(q, bm, kernel_options, joined_rows32(n))
     out, lse = joined.compiled_attention()(q, k, v, pos, bm, scale, tiles)
     return out, lse_dtype(lse)

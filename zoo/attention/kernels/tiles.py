@@ -37,12 +37,24 @@ FWD_TILES_64 = dict(fwd_BLOCK_M=64, fwd_BLOCK_N=64, fwd_num_warps=4, fwd_num_sta
 # gradients): Longformer's global copies at 64k 3.64, 3.67 / 3.40, 3.38 (taken: COPIES_ROWS32; causal Longformer's
 # copies follow the non-causal measurement), BigBird's 4.08, 4.12 / 4.37, 4.32 (not taken); fixed joined at 16k
 # 3.38, 3.38 / 3.27, 3.26 (taken below JOINED_ROWS32_BELOW tokens: 32k, between the two lengths, is unmeasured, and
-# below 16k the joined path was timed on 64 rows only) and at 64k 8.08, 7.98 / 8.28, 8.29 (not taken).
+# the models' shorter lengths (2k-12k, run 64) were timed on 32 rows with no 64-row control) and at 64k 8.08, 7.98 /
+# 8.28, 8.29 (not taken). "Bit-identical" is per call; a training run's loss can still move in the 7th digit
+# (the LM's after 10 steps: 5.5451221 vs 5.5451226; the cause was not isolated).
 # ZOO_FLEX_BWD32=0 (read per call) keeps 64 everywhere.
 BWD_TILES_32 = dict(bwd_BLOCK_M1=32, bwd_BLOCK_N2=32)
 COPIES_ROWS32 = frozenset({"longformer"})  # patterns (by registry name) whose global copies take BWD_TILES_32
 JOINED_ROWS32_BELOW = 65536  # joined calls over fewer tokens take BWD_TILES_32
 MEASURED_ARCH = (9, 0)
+
+
+def copies_rows32(pattern_name: str) -> bool:
+    """Whether a pattern's global key copies take BWD_TILES_32 (read at call time, so tests can patch)."""
+    return pattern_name in COPIES_ROWS32
+
+
+def joined_rows32(n: int) -> bool:
+    """Whether a joined call over ``n`` tokens takes BWD_TILES_32 (read at call time, so tests can patch)."""
+    return n < JOINED_ROWS32_BELOW
 BLOCKS = (64, 128)
 
 
