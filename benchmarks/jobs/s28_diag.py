@@ -1,0 +1,116 @@
+"""Session 28 diagnosis (run by h200_s28_call1.sh): what limits each pattern that misses issue #3's goal of 200
+useful TFLOP/s (100 for lsh / anchor) at the attention benchmark's shapes (H = 16, D = 64, bf16, B = 65,536 // N),
+so the closing note can name the limit with a number. Per case, same process: forward and forward+backward ms
+(diag.measure) and one forward+backward's GPU time by kind of kernel (FlexAttention, the routing kernel, sorts,
+the rest: copies, gathers, merges, elementwise). Also: the GPU's copy bandwidth (the memory floor of a call that
+must read q, k, v, o, dO and write o, dQ, dK, dV), Longformer without its global tokens (its sliding window
+alone, so the globals' cost is the difference) and Longformer's global copies (kernels/global_copies.py) at 16k
+with SPLIT 1,024 / 2,048 / 4,096 against the one BlockMask the dispatcher runs there. S28_DEADLINE (seconds)
+stops starting new cases. Writes $OUT/s28_limits.json."""
+import os
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.getcwd())
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from diag import bench_inputs, measure, note, save  # noqa: E402
+from tools.bench_attention import cases, fwd_bwd, routing_state, timeit  # noqa: E402
+from zoo.attention import build, sparse_attention  # noqa: E402
+from zoo.attention.flops import block_pairs  # noqa: E402
+from zoo.attention.kernels import global_copies  # noqa: E402
+
+H, D = 16, 64
+DEADLINE = time.time() + float(os.environ.get("S28_DEADLINE", "1e9"))
+
+
+def kind(name: str) -> str:
+    """FlexAttention's kernels (forward, backward and its preprocess), the routing kernel (argmax_proj.py's Triton
+    ``_kernel``), sorts, or other (copies, gathers, merges, elementwise)."""
+    if "flex_attention" in name:
+        return "attention"
+    if name == "_kernel":
+        return "routing"
+    return "sort" if "sort" in name.lower() else "other"
+
+
+def profile_kinds(name, n, fn, top=8):
+    """GPU ms of one call of fn by kind of kernel, and its top kernels."""
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    ev = [e for e in prof.key_averages() if e.device_time_total > 0]
+    by_kind = {}
+    for e in ev:
+        by_kind[kind(e.key)] = round(by_kind.get(kind(e.key), 0) + e.device_time_total / 1e3, 3)
+    ev.sort(key=lambda e: -e.device_time_total)
+    note(N=n, pattern=name, what="profile_fwdbwd", gpu_ms=round(sum(by_kind.values()), 3), by_kind=by_kind,
+         kernels=[(e.key[:80], round(e.device_time_total / 1e3, 3), e.count) for e in ev[:top]])
+
+
+def bandwidth():
+    """Device copy bandwidth (GB/s, read + write) on 1 GiB."""
+    x = torch.empty(2**29, dtype=torch.bfloat16, device="cuda")
+    y = torch.empty_like(x)
+    ms = timeit(lambda: y.copy_(x))
+    note(what="copy_bandwidth", gib=1, ms=ms, gb_per_s=round(2 * 2**30 / ms / 1e6, 1))
+    del x, y
+
+
+def copies_split(split):
+    def setup():
+        global_copies.SPLIT, global_copies.MIN_TOKENS = split, 0
+    return setup
+
+
+def dispatcher():
+    global_copies.SPLIT, global_copies.MIN_TOKENS = 1024, 65536
+
+
+P = cases()
+LONGFORMER_LOCAL = build("sliding_window", left=P["longformer"].window // 2, right=P["longformer"].window // 2,
+                         causal=False)
+CASES = [  # (name, n, pattern, setup, profile?)
+    ("longformer", 16384, P["longformer"], dispatcher, True),
+    ("longformer_without_globals", 16384, LONGFORMER_LOCAL, dispatcher, True),
+    ("longformer_copies_4096", 16384, P["longformer"], copies_split(4096), True),
+    ("longformer_copies_2048", 16384, P["longformer"], copies_split(2048), False),
+    ("longformer_copies_1024", 16384, P["longformer"], copies_split(1024), False),
+    ("longformer_again", 16384, P["longformer"], dispatcher, False),
+    ("fixed", 16384, P["fixed"], dispatcher, True),
+    ("strided", 16384, P["strided"], dispatcher, True),
+    ("lsh", 16384, P["lsh"], dispatcher, True),
+    ("anchor", 16384, P["anchor"], dispatcher, True),
+    ("sliding_window", 16384, P["sliding_window"], dispatcher, True),
+    ("longformer", 65536, P["longformer"], dispatcher, True),
+    ("longformer_without_globals", 65536, LONGFORMER_LOCAL, dispatcher, True),
+    ("strided", 65536, P["strided"], dispatcher, True),
+    ("lsh", 65536, P["lsh"], dispatcher, True),
+    ("anchor", 65536, P["anchor"], dispatcher, True),
+]
+
+bandwidth()
+for name, n, p, setup, prof in CASES:
+    if time.time() > DEADLINE:
+        note(N=n, pattern=name, skipped="deadline")
+        continue
+    setup()
+    q, k, v, do = bench_inputs(n, H, D)
+    state = routing_state(p, "cuda")
+    fn = lambda: sparse_attention(q, k, v, p, backend="flex", **state)  # noqa: E731
+    extra = {}
+    if not p.data_dependent:
+        extra["block_pairs_per_seq"] = block_pairs(p, n, H, device="cuda")
+    measure(fn, q, k, v, do, None, N=n, B=q.shape[0], pattern=name, **extra)
+    if prof:
+        try:
+            profile_kinds(name, n, fwd_bwd(fn, (q, k, v), do))
+        except Exception as ex:  # noqa: BLE001 - a failing profile is a row, not the end of the job
+            note(N=n, pattern=name, what="profile_fwdbwd", error=repr(ex)[:400])
+    del q, k, v, do
+dispatcher()
+save("s28_limits.json")
