@@ -6,7 +6,11 @@ the rest: copies, gathers, merges, elementwise). Also: the GPU's copy bandwidth 
 must read q, k, v, o, dO and write o, dQ, dK, dV), Longformer without its global tokens (its sliding window
 alone, so the globals' cost is the difference) and Longformer's global copies (kernels/global_copies.py) at 16k
 with SPLIT 1,024 / 2,048 / 4,096 against the one BlockMask the dispatcher runs there. S28_DEADLINE (seconds)
-stops starting new cases. Writes $OUT/s28_limits.json."""
+stops starting new cases. Writes $OUT/s28_limits.json.
+S28_CASE=appended (call 2): the appends of fixed joined and of the global copies as kernels/appended.py's
+autograd Function outside the compiled graph (the copies' gradients added in place) against session 27's one
+graph (the appends inside it), alternating twice, same process, with a profile of each. Writes
+$OUT/s28_appended.json."""
 import os
 import sys
 import time
@@ -19,7 +23,8 @@ from diag import bench_inputs, measure, note, save  # noqa: E402
 from tools.bench_attention import cases, fwd_bwd, routing_state, timeit  # noqa: E402
 from zoo.attention import build, sparse_attention  # noqa: E402
 from zoo.attention.flops import block_pairs  # noqa: E402
-from zoo.attention.kernels import global_copies  # noqa: E402
+from zoo.attention.kernels import global_copies, joined  # noqa: E402
+from zoo.attention.kernels.block_mask import flex_lse, one_graph  # noqa: E402
 
 H, D = 16, 64
 DEADLINE = time.time() + float(os.environ.get("S28_DEADLINE", "1e9"))
@@ -93,7 +98,48 @@ CASES = [  # (name, n, pattern, setup, profile?)
     ("anchor", 65536, P["anchor"], dispatcher, True),
 ]
 
-bandwidth()
+
+
+def one_graph_joined(q, k, v, pos, block_mask, scale, kernel_options, flex=None):
+    """Session 27's joined.attention: the appends inside the compiled graph."""
+    from torch.nn.attention.flex_attention import flex_attention
+    kw = {"kernel_options": kernel_options} if kernel_options else {}
+    kx, vx = (torch.cat([x, x.index_select(2, pos)], 2) for x in (k, v))
+    return flex_lse(flex or flex_attention, q, kx, vx, block_mask=block_mask, scale=scale, **kw)
+
+
+def one_graph_copies(q, k, v, p, block_mask, scale, kernel_options, flex=None):
+    """Session 27's global_copies.attention: the appends inside the compiled graph."""
+    def app(x, slot, copies):
+        return torch.cat([x, x[:, :, :slot].repeat(1, 1, copies, 1)], 2) if copies else x
+    qx, kx, vx = app(q, p.row_slot, p.row_copies), app(k, p.col_slot, p.col_copies), app(v, p.col_slot, p.col_copies)
+    return global_copies.attend_merged(qx, kx, vx, p, block_mask, scale, kernel_options, flex)
+
+
+NEW = (joined.compiled_attention, global_copies.compiled_attention)
+
+
+def appends(inside):
+    def setup():
+        if inside:
+            joined.compiled_attention = lambda: one_graph(one_graph_joined)
+            global_copies.compiled_attention = lambda: one_graph(one_graph_copies)
+        else:
+            joined.compiled_attention, global_copies.compiled_attention = NEW
+    return setup
+
+
+OUT_NAME = "s28_limits.json"
+if os.environ.get("S28_CASE") == "appended":
+    OUT_NAME = "s28_appended.json"
+    CASES = [(f"{name}_{var}", n, p, appends(var.startswith("one_graph")), not var.endswith("again"))
+             for name, n, p in (("fixed", 16384, P["fixed"]), ("fixed", 65536, P["fixed"]),
+                                ("fixed_s192_c16", 12288, build("fixed", stride=192, summary=16, causal=True)),
+                                ("longformer", 65536, P["longformer"]), ("bigbird", 65536, P["bigbird"]))
+             for var in ("one_graph", "appended", "one_graph_again", "appended_again")]
+else:
+    bandwidth()
+refs = {}
 for name, n, p, setup, prof in CASES:
     if time.time() > DEADLINE:
         note(N=n, pattern=name, skipped="deadline")
@@ -105,7 +151,8 @@ for name, n, p, setup, prof in CASES:
     extra = {}
     if not p.data_dependent:
         extra["block_pairs_per_seq"] = block_pairs(p, n, H, device="cuda")
-    measure(fn, q, k, v, do, None, N=n, B=q.shape[0], pattern=name, **extra)
+    # the appended case: each variant against the first of its pattern (same seed, same inputs)
+    refs[(id(p), n)] = measure(fn, q, k, v, do, refs.get((id(p), n)), N=n, B=q.shape[0], pattern=name, **extra)
     if prof:
         try:
             profile_kinds(name, n, fwd_bwd(fn, (q, k, v), do))
@@ -113,4 +160,5 @@ for name, n, p, setup, prof in CASES:
             note(N=n, pattern=name, what="profile_fwdbwd", error=repr(ex)[:400])
     del q, k, v, do
 dispatcher()
-save("s28_limits.json")
+appends(False)()
+save(OUT_NAME)

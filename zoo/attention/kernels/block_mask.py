@@ -155,9 +155,23 @@ def raise_recompile_limits() -> None:
             setattr(dcfg, name, max(getattr(dcfg, name), 1024))
 
 
+def compiled_flex():
+    """FlexAttention compiled (its fused kernels); its unfused path with ``ZOO_FLEX_EAGER=1`` (read per
+    call, for debugging)."""
+    from torch.nn.attention.flex_attention import flex_attention
+    return flex_attention if os.environ.get("ZOO_FLEX_EAGER") == "1" else _compiled_flex()
+
+
+@lru_cache(maxsize=None)
+def _compiled_flex():
+    from torch.nn.attention.flex_attention import flex_attention
+    raise_recompile_limits()  # every (pattern, shape) is its own graph
+    return torch.compile(flex_attention, dynamic=False)
+
+
 def one_graph(fn):
-    """``fn`` compiled as one graph, FlexAttention's kernels included (the copies' gradient sums then fuse
-    with the slices instead of adding whole-size tensors: global_copies.py, joined.py); ``fn`` itself,
+    """``fn`` compiled as one graph, FlexAttention's kernels included (the row copies' merge then fuses
+    with the slices instead of adding whole-size tensors: global_copies.py); ``fn`` itself,
     FlexAttention's unfused path, with ``ZOO_FLEX_EAGER=1`` (read per call)."""
     if os.environ.get("ZOO_FLEX_EAGER") == "1":
         return fn

@@ -27,7 +27,8 @@ from torch import Tensor
 from ..layout import Component
 from ..patterns import runs_fused
 from . import global_copies, global_rows, joined
-from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, component_structure, flex_complete, flex_lse,
+from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, compiled_flex, component_structure, flex_complete,
+                         flex_lse,
                          from_kv_blocks, head_group, listed_blocks, ordered, raise_recompile_limits, records_grad)
 from .classes import (class_layout, class_mask_mod, class_split, from_classes, local_component, runs_as_classes,
                       to_classes)
@@ -36,13 +37,7 @@ from .routed import sorted_components, sorted_pieces
 from .tiles import copies_rows32, flex_tiles, fused_block, joined_rows32
 
 
-@lru_cache(maxsize=None)
-def _compiled():
-    from torch.nn.attention.flex_attention import flex_attention
-    raise_recompile_limits()  # every (component, shape) is its own graph
-    if os.environ.get("ZOO_FLEX_EAGER") == "1":  # unfused reference path of FlexAttention (debugging)
-        return flex_attention
-    return torch.compile(flex_attention, dynamic=False)
+_compiled = compiled_flex  # a module attribute, so tests can spy on the pieces' calls
 
 
 def _lookup(pos: Tensor, n: int):

@@ -13,8 +13,8 @@ k' = [k; the first ``cols`` keys once per SPLIT queries] (v' as k'): row copy s 
 [s*SPLIT, (s+1)*SPLIT), key copy c serves only queries [c*SPLIT, (c+1)*SPLIT), and the natural part
 keeps the pattern without its global rows and columns. Every program then walks at most SPLIT /
 block tiles more than the window's. The row copies' (out, lse) merge by log-sum-exp into the rows'
-outputs; autograd sums the copies' gradients into the originals (inside one compiled graph, so the
-sums fuse with the slices instead of adding whole-size tensors).
+outputs (in one compiled graph with the call, so the slices' gradients fuse); the copies' gradients
+add into the originals' in place (appended.py).
 
 Applies where autograd records the call (the backward's serial dK/dV program is what the copies
 remove; without gradients the split-KV rows of global_rows.py run, as fast or faster for Longformer),
@@ -27,12 +27,14 @@ run 52) and the first call compiles one graph more (~10 s against ~3 s). ``ZOO_G
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from .appended import append_repeats
 from .block_mask import flex_lse, head_group, one_graph
 from .gather import merge_stacked
 
@@ -132,22 +134,21 @@ def mask_mod(fn, bufs: tuple, p: Plan, groups: int, n_heads: int, kpm: Tensor | 
     return mod
 
 
-def _append(x: Tensor, slot: int, copies: int) -> Tensor:
-    """x (B, H, n, D) -> (B, H, n + copies * slot, D): its first ``slot`` rows appended ``copies`` times."""
-    if not copies:
-        return x
-    return torch.cat([x, x[:, :, :slot].repeat(1, 1, copies, 1)], 2)
-
-
 def attention(q: Tensor, k: Tensor, v: Tensor, p: Plan, block_mask, scale: float,
-              kernel_options: dict | None, flex=None) -> tuple[Tensor, Tensor]:
+              kernel_options: dict | None, flex=None, merged=None) -> tuple[Tensor, Tensor]:
     """q, k, v (B, H, n, D) -> (out (B, H, n, D), lse (B, H, n)) of the pattern: ``flex``
     (FlexAttention by default) on (q', k', v') with the copies' ``block_mask`` (n_q' x n_k'), then
-    the row copies merged."""
+    the row copies merged (``merged``: that step, compiled or not)."""
+    qx = append_repeats(q, p.row_slot, p.row_copies)  # (B, H, n_q', D)
+    kx, vx = append_repeats(k, p.col_slot, p.col_copies), append_repeats(v, p.col_slot, p.col_copies)  # (B, H, n_k', D)
+    return (merged or attend_merged)(qx, kx, vx, p, block_mask, scale, kernel_options, flex)
+
+
+def attend_merged(qx: Tensor, kx: Tensor, vx: Tensor, p: Plan, block_mask, scale: float,
+                  kernel_options: dict | None, flex=None) -> tuple[Tensor, Tensor]:
+    """``flex`` on the appended (q', k', v'), the row copies merged into the global rows."""
     from torch.nn.attention.flex_attention import flex_attention
     kw = {"kernel_options": kernel_options} if kernel_options else {}
-    qx = _append(q, p.row_slot, p.row_copies)  # (B, H, n_q', D)
-    kx, vx = _append(k, p.col_slot, p.col_copies), _append(v, p.col_slot, p.col_copies)  # (B, H, n_k', D)
     out, lse = flex_lse(flex or flex_attention, qx, kx, vx, block_mask=block_mask, scale=scale, **kw)
     if not p.rows:  # out (B, H, n_q', D), lse (B, H, n_q')
         return out[:, :, :p.n], lse[:, :, :p.n]
@@ -158,7 +159,8 @@ def attention(q: Tensor, k: Tensor, v: Tensor, p: Plan, block_mask, scale: float
 
 
 def compiled_attention():
-    """``attention`` as one graph (``one_graph``): the copies' gradients sum into the originals in the
-    slices' own kernels instead of as whole-size adds (H200, Longformer at 64k: 3.95 ms fwd+bwd, against
-    5.28 with compiled FlexAttention alone and the rest eager, run 54)."""
-    return one_graph(attention)
+    """``attention`` with FlexAttention and the merge as one graph (``one_graph``: the slices' gradients
+    then fuse instead of autograd's whole-size zeros and adds; H200, Longformer at 64k: 3.95 ms fwd+bwd,
+    against 5.28 with compiled FlexAttention alone and the rest eager, run 54); the appends stay outside
+    it, so the copies' gradients add into the originals in place (appended.py)."""
+    return functools.partial(attention, merged=one_graph(attend_merged))

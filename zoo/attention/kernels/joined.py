@@ -7,8 +7,8 @@ plain mask_mod: 14 useful TFLOP/s at 64k, H200). Gathered apart (the components 
 second call beside the same-block piece, whose programs walk one or two tiles each, and the two merge
 by log-sum-exp: 5.27 ms fwd+bwd at 16k, 10.05 at 64k (102 / 197 useful TFLOP/s, attention_h200.json
 run 55). Here k' = [k; k[pos]]: a query block walks its own block's natural tiles and the gathered
-summaries in one program, with no second call and no merge; the copies' gradients sum into dk, dv in
-the same compiled graph (as in global_copies.py).
+summaries in one program, with no second call and no merge; the copies' gradients add into dk, dv in
+place (appended.py).
 
 A pattern opts in with ``joins(n)`` and ``joined_parts(n) -> (pos (S,), fn, bufs)``: the appended
 keys' positions and its mask fn(g, i, j, copy, *bufs) on absolute positions, ``copy`` telling an
@@ -23,12 +23,14 @@ tokens, and the correctness matrix on both dtypes (tools/gpu_correctness.py --jo
 """
 from __future__ import annotations
 
+import functools
 import os
 
 import torch
 from torch import Tensor
 
-from .block_mask import flex_lse, head_group, one_graph
+from .appended import append_rows
+from .block_mask import compiled_flex, flex_lse, head_group
 
 MIN_TOKENS = 1024  # the shortest length measured (below it the components stay, unmeasured)
 
@@ -58,12 +60,11 @@ def attention(q: Tensor, k: Tensor, v: Tensor, pos: Tensor, block_mask, scale: f
     default) on (q, k', v') with the joined ``block_mask`` (n x n + S), pos (S,) the copied keys."""
     from torch.nn.attention.flex_attention import flex_attention
     kw = {"kernel_options": kernel_options} if kernel_options else {}
-    kx = torch.cat([k, k.index_select(2, pos)], 2)  # (B, H, n + S, D)
-    vx = torch.cat([v, v.index_select(2, pos)], 2)
+    kx, vx = append_rows(k, pos), append_rows(v, pos)  # (B, H, n + S, D)
     return flex_lse(flex or flex_attention, q, kx, vx, block_mask=block_mask, scale=scale, **kw)
 
 
 def compiled_attention():
-    """``attention`` as one graph (``one_graph``), so the copies' gradients sum into dk, dv without
-    whole-size adds."""
-    return one_graph(attention)
+    """``attention`` on compiled FlexAttention; the appends stay outside the graph, whose functional
+    backward would copy the whole gradient to add the copies' rows (appended.py)."""
+    return functools.partial(attention, flex=compiled_flex())
