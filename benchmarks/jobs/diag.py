@@ -38,9 +38,10 @@ def bench_inputs(n, heads=16, dim=64, tokens=65536):
     """q, k, v (B, heads, n, dim) bf16 needing grad and an output gradient do, B = tokens // n (at least 1):
     the attention benchmark's shapes."""
     g = torch.Generator(device="cuda").manual_seed(0)
-    q, k, v = (torch.randn(max(1, tokens // n), heads, n, dim, device="cuda", dtype=torch.bfloat16,
-                           generator=g).requires_grad_() for _ in range(3))
-    return q, k, v, torch.randn_like(q)
+    q, k, v, do = (torch.randn(max(1, tokens // n), heads, n, dim, device="cuda", dtype=torch.bfloat16,
+                               generator=g) for _ in range(4))
+    return q.requires_grad_(), k.requires_grad_(), v.requires_grad_(), do  # do from g too (before session 28:
+    # the global RNG, so inputs made again for another variant had another do)
 
 
 def measure(fn, q, k, v, do, ref, **row):

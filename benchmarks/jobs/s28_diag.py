@@ -10,7 +10,11 @@ stops starting new cases. Writes $OUT/s28_limits.json.
 S28_CASE=appended (call 2): the appends of fixed joined and of the global copies as kernels/appended.py's
 autograd Function outside the compiled graph (the copies' gradients added in place) against session 27's one
 graph (the appends inside it), alternating twice, same process, with a profile of each. Writes
-$OUT/s28_appended.json."""
+$OUT/s28_appended.json. (Call 2's inputs were made again per variant with another dO, so its err_grads compare
+different gradients; diag.bench_inputs draws dO from its generator since.)
+S28_CASE=appended2 (call 3): the same with call 2's Function (eager gather and cat, index_add_ in the backward)
+as ``appended_v1`` beside the default since (one compiled gather-and-cat kernel, index_copy_ of the summed rows).
+Writes $OUT/s28_appended2.json."""
 import os
 import sys
 import time
@@ -23,7 +27,7 @@ from diag import bench_inputs, measure, note, save  # noqa: E402
 from tools.bench_attention import cases, fwd_bwd, routing_state, timeit  # noqa: E402
 from zoo.attention import build, sparse_attention  # noqa: E402
 from zoo.attention.flops import block_pairs  # noqa: E402
-from zoo.attention.kernels import global_copies, joined  # noqa: E402
+from zoo.attention.kernels import appended, global_copies, joined  # noqa: E402
 from zoo.attention.kernels.block_mask import flex_lse, one_graph  # noqa: E402
 
 H, D = 16, 64
@@ -116,16 +120,39 @@ def one_graph_copies(q, k, v, p, block_mask, scale, kernel_options, flex=None):
     return global_copies.attend_merged(qx, kx, vx, p, block_mask, scale, kernel_options, flex)
 
 
-NEW = (joined.compiled_attention, global_copies.compiled_attention)
+class AppendedV1(appended._Appended):
+    """Call 2's Function: eager gather and cat, index_add_ of the copies' gradients."""
+
+    @staticmethod
+    def forward(ctx, x, index, slot, repeats):
+        ctx.n, ctx.slot, ctx.repeats = x.shape[2], slot, repeats
+        ctx.save_for_backward(index)
+        return appended._with_copies(x, index, slot, repeats)
+
+    @staticmethod
+    def backward(ctx, g):
+        index, = ctx.saved_tensors
+        gx, extra = g[:, :, :ctx.n], g[:, :, ctx.n:]
+        if index is None:
+            gx[:, :, :ctx.slot] += extra.unflatten(2, (ctx.repeats, ctx.slot)).sum(2)
+        else:
+            gx.index_add_(2, index, extra)
+        return gx, None, None, None
 
 
-def appends(inside):
+NEW = (joined.compiled_attention, global_copies.compiled_attention, joined.append_rows, global_copies.append_repeats)
+
+
+def appends(inside, v1=False):
     def setup():
+        joined.compiled_attention, global_copies.compiled_attention, joined.append_rows, \
+            global_copies.append_repeats = NEW
         if inside:
             joined.compiled_attention = lambda: one_graph(one_graph_joined)
             global_copies.compiled_attention = lambda: one_graph(one_graph_copies)
-        else:
-            joined.compiled_attention, global_copies.compiled_attention = NEW
+        elif v1:
+            joined.append_rows = lambda x, index: AppendedV1.apply(x, index, 0, 0)
+            global_copies.append_repeats = lambda x, slot, r: AppendedV1.apply(x, None, slot, r) if r else x
     return setup
 
 
@@ -137,6 +164,14 @@ if os.environ.get("S28_CASE") == "appended":
                                 ("fixed_s192_c16", 12288, build("fixed", stride=192, summary=16, causal=True)),
                                 ("longformer", 65536, P["longformer"]), ("bigbird", 65536, P["bigbird"]))
              for var in ("one_graph", "appended", "one_graph_again", "appended_again")]
+elif os.environ.get("S28_CASE") == "appended2":
+    OUT_NAME = "s28_appended2.json"
+    CASES = [(f"{name}_{var}", n, p, appends(var.startswith("one_graph"), var.startswith("appended_v1")),
+              var == "appended")
+             for name, n, p in (("fixed", 16384, P["fixed"]), ("fixed", 65536, P["fixed"]),
+                                ("fixed_s192_c16", 12288, build("fixed", stride=192, summary=16, causal=True)),
+                                ("longformer", 65536, P["longformer"]), ("bigbird", 65536, P["bigbird"]))
+             for var in ("one_graph", "appended_v1", "appended", "one_graph_again", "appended_again")]
 else:
     bandwidth()
 refs = {}

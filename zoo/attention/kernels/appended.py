@@ -12,8 +12,23 @@ gradient you keep, e.g. ``torch.autograd.grad(appended, x, dy)`` would change ``
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 from torch import Tensor
+
+
+def _with_copies(x: Tensor, index: Tensor | None, slot: int, repeats: int) -> Tensor:
+    extra = x[:, :, :slot].repeat(1, 1, repeats, 1) if index is None else x.index_select(2, index)
+    return torch.cat([x, extra], 2)
+
+
+@lru_cache(maxsize=None)
+def _compiled_with_copies():
+    """One fused kernel for the gather and the cat (eager: two, +0.05 ms for fixed's k and v at 16k, H200)."""
+    from .block_mask import raise_recompile_limits
+    raise_recompile_limits()  # a graph per (shape, mode)
+    return torch.compile(_with_copies, dynamic=False)
 
 
 class _Appended(torch.autograd.Function):
@@ -25,8 +40,7 @@ class _Appended(torch.autograd.Function):
     def forward(ctx, x: Tensor, index: Tensor | None, slot: int, repeats: int) -> Tensor:
         ctx.n, ctx.slot, ctx.repeats = x.shape[2], slot, repeats
         ctx.save_for_backward(index)
-        extra = x[:, :, :slot].repeat(1, 1, repeats, 1) if index is None else x.index_select(2, index)
-        return torch.cat([x, extra], 2)
+        return (_compiled_with_copies() if x.is_cuda else _with_copies)(x, index, slot, repeats)
 
     @staticmethod
     def backward(ctx, g: Tensor):  # g (B, H, n + S, D): the appended tensor's gradient, ours alone
@@ -36,8 +50,9 @@ class _Appended(torch.autograd.Function):
         gx, extra = g[:, :, :n], g[:, :, n:]  # views
         if index is None:
             gx[:, :, :ctx.slot] += extra.unflatten(2, (ctx.repeats, ctx.slot)).sum(2)
-        else:
-            gx.index_add_(2, index, extra)
+        else:  # distinct rows: a gather, an add and a copy back, no atomics (index_add_ took 0.055 ms a tensor
+            # for fixed's 1,024 copies at 16k, H200)
+            gx.index_copy_(2, index, gx.index_select(2, index) + extra)
         return gx, None, None, None
 
 
