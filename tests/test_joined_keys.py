@@ -53,6 +53,15 @@ def test_real_blockmask_on_flex_unfused_path(eager_flex, name):
             torch.testing.assert_close(lse, want_lse, atol=2e-5, rtol=2e-5)
 
 
+def test_closed_form_positions_equal_the_table():
+    """The kernel's mask reads the summary keys' positions in closed form where c is a power of two."""
+    assert build("fixed", stride=12, summary=3).joined_position() is None
+    for stride, summary, n in ((64, 8, 640), (192, 16, 1000), (96, 16, 3072), (128, 128, 300)):
+        p = build("fixed", stride=stride, summary=summary)
+        pos = p.joined_parts(n)[0]
+        assert torch.equal(p.joined_position()(torch.arange(len(pos))), pos), (stride, summary)
+
+
 def test_joined_only_where_it_applies(monkeypatch):
     p, n = PATTERNS["union_causal"], joined.MIN_TOKENS
     assert joined.applies(p, n, n, 0)

@@ -14,7 +14,10 @@ $OUT/s28_appended.json. (Call 2's inputs were made again per variant with anothe
 different gradients; diag.bench_inputs draws dO from its generator since.)
 S28_CASE=appended2 (call 3): the same with call 2's Function (eager gather and cat, index_add_ in the backward)
 as ``appended_v1`` beside the default since (one compiled gather-and-cat kernel, index_copy_ of the summed rows).
-Writes $OUT/s28_appended2.json."""
+Writes $OUT/s28_appended2.json.
+S28_CASE=position (call 4): fixed joined's kernel mask reading the summary keys' positions in closed form
+(Fixed.joined_position, shifts) against reading them from the pos table (joined_position None), alternating
+twice, at the benchmark's 16k / 64k and the zoo's fixed models' strides. Writes $OUT/s28_position.json."""
 import os
 import sys
 import time
@@ -27,7 +30,8 @@ from diag import bench_inputs, measure, note, save  # noqa: E402
 from tools.bench_attention import cases, fwd_bwd, routing_state, timeit  # noqa: E402
 from zoo.attention import build, sparse_attention  # noqa: E402
 from zoo.attention.flops import block_pairs  # noqa: E402
-from zoo.attention.kernels import appended, global_copies, joined  # noqa: E402
+from zoo.attention.kernels import appended, flex, global_copies, joined  # noqa: E402
+from zoo.attention.sparse_transformer import Fixed  # noqa: E402
 from zoo.attention.kernels.block_mask import flex_lse, one_graph  # noqa: E402
 
 H, D = 16, 64
@@ -156,6 +160,16 @@ def appends(inside, v1=False):
     return setup
 
 
+CLOSED_FORM = Fixed.joined_position
+
+
+def position(closed):
+    def setup():
+        Fixed.joined_position = CLOSED_FORM if closed else (lambda self: None)
+        flex._joined_structure.cache_clear()  # the BlockMask carries the kernel's mask_mod
+    return setup
+
+
 OUT_NAME = "s28_limits.json"
 if os.environ.get("S28_CASE") == "appended":
     OUT_NAME = "s28_appended.json"
@@ -172,6 +186,13 @@ elif os.environ.get("S28_CASE") == "appended2":
                                 ("fixed_s192_c16", 12288, build("fixed", stride=192, summary=16, causal=True)),
                                 ("longformer", 65536, P["longformer"]), ("bigbird", 65536, P["bigbird"]))
              for var in ("one_graph", "appended_v1", "appended", "one_graph_again", "appended_again")]
+elif os.environ.get("S28_CASE") == "position":
+    OUT_NAME = "s28_position.json"
+    CASES = [(f"{name}_{var}", n, p, position(var.startswith("closed")), False)
+             for name, n, p in (("fixed", 16384, P["fixed"]), ("fixed", 65536, P["fixed"]),
+                                ("fixed_s192_c16", 12288, build("fixed", stride=192, summary=16, causal=True)),
+                                ("fixed_s96_c16", 3072, build("fixed", stride=96, summary=16, causal=True)))
+             for var in ("table", "closed", "table_again", "closed_again")]
 else:
     bandwidth()
 refs = {}
@@ -196,4 +217,5 @@ for name, n, p, setup, prof in CASES:
     del q, k, v, do
 dispatcher()
 appends(False)()
+position(True)()
 save(OUT_NAME)

@@ -81,6 +81,12 @@ class Pattern:
         allowed pair once, on a natural key (copy False) or on an appended one (copy True)."""
         raise NotImplementedError(f"{self.name} does not run joined")
 
+    def joined_position(self):
+        """Where ``joins``: the appended keys' positions in closed form, copy index t (int tensor) -> pos[t],
+        for the kernel's mask (which evaluates it per element of a partial tile, faster than reading pos);
+        None to read pos."""
+        return None
+
     def allowed(self, g: Tensor, i: Tensor, j: Tensor, gq: Tensor | None = None, gk: Tensor | None = None) -> Tensor:
         """Truth on absolute positions (broadcasting int64 tensors); g is the head group."""
         raise NotImplementedError(f"{self.name} is data-dependent: it has no static token mask")

@@ -119,6 +119,14 @@ class Fixed(Pattern):
             return self._causal(i, j, ok)
         return pos, fn, ()
 
+    def joined_position(self):
+        """pos[t] = (t // c) * l + l - c + t % c by shifts where c is a power of two (every zoo model's)."""
+        l, c = self.stride, self.summary
+        if c & (c - 1):
+            return None
+        bits = c.bit_length() - 1
+        return lambda t: (t >> bits) * l + (l - c) + (t & (c - 1))
+
     def _components(self, n_q, n_k, n_heads, k_start):
         l, c = self.stride, self.summary
         split = self.heads == "split"

@@ -332,9 +332,11 @@ def _joined_parts_on(pattern, n: int, device: str):
     return pos.to(device), fn, tuple(b.to(device) for b in bufs)
 
 
-def _joined_mask_mod(pattern, n: int, n_heads: int, device, kpm: Tensor | None):
+def _joined_mask_mod(pattern, n: int, n_heads: int, device, kpm: Tensor | None, kernel: bool = True):
+    """The kernel's form reads the appended keys' positions in closed form where the pattern has one."""
     pos, fn, bufs = _joined_parts_on(pattern, n, str(device))
-    return joined.mask_mod(fn, bufs, pos, n, pattern.head_groups(), n_heads, kpm)
+    return joined.mask_mod(fn, bufs, pos, n, pattern.head_groups(), n_heads, kpm,
+                           pattern.joined_position() if kernel else None)
 
 
 @lru_cache(maxsize=256)
@@ -343,7 +345,7 @@ def _joined_structure(pattern, n: int, n_heads: int, block: int, device: str, pa
     n_k = n + _joined_parts_on(pattern, n, device)[0].numel()
     if padded:
         return _all_partial(_joined_structure(pattern, n, n_heads, block, device, False), n, n_k)
-    return _built(lambda kernel: _joined_mask_mod(pattern, n, n_heads, device, None), pattern, n_heads, n, n_k,
+    return _built(lambda kernel: _joined_mask_mod(pattern, n, n_heads, device, None, kernel), pattern, n_heads, n, n_k,
                   block, device, f"{pattern!r} joined {n}")
 
 

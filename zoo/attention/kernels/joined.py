@@ -41,14 +41,15 @@ def applies(pattern, n_q: int, n_k: int, k_start: int) -> bool:
             and os.environ.get("ZOO_JOINED_KEYS") != "0" and pattern.joins(n_k))
 
 
-def mask_mod(fn, bufs: tuple, pos: Tensor, n: int, groups: int, n_heads: int, kpm: Tensor | None = None):
-    """The BlockMask's mask_mod on (q, k') indices: key ki >= n is the copy of position pos[ki - n];
-    ``kpm`` (B, n) the key padding mask."""
+def mask_mod(fn, bufs: tuple, pos: Tensor, n: int, groups: int, n_heads: int, kpm: Tensor | None = None,
+             position=None):
+    """The BlockMask's mask_mod on (q, k') indices: key ki >= n is the copy of position pos[ki - n]
+    (``position(ki - n)`` where the pattern gives that closed form); ``kpm`` (B, n) the key padding mask."""
     last = max(pos.numel() - 1, 0)
 
     def mod(b, h, qi, ki):
         copy = ki >= n
-        j = torch.where(copy, pos[(ki - n).clamp(0, last)], ki)  # absolute positions
+        j = torch.where(copy, position(ki - n) if position else pos[(ki - n).clamp(0, last)], ki)  # absolute
         ok = fn(head_group(h, groups, n_heads), qi, j, copy, *bufs)
         return ok if kpm is None else ok & kpm[b, j]
     return mod
