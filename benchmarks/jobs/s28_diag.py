@@ -17,7 +17,11 @@ as ``appended_v1`` beside the default since (one compiled gather-and-cat kernel,
 Writes $OUT/s28_appended2.json.
 S28_CASE=position (call 4): fixed joined's kernel mask reading the summary keys' positions in closed form
 (Fixed.joined_position, shifts) against reading them from the pos table (joined_position None), alternating
-twice, at the benchmark's 16k / 64k and the zoo's fixed models' strides. Writes $OUT/s28_position.json."""
+twice, at the benchmark's 16k / 64k and the zoo's fixed models' strides. Writes $OUT/s28_position.json.
+S28_CASE=masks (call 5): the component and class-head masks with natural positions and all heads as arithmetic
+(flex._mask_mod, classes.class_mask_mod) against session 27's table reads (old_mask_mod, old_class_mask_mod
+below), alternating twice: strided and dilated at 16k / 64k, pixel_base_strided.imagenet64's strided(192) at
+12,288. Writes $OUT/s28_masks.json."""
 import os
 import sys
 import time
@@ -170,6 +174,49 @@ def position(closed):
     return setup
 
 
+def old_mask_mod(comp, g, key_padding_mask, q0=0, k0=0):
+    """Session 27's flex._mask_mod: positions and heads read from tables."""
+    q_at, k_at = flex._lookup(g.q_abs, g.q.shape[2]), flex._lookup(g.k_abs, g.k.shape[2])
+    heads, bufs, mask_fn, kpm = g.heads, comp.buffers_on(g.q.device), comp.mask, key_padding_mask
+    no_self = bool(comp.diag_bias)
+
+    def mask_mod(b, h, qi, ki):
+        qa, ka = q_at(b, h, qi), k_at(b, h, ki)
+        ok = mask_fn(b, heads[h], qa, ka, *bufs) & (qa >= 0) & (ka >= 0)
+        if no_self:
+            ok = ok & (qa != ka)
+        if kpm is not None:
+            ok = ok & kpm[b, ka.clamp(min=0)]
+        return ok
+    return mask_mod
+
+
+def old_class_mask_mod(comp, r, heads, key_padding_mask, layout="batch"):
+    """Session 27's classes.class_mask_mod: heads read from a table."""
+    bufs, mask_fn, kpm, hc = comp.buffers_on(heads.device), comp.mask, key_padding_mask, heads.shape[0]
+
+    def mask_mod(bh, ch, tq, tk):
+        if layout == "batch":
+            b, h, c = bh // hc, heads[bh % hc], ch
+        else:
+            b, h, c = bh, heads[ch % hc], ch // hc
+        qa, ka = tq * r + c, tk * r + c
+        ok = mask_fn(b, h, qa, ka, *bufs)
+        return ok if kpm is None else ok & kpm[b, ka]
+    return mask_mod
+
+
+NEW_MASKS = (flex._mask_mod, flex.class_mask_mod)
+
+
+def masks(old, p, n):
+    def setup():
+        flex._mask_mod, flex.class_mask_mod = (old_mask_mod, old_class_mask_mod) if old else NEW_MASKS
+        for c in p.components(n, n, H):
+            c._cache.clear()  # the cached BlockMasks carry the mask_mod
+    return setup
+
+
 OUT_NAME = "s28_limits.json"
 if os.environ.get("S28_CASE") == "appended":
     OUT_NAME = "s28_appended.json"
@@ -193,6 +240,14 @@ elif os.environ.get("S28_CASE") == "position":
                                 ("fixed_s192_c16", 12288, build("fixed", stride=192, summary=16, causal=True)),
                                 ("fixed_s96_c16", 3072, build("fixed", stride=96, summary=16, causal=True)))
              for var in ("table", "closed", "table_again", "closed_again")]
+elif os.environ.get("S28_CASE") == "masks":
+    OUT_NAME = "s28_masks.json"
+    CASES = [(f"{name}_{var}", n, p, masks(var.startswith("tables"), p, n), False)
+             for name, n, p in (("strided", 16384, P["strided"]), ("strided", 65536, P["strided"]),
+                                ("dilated_window", 16384, P["dilated_window"]),
+                                ("dilated_window", 65536, P["dilated_window"]),
+                                ("strided_s192", 12288, build("strided", stride=192, causal=True)))
+             for var in ("tables", "arithmetic", "tables_again", "arithmetic_again")]
 else:
     bandwidth()
 refs = {}
@@ -218,4 +273,5 @@ for name, n, p, setup, prof in CASES:
 dispatcher()
 appends(False)()
 position(True)()
+flex._mask_mod, flex.class_mask_mod = NEW_MASKS
 save(OUT_NAME)

@@ -47,16 +47,24 @@ def _lookup(pos: Tensor, n: int):
     return lambda b, h, idx: pos[b if per_b else 0, h if per_h else 0, idx]
 
 
-def _mask_mod(comp: Component, g: Gathered, key_padding_mask: Tensor | None):
-    """The component's mask_mod in its processing order, on absolute positions."""
-    q_at, k_at = _lookup(g.q_abs, g.q.shape[2]), _lookup(g.k_abs, g.k.shape[2])
+def _mask_mod(comp: Component, g: Gathered, key_padding_mask: Tensor | None, q0: int, k0: int):
+    """The component's mask_mod in its processing order, on absolute positions: read from the gathered
+    positions, or q0 + qi and k0 + ki where the component keeps the natural order (q_pos / k_pos None),
+    and every head as itself where it covers all (the kernel evaluates the mask per element of a partial
+    tile, where a table read costs more than arithmetic: kernels/joined.py's positions, session 28)."""
+    gathered = comp.q_pos is not None or comp.k_pos is not None
+    q_at = _lookup(g.q_abs, g.q.shape[2]) if comp.q_pos is not None else (lambda b, h, idx: idx + q0)
+    k_at = _lookup(g.k_abs, g.k.shape[2]) if comp.k_pos is not None else (lambda b, h, idx: idx + k0)
     heads, bufs, mask_fn, kpm = g.heads, comp.buffers_on(g.q.device), comp.mask, key_padding_mask
+    head_of = (lambda h: heads[h]) if comp.heads is not None else (lambda h: h)
 
     no_self = bool(comp.diag_bias)  # Reformer: self only when alone, filled in after the merge
 
     def mask_mod(b, h, qi, ki):
         qa, ka = q_at(b, h, qi), k_at(b, h, ki)
-        ok = mask_fn(b, heads[h], qa, ka, *bufs) & (qa >= 0) & (ka >= 0)
+        ok = mask_fn(b, head_of(h), qa, ka, *bufs)
+        if gathered:  # -1: a gathered slot with no position
+            ok = ok & (qa >= 0) & (ka >= 0)
         if no_self:
             ok = ok & (qa != ka)
         if kpm is not None:
@@ -145,7 +153,7 @@ def flex_attention(q: Tensor, k: Tensor, v: Tensor, components: list[Component],
             continue
         bm = _block_mask(comp, ("flex-mask", n_q, n_k, piece_block, str(q.device)), kpm, lambda: (
             component_structure(comp, n_q, n_k, nqc, nkc, piece_block, piece_block, q.device, use_full=kpm is None),
-            _mask_mod(comp, g, kpm)))
+            _mask_mod(comp, g, kpm, k_start + n_k - n_q, k_start)))
         out, lse = _run(g.q, g.k, g.v, bm, scale, kernel_options, need_lse)
         if need_lse:
             lse = lse_dtype(lse)
