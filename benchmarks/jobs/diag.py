@@ -15,16 +15,23 @@ def note(**r):
     print(r, flush=True)
 
 
-def profile(name, n, fn, top=12):
-    """Top CUDA kernels of one call of fn (after warm-up), ms per call."""
+def kernel_events(fn):
+    """torch.profiler's CUDA kernel events of one call of fn (after warm-up), longest first."""
     for _ in range(3):
         fn()
     torch.cuda.synchronize()
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
         fn()
         torch.cuda.synchronize()
-    ev = sorted(prof.key_averages(), key=lambda e: -e.device_time_total)[:top]
-    note(N=n, what=f"profile_{name}", total_ms=sum(e.device_time_total for e in prof.key_averages()) / 1e3,
+    return sorted((e for e in prof.key_averages() if e.device_time_total > 0), key=lambda e: -e.device_time_total)
+
+
+def profile(name, n, fn, top=12):
+    """Top CUDA kernels of one call of fn (after warm-up), ms per call."""
+    ev = kernel_events(fn)
+    prof_total = sum(e.device_time_total for e in ev)
+    ev = ev[:top]
+    note(N=n, what=f"profile_{name}", total_ms=prof_total / 1e3,
          kernels=[(e.key[:90], round(e.device_time_total / 1e3, 3), e.count) for e in ev])
 
 

@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, os.getcwd())
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from diag import bench_inputs, measure, note, save  # noqa: E402
+from diag import bench_inputs, kernel_events, measure, note, save  # noqa: E402
 from tools.bench_attention import cases, fwd_bwd, routing_state, timeit  # noqa: E402
 from zoo.attention import build, sparse_attention  # noqa: E402
 from zoo.attention.flops import block_pairs  # noqa: E402
@@ -54,17 +54,10 @@ def kind(name: str) -> str:
 
 def profile_kinds(name, n, fn, top=8):
     """GPU ms of one call of fn by kind of kernel, and its top kernels."""
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
-        fn()
-        torch.cuda.synchronize()
-    ev = [e for e in prof.key_averages() if e.device_time_total > 0]
+    ev = kernel_events(fn)
     by_kind = {}
     for e in ev:
         by_kind[kind(e.key)] = round(by_kind.get(kind(e.key), 0) + e.device_time_total / 1e3, 3)
-    ev.sort(key=lambda e: -e.device_time_total)
     note(N=n, pattern=name, what="profile_fwdbwd", gpu_ms=round(sum(by_kind.values()), 3), by_kind=by_kind,
          kernels=[(e.key[:80], round(e.device_time_total / 1e3, 3), e.count) for e in ev[:top]])
 

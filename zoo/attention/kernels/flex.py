@@ -17,7 +17,6 @@ Runs on torch 2.5+ (``return_lse`` before 2.9, ``return_aux`` after).
 from __future__ import annotations
 
 import copy
-import os
 import time
 from functools import lru_cache
 
@@ -28,8 +27,7 @@ from ..layout import Component
 from ..patterns import runs_fused
 from . import global_copies, global_rows, joined
 from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, compiled_flex, component_structure, flex_complete,
-                         flex_lse,
-                         from_kv_blocks, head_group, listed_blocks, ordered, raise_recompile_limits, records_grad)
+                         flex_lse, from_kv_blocks, head_group, listed_blocks, ordered, records_grad)
 from .classes import (class_layout, class_mask_mod, class_split, from_classes, local_component, runs_as_classes,
                       to_classes)
 from .gather import Gathered, combine, gather, head_index, lse_dtype, put_heads, scatter_rows, take_heads

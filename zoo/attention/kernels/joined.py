@@ -14,7 +14,8 @@ A pattern opts in with ``joins(n)`` and ``joined_parts(n) -> (pos (S,), fn, bufs
 keys' positions and its mask fn(g, i, j, copy, *bufs) on absolute positions, ``copy`` telling an
 appended key from a natural one, so that every allowed pair is counted once. Self-attention without a
 cache (decoding keeps the components), from MIN_TOKENS on, the shortest length measured: at 16k and 64k fixed
-3.34 / 7.87 ms fwd+bwd, 161 / 252 useful TFLOP/s; split heads 5.96 -> 2.41 and 8.37 -> 4.95 ms (run 56), its
+3.34 / 7.87 ms fwd+bwd, 161 / 252 useful TFLOP/s (session 25; 2.66 / 7.36 ms, 202 / 269 with session 28's
+appends and closed-form positions, runs 68-70); split heads 5.96 -> 2.41 and 8.37 -> 4.95 ms (run 56), its
 bf16 outputs and gradients within 6.4e-3 of the components'; from 1,024 to 12,288 tokens (B x N = 65,536)
 2.1-2.8 ms against 3.7-4.7 ms for the components (runs 59-60, ImageNet-64's 12,288: 4.62 -> 2.80 ms, CIFAR's
 3,072: 4.71 -> 2.40). Its GPU test checks it in fp32 (128-token blocks) against the fp64 reference at 3,001
