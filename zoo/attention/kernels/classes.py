@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from ..layout import Component
-from .gather import _memo, _stride_of
+from .gather import _memo, _stride_of, head_of
 
 
 def class_split(comp: Component, n_q: int, n_k: int, k_start: int) -> int:
@@ -90,13 +90,13 @@ def class_mask_mod(comp: Component, r: int, heads: Tensor, key_padding_mask: Ten
     """The component's mask_mod on the class view: "batch": batch b*Hc + h, head = class c;
     "heads": batch b, head c*Hc + h; rows t."""
     bufs, mask_fn, kpm, hc = comp.buffers_on(heads.device), comp.mask, key_padding_mask, heads.shape[0]
-    head_of = (lambda x: heads[x]) if comp.heads is not None else (lambda x: x)  # all heads: no table read
+    head = head_of(comp, heads)
 
     def mask_mod(bh, ch, tq, tk):
         if layout == "batch":
-            b, h, c = bh // hc, head_of(bh % hc), ch
+            b, h, c = bh // hc, head(bh % hc), ch
         else:
-            b, h, c = bh, head_of(ch % hc), ch // hc
+            b, h, c = bh, head(ch % hc), ch // hc
         qa, ka = tq * r + c, tk * r + c
         ok = mask_fn(b, h, qa, ka, *bufs)
         return ok if kpm is None else ok & kpm[b, ka]

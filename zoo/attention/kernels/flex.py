@@ -30,7 +30,8 @@ from .block_mask import (BUILD_SECONDS, block_mask_from_mask_mod, compiled_flex,
                          flex_lse, from_kv_blocks, head_group, listed_blocks, ordered, records_grad)
 from .classes import (class_layout, class_mask_mod, class_split, from_classes, local_component, runs_as_classes,
                       to_classes)
-from .gather import Gathered, combine, gather, head_index, lse_dtype, put_heads, scatter_rows, take_heads
+from .gather import (Gathered, combine, gather, head_index, head_of, lse_dtype, put_heads, scatter_rows,
+                     take_heads)
 from .routed import sorted_components, sorted_pieces
 from .tiles import copies_rows32, flex_tiles, fused_block, joined_rows32
 
@@ -54,13 +55,13 @@ def _mask_mod(comp: Component, g: Gathered, key_padding_mask: Tensor | None, q0:
     q_at = _lookup(g.q_abs, g.q.shape[2]) if comp.q_pos is not None else (lambda b, h, idx: idx + q0)
     k_at = _lookup(g.k_abs, g.k.shape[2]) if comp.k_pos is not None else (lambda b, h, idx: idx + k0)
     heads, bufs, mask_fn, kpm = g.heads, comp.buffers_on(g.q.device), comp.mask, key_padding_mask
-    head_of = (lambda h: heads[h]) if comp.heads is not None else (lambda h: h)
+    head = head_of(comp, heads)
 
     no_self = bool(comp.diag_bias)  # Reformer: self only when alone, filled in after the merge
 
     def mask_mod(b, h, qi, ki):
         qa, ka = q_at(b, h, qi), k_at(b, h, ki)
-        ok = mask_fn(b, head_of(h), qa, ka, *bufs)
+        ok = mask_fn(b, head(h), qa, ka, *bufs)
         if gathered:  # -1: a gathered slot with no position
             ok = ok & (qa >= 0) & (ka >= 0)
         if no_self:

@@ -114,6 +114,13 @@ def head_index(comp: Component, n_heads: int, dev) -> Tensor:
     return _memo(comp, ("heads", str(dev)), comp.heads, lambda: torch.tensor(comp.heads, device=dev))
 
 
+def head_of(comp: Component, heads: Tensor):
+    """Inside a mask_mod: a gathered head's absolute head, read from ``heads`` (head_index) only for a
+    subset; every head as itself otherwise (a table read per element of a partial tile costs more than
+    none, H200 session 28)."""
+    return (lambda h: heads[h]) if comp.heads is not None else (lambda h: h)
+
+
 def take_heads(comp: Component, heads: Tensor, *xs: Tensor) -> tuple[Tensor, ...]:
     """Each x (B, H, N, D) cut to the component's heads (B, Hc, N, D)."""
     return xs if comp.heads is None else tuple(x.index_select(1, heads) for x in xs)

@@ -45,6 +45,7 @@ BWD_TILES_32 = dict(bwd_BLOCK_M1=32, bwd_BLOCK_N2=32)
 COPIES_ROWS32 = frozenset({"longformer"})  # patterns (by registry name) whose global copies take BWD_TILES_32
 JOINED_ROWS32_BELOW = 65536  # joined calls over fewer tokens take BWD_TILES_32
 MEASURED_ARCH = (9, 0)
+BLOCKS = (64, 128)
 
 
 def copies_rows32(pattern_name: str) -> bool:
@@ -55,7 +56,6 @@ def copies_rows32(pattern_name: str) -> bool:
 def joined_rows32(n: int) -> bool:
     """Whether a joined call over ``n`` tokens takes BWD_TILES_32 (read at call time, so tests can patch)."""
     return n < JOINED_ROWS32_BELOW
-BLOCKS = (64, 128)
 
 
 @torch.compiler.assume_constant_result  # a constant to a compiled block's graph, never a break
