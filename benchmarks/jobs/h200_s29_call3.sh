@@ -13,15 +13,18 @@ lm() { p=$1; n=$2; mb=$3
 for p in longformer dense; do lm $p 2048 16 & lm $p 8192 4 & done
 wait
 head -n 3 $L/data.log
-for d in $R/*; do n=$(basename $d); cp $d/train.csv $OUT/$n.train.csv; cp $d/metrics.json $OUT/$n.metrics.json; done
+for d in $R/*; do cp $d/train.csv $OUT/$(basename $d).train.csv; done
 keep_logs 12
 python3 - <<'PY'
 import csv, glob, json, os
-for m in sorted(glob.glob(os.environ["OUT"] + "/*.metrics.json")):
-    n = os.path.basename(m).split(".")[0]
-    d = json.load(open(m))
-    rows = list(csv.DictReader(open(m.replace(".metrics.json", ".train.csv"))))
+out, runs = os.environ["OUT"], {}
+for m in sorted(glob.glob("/tmp/runs/*/metrics.json")):
+    n = m.split("/")[3]
+    d = runs[n] = json.load(open(m))
+    rows = list(csv.DictReader(open(f"{out}/{n}.train.csv")))
     a, b = rows[1], rows[-1]
     rate = (int(b["step"]) - int(a["step"])) / (float(b["elapsed_s"]) - float(a["elapsed_s"]))
+    d["steps_per_s"] = round(rate, 3)
     print(n, d.get("step"), round(d.get("final_loss", 0), 4), d.get("eval"), "steps/s %.2f" % rate)
+json.dump(runs, open(f"{out}/quality.json", "w"), indent=1)
 PY
