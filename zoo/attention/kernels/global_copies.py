@@ -19,8 +19,11 @@ add into the originals' in place (appended.py).
 Applies where autograd records the call (the backward's serial dK/dV program is what the copies
 remove; without gradients the split-KV rows of global_rows.py run, as fast or faster for Longformer),
 to self-attention without a cache, on lengths that the BlockMask's block (a power of two) divides,
-from MIN_TOKENS on: below it the copies' fixed cost (the appended rows, the merge, ~1.8 ms more than
-the sliding window alone at every length, H200) exceeds what the serial programs cost. The price:
+from MIN_TOKENS on: below it the copies' fixed cost (the appended rows, the merge, their own tiles:
+Longformer's copies take ~3.2 ms at every length, its sliding window alone 2.07, H200, attention_h200.json
+runs 65 and 73) exceeds what the serial programs cost (its one BlockMask: 2.92 ms at 16k, 4.59 at 64k).
+Copying one side only loses at both lengths (run 73: the rows alone leave the global key block's dK/dV
+walking every query block, the key columns alone the global query block walking every key block). The price:
 q, k, v are copied (at 64k, B x N = 65,536, peak memory 1.07 GiB against 0.51 for the one BlockMask,
 run 52) and the first call compiles one graph more (~10 s against ~3 s). ``ZOO_GLOBAL_COPIES=0``
 (read per call) keeps the one BlockMask.
