@@ -4,6 +4,8 @@
 # (strided 0.082 / 0.091, dense 0.122 / 0.121): this checks that gap on kernels the correctness matrix now covers.
 # The six runs share the GPU (32x32: 4.5 minutes each, 64x64: 6 minutes each, the budgets of session 4), so each
 # comparison's runs compete under the same conditions. Carry: .whl and data/easyvqa.
+# (As run, at 6c7e264, each run's metrics.json was copied under $OUT, and the device returned 8 of the 14 files;
+# since, lib.sh's run_metrics writes them as one quality.json, as for calls 3 and 4.)
 source benchmarks/jobs/lib.sh
 R=/tmp/runs
 px() { side=$1; p=$2; mins=$3
@@ -12,15 +14,5 @@ px() { side=$1; p=$2; mins=$3
     > $L/px${side}_$p.log 2>&1; }
 for p in strided fixed dense; do px 32 $p 4.5 & px 64 $p 6 & done
 wait
-for d in $R/*; do n=$(basename $d); cp $d/train.csv $OUT/$n.train.csv; cp $d/metrics.json $OUT/$n.metrics.json; done
 keep_logs 20
-python3 - <<'PY'
-import csv, glob, json, os
-for m in sorted(glob.glob(os.environ["OUT"] + "/*.metrics.json")):
-    n = os.path.basename(m).split(".")[0]
-    d = json.load(open(m))
-    rows = list(csv.DictReader(open(m.replace(".metrics.json", ".train.csv"))))
-    a, b = rows[1], rows[-1]
-    rate = (int(b["step"]) - int(a["step"])) / (float(b["elapsed_s"]) - float(a["elapsed_s"]))
-    print(n, d.get("step"), round(d.get("final_loss", 0), 4), d.get("eval"), "steps/s %.2f" % rate)
-PY
+run_metrics $R

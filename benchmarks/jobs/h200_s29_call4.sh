@@ -2,7 +2,7 @@
 # its 4,000 scheduled steps inside the 6-minute cap (equal steps, not equal time), so here every run decays its
 # learning rate over 5 minutes of its own clock (schedule.decay_by=time, steps uncapped): lm_small_{longformer,dense}
 # on CPython's stdlib sources at 2,048 bytes of context (micro-batch 16) and 8,192 (micro-batch 4), the four runs
-# sharing the GPU. Carry: .whl.
+# sharing the GPU. Carry: .whl. (Its summary moved to lib.sh's run_metrics after the run.)
 source benchmarks/jobs/lib.sh
 R=/tmp/runs
 python3 -m zoo.cli data convert pystdlib --out /tmp/pystdlib --no-progress > $L/data.log 2>&1 || exit 1
@@ -13,18 +13,5 @@ lm() { p=$1; n=$2; mb=$3
 for p in longformer dense; do lm $p 2048 16 & lm $p 8192 4 & done
 wait
 head -n 3 $L/data.log
-for d in $R/*; do cp $d/train.csv $OUT/$(basename $d).train.csv; done
 keep_logs 12
-python3 - <<'PY'
-import csv, glob, json, os
-out, runs = os.environ["OUT"], {}
-for m in sorted(glob.glob("/tmp/runs/*/metrics.json")):
-    n = m.split("/")[3]
-    d = runs[n] = json.load(open(m))
-    rows = list(csv.DictReader(open(f"{out}/{n}.train.csv")))
-    a, b = rows[1], rows[-1]
-    rate = (int(b["step"]) - int(a["step"])) / (float(b["elapsed_s"]) - float(a["elapsed_s"]))
-    d["steps_per_s"] = round(rate, 3)
-    print(n, d.get("step"), round(d.get("final_loss", 0), 4), d.get("eval"), "steps/s %.2f" % rate)
-json.dump(runs, open(f"{out}/quality.json", "w"), indent=1)
-PY
+run_metrics $R

@@ -1,7 +1,7 @@
 # Sourced by the jobs from session 17 on (run from the tree root with $OUT set): the carried wheels
 # installed outside the tree, the tree on PYTHONPATH, a deadline helper, the logs' tails under $OUT,
 # the compiled ZeRO-2 bf16 training-step benchmark ($TRAIN) with a short print of its rows, and the
-# Hugging Face peers' wheels (hf_wheels).
+# Hugging Face peers' wheels (hf_wheels) and the runs' metrics of a quality job (run_metrics).
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 DS_BUILD_OPS=0 PYTHONFAULTHANDLER=1
 L=/tmp/logs; mkdir -p $L; T0=$(date +%s)
@@ -21,5 +21,21 @@ for r in json.load(open(sys.argv[1])):
     print(r["model"][:14], r.get("tag"), r.get("env"), r.get("step_ms"), r.get("mfu"), r.get("mem_peak_gib"),
           (r.get("error") or "")[:300])
     print("   ", p.get("gpu_busy_ms_per_step"), p.get("gpu_ms_by_kind"))
+PY
+}
+run_metrics() {  # $1: a folder of `zoo train` runs: each run's train.csv under $OUT, all metrics.json as $OUT/quality.json
+  for d in $1/*; do cp $d/train.csv $OUT/$(basename $d).train.csv; done
+  python3 - "$1" <<'PY'
+import csv, glob, json, os, sys
+out, runs = os.environ["OUT"], {}
+for m in sorted(glob.glob(sys.argv[1] + "/*/metrics.json")):
+    n = os.path.basename(os.path.dirname(m))
+    d = runs[n] = json.load(open(m))
+    rows = list(csv.DictReader(open(f"{out}/{n}.train.csv")))
+    a, b = rows[min(1, len(rows) - 1)], rows[-1]  # from the second logged step: the first one compiles
+    dt = float(b["elapsed_s"]) - float(a["elapsed_s"])
+    d["steps_per_s"] = round((int(b["step"]) - int(a["step"])) / dt, 3) if dt > 0 else None
+    print(n, d.get("step"), round(d.get("final_loss", 0), 4), d.get("eval"), "steps/s", d["steps_per_s"])
+json.dump(runs, open(f"{out}/quality.json", "w"), indent=1)
 PY
 }
