@@ -4,11 +4,18 @@ MAXLEN, 40,000 training trees, 2,000 test trees; encoder_small_<PATTERN>.listops
 AdamW lr 1e-3, batch 32, fp32, two threads, for MINUTES. Usage (from anywhere):
 python benchmarks/jobs/cpu_listops_short.py MAXLEN MINUTES PATTERN  (session 29: 200 12 dense;
 benchmarks/listops_short_cpu.json)."""
-import collections, random, sys, time
-import torch, torch.nn.functional as F
-sys.path.insert(0, __file__.rsplit("/benchmarks/", 1)[0])
-from zoo.data.listops import generate, encode
-from zoo.registry import create_model
+import collections
+import os
+import random
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # the tree's root
+from zoo.data.listops import encode, generate  # noqa: E402
+from zoo.registry import create_model  # noqa: E402
+
 torch.manual_seed(0); torch.set_num_threads(2)
 MAXLEN, MINUTES, PATTERN = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 def data(n, seed):
