@@ -19,11 +19,8 @@ done
 keep_logs 30
 for f in $OUT/x*_z*.json; do echo "== $f"; train_rows $f; done
 python3 - <<'PY'
-import json, os
-rows = {n: json.load(open(f"{os.environ['OUT']}/{n}.json"))[-1] for n in ("x1_z2", "x1_z3", "x2_z2", "x2_z3")
-        if os.path.exists(f"{os.environ['OUT']}/{n}.json")}
-for z in (2, 3):
-    one, two = rows.get(f"x1_z{z}", {}), rows.get(f"x2_z{z}", {})
-    if one.get("tokens_per_s") and two.get("tokens_per_s"):
-        print(f"ZeRO-{z}: scaling {two['tokens_per_s'] / (2 * one['tokens_per_s']):.3f}")
+import glob, json, os
+from tools.results_summary import scaling  # pairs each 2-GPU row with the 1-GPU row of its stage and commit
+rows = [r for f in sorted(glob.glob(os.environ["OUT"] + "/x*_z*.json")) for r in json.load(open(f))]
+print("scaling (2-GPU tokens/s over twice the 1-GPU):", scaling({"rows": rows}))
 PY
